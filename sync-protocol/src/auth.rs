@@ -12,7 +12,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
-type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
+/// The counter is a 128-bit big-endian integer starting at 1. A report holds under 2^20
+/// blocks, so the low 32 bits never wrap and a 32-bit counter gives the same keystream.
+type Aes128Ctr = ctr::Ctr32BE<aes::Aes128>;
 
 /// Byte 16 of a signed-list report: who signed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,8 +48,20 @@ impl SignatureFlags {
 }
 
 /// A device's 32-byte root key (user key or device key). Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RootKey([u8; 32]);
+#[derive(Clone)]
+pub struct RootKey {
+    bytes: [u8; 32],
+    /// HMAC keyed with the root key, so each report's derivation starts from the padded key.
+    mac: HmacSha256,
+}
+
+impl PartialEq for RootKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for RootKey {}
 
 /// A root key given as text that is not 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,7 +70,10 @@ pub struct RootKeyError(pub usize);
 
 impl RootKey {
     pub fn new(bytes: [u8; 32]) -> Self {
-        RootKey(bytes)
+        RootKey {
+            mac: new_mac(&bytes),
+            bytes,
+        }
     }
 
     /// Parses 64 hex digits, as in coretools' `USER_KEY_<uuid>` variables.
@@ -71,16 +88,16 @@ impl RootKey {
             let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
             *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
         }
-        Ok(RootKey(key))
+        Ok(RootKey::new(key))
     }
 
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.bytes
     }
 
     /// The per-report key `HMAC-SHA256(root, 2 ‖ report_id ‖ sent_timestamp)`.
     pub fn report_key(&self, report_id: u32, sent_timestamp: u32) -> ReportKey {
-        let mut mac = new_mac(&self.0);
+        let mut mac = self.mac.clone();
         mac.update(&2u32.to_le_bytes());
         mac.update(&report_id.to_le_bytes());
         mac.update(&sent_timestamp.to_le_bytes());
@@ -108,10 +125,27 @@ impl ReportKey {
 
     /// Encrypts or decrypts a reading area in place (CTR mode is its own inverse).
     pub fn apply_keystream(&self, area: &mut [u8]) {
+        self.cipher().apply_keystream(area);
+    }
+
+    /// Decrypts `area` into `out` through a small buffer, so a large area needs no copy.
+    pub(crate) fn decrypt_chunks(&self, area: &[u8], mut out: impl FnMut(&[u8])) {
+        const CHUNK: usize = 1024;
+        let mut cipher = self.cipher();
+        let mut buffer = [0u8; CHUNK];
+        for piece in area.chunks(CHUNK) {
+            let plain = &mut buffer[..piece.len()];
+            // Both slices have the same length, the only way this can fail.
+            if cipher.apply_keystream_b2b(piece, plain).is_ok() {
+                out(plain);
+            }
+        }
+    }
+
+    fn cipher(&self) -> Aes128Ctr {
         let mut key = [0u8; 16];
         key.copy_from_slice(&self.0[..16]);
-        let mut cipher = Aes128Ctr::new(&key.into(), &1u128.to_be_bytes().into());
-        cipher.apply_keystream(area);
+        Aes128Ctr::new(&key.into(), &1u128.to_be_bytes().into())
     }
 }
 

@@ -203,9 +203,11 @@ impl ReportView {
             );
         }
         if let (Some(streamer), Some(selector)) = (self.streamer, self.selector) {
-            let text = u16::try_from(selector)
-                .map(|s| StreamSelector::from_code(s).to_string())
-                .unwrap_or_default();
+            // coretools writes 0xFFFF when a report has no selector.
+            let text = match u16::try_from(selector) {
+                Ok(0xFFFF) | Err(_) => "none".to_string(),
+                Ok(code) => StreamSelector::from_code(code).to_string(),
+            };
             let _ = writeln!(
                 out,
                 "  streamer        {streamer}, selector {selector:#06x} ({text})"

@@ -6,7 +6,7 @@
 //! 8 u32 sent_timestamp | 12 u32 reserved | 16 reading records (16 bytes each)
 //! ```
 
-use super::{le_u16, le_u32, ReportError};
+use super::{expect_format, le_u16, le_u32, ReportError};
 use crate::reading::{read_area, Reading};
 
 pub(crate) const FORMAT: u8 = 3;
@@ -63,11 +63,7 @@ impl BroadcastReport {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, ReportError> {
-        match bytes.first() {
-            None => return Err(ReportError::Empty),
-            Some(&FORMAT) => {}
-            Some(&other) => return Err(ReportError::UnknownFormat(other)),
-        }
+        expect_format(bytes, FORMAT)?;
         if bytes.len() < HEADER_LEN {
             return Err(ReportError::Truncated {
                 what: "broadcast report header",

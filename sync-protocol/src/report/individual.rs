@@ -6,7 +6,7 @@
 //! ```
 //! Never uploaded to the cloud: without a reading id it cannot be deduplicated.
 
-use super::{le_u16, le_u32, ReportError};
+use super::{expect_format, le_u16, le_u32, ReportError};
 use crate::reading::Reading;
 
 pub(crate) const FORMAT: u8 = 0;
@@ -38,11 +38,7 @@ impl IndividualReport {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, ReportError> {
-        match bytes.first() {
-            None => return Err(ReportError::Empty),
-            Some(&FORMAT) => {}
-            Some(&other) => return Err(ReportError::UnknownFormat(other)),
-        }
+        expect_format(bytes, FORMAT)?;
         if bytes.len() < Self::LEN {
             return Err(ReportError::Truncated {
                 what: "individual report",

@@ -132,6 +132,15 @@ impl Report {
     }
 }
 
+/// Checks the first byte of a binary report.
+pub(crate) fn expect_format(bytes: &[u8], format: u8) -> Result<(), ReportError> {
+    match bytes.first() {
+        None => Err(ReportError::Empty),
+        Some(&first) if first == format => Ok(()),
+        Some(&other) => Err(ReportError::UnknownFormat(other)),
+    }
+}
+
 /// Reads a little-endian u32 at `at`; callers have checked the length.
 pub(crate) fn le_u32(bytes: &[u8], at: usize) -> u32 {
     let mut word = [0u8; 4];

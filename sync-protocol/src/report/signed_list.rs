@@ -12,8 +12,8 @@
 
 use subtle::ConstantTimeEq;
 
-use super::{le_u16, le_u32, ReportError, Verification};
-use crate::auth::{digest, RootKey, SignatureFlags};
+use super::{expect_format, le_u16, le_u32, ReportError, Verification};
+use crate::auth::{digest, ReportKey, RootKey, SignatureFlags};
 use crate::reading::{id_range, read_area, Reading};
 
 pub(crate) const FORMAT: u8 = 1;
@@ -107,9 +107,11 @@ impl SignedListReport {
         for reading in readings {
             reading.write_record(&mut area);
         }
-        if let Some(key) = signer.key() {
-            key.report_key(header.report_id, header.sent_timestamp)
-                .apply_keystream(&mut area);
+        let report_key = signer
+            .key()
+            .map(|key| key.report_key(header.report_id, header.sent_timestamp));
+        if let Some(report_key) = &report_key {
+            report_key.apply_keystream(&mut area);
         }
         let (lowest_id, highest_id) = id_range(readings);
         let mut report = SignedListReport {
@@ -120,7 +122,7 @@ impl SignedListReport {
             area,
             signature: [0; SIGNATURE_LEN],
         };
-        let full = report.expected_signature(signer.key()).unwrap_or_default();
+        let full = report.expected_signature(report_key.as_ref());
         report.signature.copy_from_slice(&full[..SIGNATURE_LEN]);
         Ok(report)
     }
@@ -132,11 +134,7 @@ impl SignedListReport {
 
     /// Decodes the structure. This checks the layout, not the signature: see [`Self::verify`].
     pub fn decode(bytes: &[u8]) -> Result<Self, ReportError> {
-        match bytes.first() {
-            None => return Err(ReportError::Empty),
-            Some(&FORMAT) => {}
-            Some(&other) => return Err(ReportError::UnknownFormat(other)),
-        }
+        expect_format(bytes, FORMAT)?;
         if bytes.len() < HEADER_LEN {
             return Err(ReportError::Truncated {
                 what: "signed list report header",
@@ -226,46 +224,63 @@ impl SignedListReport {
 
     /// Checks the signature. A keyed report needs the device's key of the matching kind.
     pub fn verify(&self, key: Option<&RootKey>) -> Verification {
-        match self.expected_signature(key) {
-            None => Verification::NoKey,
-            Some(expected) if bool::from(expected[..SIGNATURE_LEN].ct_eq(&self.signature)) => {
-                Verification::Verified
-            }
-            Some(_) => Verification::Failed,
+        match self.report_key(key) {
+            Ok(report_key) => self.check(report_key.as_ref()),
+            Err(outcome) => outcome,
         }
     }
 
     /// The readings, decrypted, only if the signature verifies; otherwise the outcome.
     pub fn readings(&self, key: Option<&RootKey>) -> Result<Vec<Reading>, Verification> {
-        match self.verify(key) {
+        let report_key = self.report_key(key)?;
+        match self.check(report_key.as_ref()) {
             Verification::Verified => {}
             other => return Err(other),
         }
-        match key.filter(|_| self.flags.encrypted()) {
+        match report_key {
             None => Ok(read_area(&self.area).collect()),
-            Some(key) => {
-                let mut plain = self.area.clone();
-                key.report_key(self.header.report_id, self.header.sent_timestamp)
-                    .apply_keystream(&mut plain);
-                Ok(read_area(&plain).collect())
+            Some(report_key) => {
+                let mut readings = Vec::with_capacity(self.reading_count());
+                report_key.decrypt_chunks(&self.area, |plain| readings.extend(read_area(plain)));
+                Ok(readings)
             }
         }
     }
 
-    /// The full 32-byte signature these bytes should carry, or `None` without a needed key.
-    fn expected_signature(&self, key: Option<&RootKey>) -> Option<[u8; 32]> {
+    /// The key this report was signed with, derived from `key`; `None` for hash-only reports.
+    fn report_key(&self, key: Option<&RootKey>) -> Result<Option<ReportKey>, Verification> {
+        match self.flags {
+            SignatureFlags::Hash => Ok(None),
+            SignatureFlags::UserKey | SignatureFlags::DeviceKey => {
+                let key = key.ok_or(Verification::NoKey)?;
+                Ok(Some(key.report_key(
+                    self.header.report_id,
+                    self.header.sent_timestamp,
+                )))
+            }
+        }
+    }
+
+    fn check(&self, report_key: Option<&ReportKey>) -> Verification {
+        let expected = self.expected_signature(report_key);
+        if bool::from(expected[..SIGNATURE_LEN].ct_eq(&self.signature)) {
+            Verification::Verified
+        } else {
+            Verification::Failed
+        }
+    }
+
+    /// The full 32-byte signature: SHA-256 of the signed bytes, or its HMAC under the key.
+    fn expected_signature(&self, report_key: Option<&ReportKey>) -> [u8; 32] {
         let mut head = [0u8; HEADER_LEN];
         self.write_header(&mut head);
         let mut ids = [0u8; 8];
         ids[..4].copy_from_slice(&self.lowest_id.to_le_bytes());
         ids[4..].copy_from_slice(&self.highest_id.to_le_bytes());
-        let hash = || digest(&[&head, &self.area, &ids]);
-        match self.flags {
-            SignatureFlags::Hash => Some(hash()),
-            SignatureFlags::UserKey | SignatureFlags::DeviceKey => {
-                let key = key?.report_key(self.header.report_id, self.header.sent_timestamp);
-                Some(key.sign_digest(&hash()))
-            }
+        let hash = digest(&[&head, &self.area, &ids]);
+        match report_key {
+            None => hash,
+            Some(key) => key.sign_digest(&hash),
         }
     }
 
