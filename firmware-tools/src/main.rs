@@ -20,7 +20,9 @@ use sync_protocol::Report;
 #[command(
     name = "iotile-fw",
     version,
-    about = "Inspect IOTile device reports and update scripts"
+    about = "Inspect IOTile device reports and update scripts",
+    after_help = "Exit status: 0 decoded (and verified, when signed); 1 decoded but not \
+                  verified (bad signature or hash, or no key given); 2 not readable."
 )]
 struct Cli {
     #[command(subcommand)]

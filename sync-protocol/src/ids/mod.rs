@@ -36,6 +36,8 @@
 mod compound;
 mod device;
 mod error;
+#[cfg(test)]
+mod error_tests;
 mod parse;
 mod simple;
 #[cfg(test)]
