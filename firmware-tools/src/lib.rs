@@ -1,7 +1,11 @@
 //! Tools for people who build and test IOTile PODs.
 //!
 //! Module map:
+//! - [`build`]: reports built from readings written as JSON or CSV (`iotile-fw report build`).
+//! - [`keys`]: device root keys, made at random and kept in 0600 files (`iotile-fw keys gen`).
 //! - [`inspect`]: readable and JSON views of reports and update scripts, used by
 //!   `iotile-fw report inspect` and `iotile-fw script inspect`.
 
+pub mod build;
 pub mod inspect;
+pub mod keys;

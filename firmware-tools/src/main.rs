@@ -10,9 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use firmware_tools::build::{self, BuildOptions, ReportKind, Signing};
 use firmware_tools::inspect::report::{Keys, ReportView};
 use firmware_tools::inspect::script::ScriptView;
 use firmware_tools::inspect::Outcome;
+use firmware_tools::keys;
 use sync_protocol::auth::RootKey;
 use sync_protocol::Report;
 
@@ -37,12 +39,63 @@ enum Command {
     /// Update scripts (.trub)
     #[command(subcommand)]
     Script(ScriptCommand),
+    /// Device root keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Subcommand)]
 enum ReportCommand {
     /// Decode a report, verify its signature and list its readings
     Inspect(ReportInspect),
+    /// Build a signed report from readings in a JSON or CSV file
+    Build(ReportBuild),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a random 32-byte device user key
+    Gen(KeysGen),
+}
+
+#[derive(Args)]
+struct ReportBuild {
+    /// Readings: JSON (a list of {stream, reading_id, raw_time, value}) or CSV with that header
+    readings: PathBuf,
+    /// Where to write the report
+    #[arg(short, long)]
+    out: PathBuf,
+    /// The device id (decimal or 0x hex)
+    #[arg(long, value_parser = parse_number)]
+    device: u32,
+    /// Report format
+    #[arg(long, value_enum, default_value = "signed-list")]
+    format: ReportKind,
+    /// Report id (default: highest reading id + 1, as a POD numbers its reports)
+    #[arg(long, value_parser = parse_number)]
+    report_id: Option<u32>,
+    /// Device uptime when sent (default: the latest uptime among the readings)
+    #[arg(long, value_parser = parse_number)]
+    sent_timestamp: Option<u32>,
+    /// Streamer index
+    #[arg(long, default_value_t = 0)]
+    streamer: u8,
+    /// Streamer selector (default 0xD7FF, all outputs, as a POD's streamer 0)
+    #[arg(long, value_parser = parse_number, default_value = "0xD7FF")]
+    selector: u32,
+    /// Sign with this user key (64 hex digits) and encrypt the readings
+    #[arg(long, value_name = "HEX", conflicts_with = "device_key")]
+    user_key: Option<String>,
+    /// Sign with this device key (64 hex digits) and encrypt the readings
+    #[arg(long, value_name = "HEX")]
+    device_key: Option<String>,
+}
+
+#[derive(Args)]
+struct KeysGen {
+    /// Write the key to this new file (mode 0600) instead of printing it
+    #[arg(short, long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +133,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Report(ReportCommand::Inspect(args)) => inspect_report(&args),
         Command::Script(ScriptCommand::Inspect(args)) => inspect_script(&args),
+        Command::Report(ReportCommand::Build(args)) => build_report(&args),
+        Command::Keys(KeysCommand::Gen(args)) => generate_key(&args),
     };
     match result {
         Ok(Outcome::Good) => ExitCode::SUCCESS,
@@ -120,6 +175,57 @@ fn inspect_script(args: &ScriptInspect) -> Result<Outcome> {
         .with_context(|| format!("{} is not a valid update script", args.file.display()))?;
     print_view(&view, args.json, || view.table())?;
     Ok(view.outcome)
+}
+
+fn build_report(args: &ReportBuild) -> Result<Outcome> {
+    let readings = build::read_readings(&args.readings)?;
+    let signing = match (&args.user_key, &args.device_key) {
+        (Some(hex), _) => Signing::UserKey(RootKey::from_hex(hex).context("bad --user-key")?),
+        (None, Some(hex)) => {
+            Signing::DeviceKey(RootKey::from_hex(hex).context("bad --device-key")?)
+        }
+        (None, None) => Signing::Hash,
+    };
+    let options = BuildOptions {
+        device_id: args.device,
+        report_id: args.report_id,
+        sent_timestamp: args.sent_timestamp,
+        streamer: args.streamer,
+        selector: u16::try_from(args.selector).context("--selector is a 16-bit value")?,
+    };
+    let bytes = build::build_report(args.format, &options, &readings, &signing)
+        .map_err(anyhow::Error::msg)?;
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes, {} readings)",
+        args.out.display(),
+        bytes.len(),
+        readings.len()
+    );
+    Ok(Outcome::Good)
+}
+
+fn generate_key(args: &KeysGen) -> Result<Outcome> {
+    let key = keys::generate().context("the operating system gave no randomness")?;
+    match &args.out {
+        Some(path) => {
+            keys::write_new(path, &key)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            eprintln!("wrote a new user key to {} (mode 0600)", path.display());
+        }
+        None => println!("{}", keys::to_hex(&key)),
+    }
+    Ok(Outcome::Good)
+}
+
+/// A number in decimal or with a `0x` prefix.
+fn parse_number(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("{text:?} is not a 32-bit number (decimal or 0x hex)"))
 }
 
 fn print_view(

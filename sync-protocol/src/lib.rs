@@ -9,6 +9,7 @@
 //! - [`report`]: device reports: individual (format 0), signed list (1), broadcast (3) and
 //!   the msgpack flexible dictionary, with explicit verification results.
 //! - [`auth`]: report keys, signatures and reading-area encryption.
+//! - [`rpc`]: RPC calls and answers: framing and the status byte.
 //! - [`script`]: update scripts (`.trub`): every record kind, parsed and encoded byte-exact.
 //! - [`time`]: device time to UTC, the one conversion every component uses.
 //! - [`version`]: packed tag and version words (`0x5C08`/`0x5C09`, RPC `0x1008`).
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod ids;
 pub mod reading;
 pub mod report;
+pub mod rpc;
 pub mod script;
 pub mod stream;
 pub mod time;
