@@ -5,7 +5,10 @@
 //! - [`keys`]: device root keys, made at random and kept in 0600 files (`iotile-fw keys gen`).
 //! - [`inspect`]: readable and JSON views of reports and update scripts, used by
 //!   `iotile-fw report inspect` and `iotile-fw script inspect`.
+//! - [`script_build`]: update scripts from a readable TOML description
+//!   (`iotile-fw script build`).
 
 pub mod build;
 pub mod inspect;
 pub mod keys;
+pub mod script_build;

@@ -14,7 +14,7 @@ use firmware_tools::build::{self, BuildOptions, ReportKind, Signing};
 use firmware_tools::inspect::report::{Keys, ReportView};
 use firmware_tools::inspect::script::ScriptView;
 use firmware_tools::inspect::Outcome;
-use firmware_tools::keys;
+use firmware_tools::{keys, script_build};
 use sync_protocol::auth::RootKey;
 use sync_protocol::Report;
 
@@ -102,6 +102,17 @@ struct KeysGen {
 enum ScriptCommand {
     /// Decode an update script, check its header hash and list its records
     Inspect(ScriptInspect),
+    /// Build an update script from a TOML description of its records
+    Build(ScriptBuild),
+}
+
+#[derive(Args)]
+struct ScriptBuild {
+    /// The description: `[[record]]` tables with a `type` (see the script_build module docs)
+    description: PathBuf,
+    /// Where to write the script (.trub)
+    #[arg(short, long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -135,6 +146,7 @@ fn main() -> ExitCode {
         Command::Script(ScriptCommand::Inspect(args)) => inspect_script(&args),
         Command::Report(ReportCommand::Build(args)) => build_report(&args),
         Command::Keys(KeysCommand::Gen(args)) => generate_key(&args),
+        Command::Script(ScriptCommand::Build(args)) => build_script(&args),
     };
     match result {
         Ok(Outcome::Good) => ExitCode::SUCCESS,
@@ -202,6 +214,20 @@ fn build_report(args: &ReportBuild) -> Result<Outcome> {
         args.out.display(),
         bytes.len(),
         readings.len()
+    );
+    Ok(Outcome::Good)
+}
+
+fn build_script(args: &ScriptBuild) -> Result<Outcome> {
+    let script = script_build::build_script(&args.description)?;
+    let bytes = script.encode();
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes, {} records)",
+        args.out.display(),
+        bytes.len(),
+        script.records.len()
     );
     Ok(Outcome::Good)
 }

@@ -117,3 +117,94 @@ fn keys_gen_never_overwrites_and_bad_input_says_where() {
         "{stderr}"
     );
 }
+
+/// Describing the golden all-records script as text rebuilds it byte for byte.
+#[test]
+fn script_build_reproduces_the_reference_script() {
+    use sync_protocol::script::{Record, UpdateScript};
+
+    let golden_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vectors/iotile/script_all_records.bin");
+    let golden = std::fs::read(&golden_path).expect("golden script");
+    let script = UpdateScript::decode(&golden).expect("valid");
+    let Some(Record::ReflashTile(tile)) = script
+        .records
+        .iter()
+        .find(|r| matches!(r, Record::ReflashTile(_)))
+    else {
+        panic!("the golden script reflashes a tile")
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("tile.bin"), &tile.image).expect("image");
+    let description = dir.path().join("update.toml");
+    std::fs::write(
+        &description,
+        r#"
+[[record]]
+type = "set_device_tag"
+app = "2050 1.2"
+[[record]]
+type = "set_device_tag"
+os = "1024 2.0"
+[[record]]
+type = "send_rpc"
+address = 8
+rpc = 0x2000
+payload = "0102"
+[[record]]
+type = "send_rpc"
+address = 11
+rpc = 0x8000
+payload = "1000"
+check_errors = true
+[[record]]
+type = "reflash_tile"
+slot = 1
+offset = 0x4000
+image = "tile.bin"
+[[record]]
+type = "reset_graph"
+[[record]]
+type = "add_node"
+node = "(input 1 always) => output 1 using copy_all_a"
+[[record]]
+type = "add_streamer"
+streamer = "manual streamer on all outputs"
+[[record]]
+type = "set_config"
+target = "slot 1"
+id = 0x8000
+u32 = 123
+[[record]]
+type = "set_constant"
+stream = "constant 1"
+value = 5
+[[record]]
+type = "persist_graph"
+[[record]]
+type = "clear_data"
+[[record]]
+type = "clear_config_variables"
+[[record]]
+type = "set_graph_online"
+online = true
+[[record]]
+type = "reset_device"
+"#,
+    )
+    .expect("description");
+    let out = dir.path().join("update.trub");
+    let run = iotile_fw(&[
+        "script",
+        "build",
+        description.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read(&out).expect("built script"), golden);
+}

@@ -29,6 +29,7 @@ mod node;
 mod record;
 mod slot;
 mod streamer;
+mod text;
 
 pub use build::MAX_RPC_PAYLOAD;
 pub use error::{BuildError, ScriptError, ScriptErrorKind};
@@ -39,6 +40,7 @@ pub use record::{
 };
 pub use slot::{SlotTarget, Tile};
 pub use streamer::{ReportFormat, ReportType, StreamerDescriptor, StreamerTrigger};
+pub use text::TextError;
 
 /// A parsed update script: its logical records, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
