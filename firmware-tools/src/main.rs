@@ -15,6 +15,8 @@ use firmware_tools::inspect::report::{Keys, ReportView};
 use firmware_tools::inspect::script::ScriptView;
 use firmware_tools::inspect::Outcome;
 use firmware_tools::{keys, script_build};
+
+mod pod_run;
 use sync_protocol::auth::RootKey;
 use sync_protocol::Report;
 
@@ -42,6 +44,43 @@ enum Command {
     /// Device root keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Virtual PODs
+    #[command(subcommand)]
+    Pod(PodCommand),
+}
+
+#[derive(Subcommand)]
+enum PodCommand {
+    /// Put virtual PODs on the air: a virtual BlueZ (btleplug hosts) and/or a virtual BLED112
+    Run(PodRun),
+}
+
+#[derive(Args)]
+struct PodRun {
+    /// A TOML file of [[pod]] tables (identity, tags, user key, outputs, clock speed, state file)
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run a default POD with this device id (repeatable; ignored with --config)
+    #[arg(long = "device", value_parser = parse_number)]
+    devices: Vec<u32>,
+    /// Device seconds per real second
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Keep each POD's state here so a restarted POD continues
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Serve a virtual BlueZ (org.bluez) on a private D-Bus bus
+    #[arg(long)]
+    bluez: bool,
+    /// Serve the virtual BlueZ on this bus instead of a private one
+    #[arg(long, requires = "bluez")]
+    bus: Option<String>,
+    /// Serve a virtual BLED112 dongle on a pty
+    #[arg(long)]
+    bled112: bool,
+    /// A stable symlink to the dongle's pty
+    #[arg(long, requires = "bled112")]
+    link: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +186,7 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Build(args)) => build_report(&args),
         Command::Keys(KeysCommand::Gen(args)) => generate_key(&args),
         Command::Script(ScriptCommand::Build(args)) => build_script(&args),
+        Command::Pod(PodCommand::Run(args)) => run_pods(args),
     };
     match result {
         Ok(Outcome::Good) => ExitCode::SUCCESS,
@@ -215,6 +255,28 @@ fn build_report(args: &ReportBuild) -> Result<Outcome> {
         bytes.len(),
         readings.len()
     );
+    Ok(Outcome::Good)
+}
+
+fn run_pods(args: PodRun) -> Result<Outcome> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let options = pod_run::RunOptions {
+        config: args.config,
+        devices: args.devices.into_iter().map(u64::from).collect(),
+        speed: args.speed,
+        state_dir: args.state_dir,
+        bluez: args.bluez,
+        bus: args.bus,
+        bled112: args.bled112,
+        link: args.link,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(pod_run::run(options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))?;
     Ok(Outcome::Good)
 }
 

@@ -10,11 +10,16 @@
 //!   the msgpack flexible dictionary, with explicit verification results.
 //! - [`auth`]: report keys, signatures and reading-area encryption.
 //! - [`rpc`]: RPC calls and answers: framing and the status byte.
+//! - [`ble`]: BLE advertisements (v1 and v2, with encrypted broadcasts) and the TileBus GATT
+//!   table.
+//! - [`bgapi`]: the BLED112 dongle's binary protocol: packet framing, commands, events.
 //! - [`script`]: update scripts (`.trub`): every record kind, parsed and encoded byte-exact.
 //! - [`time`]: device time to UTC, the one conversion every component uses.
 //! - [`version`]: packed tag and version words (`0x5C08`/`0x5C09`, RPC `0x1008`).
 
 pub mod auth;
+pub mod bgapi;
+pub mod ble;
 pub mod ids;
 pub mod reading;
 pub mod report;
