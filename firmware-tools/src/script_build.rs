@@ -312,58 +312,7 @@ mod tests {
     fn every_kind_builds_and_reads_back() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("tile.bin"), [0xAB; 300]).expect("image");
-        let text = r#"
-            [[record]]
-            type = "set_device_tag"
-            app = "2050 1.2"
-            [[record]]
-            type = "set_device_tag"
-            os = "1024 2.0"
-            [[record]]
-            type = "send_rpc"
-            address = 8
-            rpc = 0x2000
-            payload = "0102"
-            [[record]]
-            type = "send_rpc"
-            address = 11
-            rpc = 0x8000
-            payload = "1000"
-            check_errors = true
-            [[record]]
-            type = "reflash_tile"
-            slot = 1
-            offset = 0x4000
-            image = "tile.bin"
-            [[record]]
-            type = "reset_graph"
-            [[record]]
-            type = "add_node"
-            node = "(input 1 always) => output 1 using copy_all_a"
-            [[record]]
-            type = "add_streamer"
-            streamer = "manual streamer on all outputs"
-            [[record]]
-            type = "set_config"
-            target = "slot 1"
-            id = 0x8000
-            u32 = 123
-            [[record]]
-            type = "set_constant"
-            stream = "constant 1"
-            value = 5
-            [[record]]
-            type = "persist_graph"
-            [[record]]
-            type = "clear_data"
-            [[record]]
-            type = "clear_config_variables"
-            [[record]]
-            type = "set_graph_online"
-            online = true
-            [[record]]
-            type = "reset_device"
-        "#;
+        let text = include_str!("../tests/data/all_records.toml");
         let script = build_from_text(text, dir.path()).expect("builds");
         let decoded = UpdateScript::decode(&script.encode()).expect("a valid script");
         let lines: Vec<String> = decoded.records.iter().map(ToString::to_string).collect();

@@ -267,6 +267,30 @@ async fn rpc(
         .outcome()
 }
 
+/// Connects, discovers the GATT table and opens the RPC interface.
+async fn open_rpc(host: &mut Host, address: BdAddr) -> (u8, Handles) {
+    let connection = connect(host, address).await;
+    let handles = discover(host, connection).await;
+    enable_notifications(host, connection, handles.receive_header).await;
+    enable_notifications(host, connection, handles.receive_payload).await;
+    (connection, handles)
+}
+
+/// Pushes readings with these values on output 1 (RPC 0x2000).
+async fn push_readings(
+    host: &mut Host,
+    connection: u8,
+    handles: &Handles,
+    values: std::ops::Range<u32>,
+) {
+    for value in values {
+        let mut payload = value.to_le_bytes().to_vec();
+        payload.extend_from_slice(&0x5001u16.to_le_bytes());
+        let pushed = rpc(host, connection, handles, 8, 0x2000, &payload).await;
+        assert_eq!(pushed, RpcOutcome::Ok(0u32.to_le_bytes().to_vec()));
+    }
+}
+
 /// Reassembles streamed reports until one of `streamer` arrives (streamer 1, "with
 /// streamer 0", may come first).
 async fn next_report_of_streamer(
@@ -304,10 +328,7 @@ async fn a_host_collects_a_report_through_the_virtual_dongle() {
     let (_pod, dongle) = start();
     let mut host = Host::open(dongle.path());
     let address = scan_for(&mut host, DEVICE_ID).await;
-    let connection = connect(&mut host, address).await;
-    let handles = discover(&mut host, connection).await;
-    enable_notifications(&mut host, connection, handles.receive_header).await;
-    enable_notifications(&mut host, connection, handles.receive_payload).await;
+    let (connection, handles) = open_rpc(&mut host, address).await;
 
     // Controller info: the uuid comes back in the first four bytes.
     let RpcOutcome::Ok(info) = rpc(&mut host, connection, &handles, 8, 0x1008, &[]).await else {
@@ -383,15 +404,8 @@ async fn a_pod_walking_out_of_range_mid_transfer_is_a_disconnect_not_a_bad_repor
     let (pod, dongle) = start();
     let mut host = Host::open(dongle.path());
     let address = scan_for(&mut host, DEVICE_ID).await;
-    let connection = connect(&mut host, address).await;
-    let handles = discover(&mut host, connection).await;
-    enable_notifications(&mut host, connection, handles.receive_header).await;
-    enable_notifications(&mut host, connection, handles.receive_payload).await;
-    for value in 0..40u32 {
-        let mut payload = value.to_le_bytes().to_vec();
-        payload.extend_from_slice(&0x5001u16.to_le_bytes());
-        rpc(&mut host, connection, &handles, 8, 0x2000, &payload).await;
-    }
+    let (connection, handles) = open_rpc(&mut host, address).await;
+    push_readings(&mut host, connection, &handles, 0..40).await;
     // The link drops after 5 more notifications: inside the report (it takes about 33).
     pod.set_effects(RadioEffects {
         disconnect_after_notifications: Some(5),
@@ -438,10 +452,7 @@ async fn a_pod_walking_out_of_range_mid_transfer_is_a_disconnect_not_a_bad_repor
     pod.set_effects(RadioEffects::default());
     tokio::time::sleep(Duration::from_millis(50)).await;
     // The POD kept the data: the host reconnects and gets it all.
-    let connection = connect(&mut host, address).await;
-    let handles = discover(&mut host, connection).await;
-    enable_notifications(&mut host, connection, handles.receive_header).await;
-    enable_notifications(&mut host, connection, handles.receive_payload).await;
+    let (connection, handles) = open_rpc(&mut host, address).await;
     enable_notifications(&mut host, connection, handles.streaming).await;
     let _ = rpc(
         &mut host,
@@ -455,5 +466,77 @@ async fn a_pod_walking_out_of_range_mid_transfer_is_a_disconnect_not_a_bad_repor
     let report = next_report_of_streamer(&mut host, &handles, 0).await;
     let readings = report.readings(None).expect("verifies");
     assert!(readings.iter().filter(|r| r.stream == 0x5001).count() >= 40);
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_notification_never_yields_an_accepted_report() {
+    let (pod, dongle) = start();
+    let mut host = Host::open(dongle.path());
+    let address = scan_for(&mut host, DEVICE_ID).await;
+    let (connection, handles) = open_rpc(&mut host, address).await;
+    push_readings(&mut host, connection, &handles, 0..30).await;
+    enable_notifications(&mut host, connection, handles.streaming).await;
+    // From here every 7th notification is lost: the trigger's answer gets through, report
+    // chunks do not all arrive.
+    pod.set_effects(RadioEffects {
+        drop_every_nth_notification: Some(7),
+        ..RadioEffects::default()
+    });
+    let _ = rpc(
+        &mut host,
+        connection,
+        &handles,
+        8,
+        0x2010,
+        &0u16.to_le_bytes(),
+    )
+    .await;
+    let mut framer = ReportFramer::new();
+    let mut received = 0;
+    while let Ok(chunk) = tokio::time::timeout(
+        Duration::from_millis(500),
+        host.wait_for("report chunks", |e| match e {
+            Event::AttributeValue { handle, value, .. } if *handle == handles.streaming => {
+                Some(value.clone())
+            }
+            _ => None,
+        }),
+    )
+    .await
+    {
+        received += chunk.len();
+        framer.push(&chunk);
+    }
+    assert!(
+        received > 30 * 16,
+        "the damaged report was sent ({received} bytes arrived)"
+    );
+    // Whatever the framer makes of the damaged stream, nothing with 30 readings verifies.
+    while let Some(next) = framer.next_report() {
+        let Ok(bytes) = next else { break };
+        if let Ok(report) = SignedListReport::decode(&bytes) {
+            if let Ok(readings) = report.readings(None) {
+                assert!(
+                    readings.iter().filter(|r| r.stream == 0x5001).count() < 30,
+                    "a damaged report verified"
+                );
+            }
+        }
+    }
+    // The POD still holds everything (nothing was acknowledged): a clean retry gets it all.
+    pod.set_effects(RadioEffects::default());
+    let _ = rpc(
+        &mut host,
+        connection,
+        &handles,
+        8,
+        0x2010,
+        &0u16.to_le_bytes(),
+    )
+    .await;
+    let report = next_report_of_streamer(&mut host, &handles, 0).await;
+    let readings = report.readings(None).expect("verifies");
+    assert!(readings.iter().filter(|r| r.stream == 0x5001).count() >= 30);
     dongle.stop().await;
 }

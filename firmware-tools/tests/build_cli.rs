@@ -137,62 +137,8 @@ fn script_build_reproduces_the_reference_script() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("tile.bin"), &tile.image).expect("image");
     let description = dir.path().join("update.toml");
-    std::fs::write(
-        &description,
-        r#"
-[[record]]
-type = "set_device_tag"
-app = "2050 1.2"
-[[record]]
-type = "set_device_tag"
-os = "1024 2.0"
-[[record]]
-type = "send_rpc"
-address = 8
-rpc = 0x2000
-payload = "0102"
-[[record]]
-type = "send_rpc"
-address = 11
-rpc = 0x8000
-payload = "1000"
-check_errors = true
-[[record]]
-type = "reflash_tile"
-slot = 1
-offset = 0x4000
-image = "tile.bin"
-[[record]]
-type = "reset_graph"
-[[record]]
-type = "add_node"
-node = "(input 1 always) => output 1 using copy_all_a"
-[[record]]
-type = "add_streamer"
-streamer = "manual streamer on all outputs"
-[[record]]
-type = "set_config"
-target = "slot 1"
-id = 0x8000
-u32 = 123
-[[record]]
-type = "set_constant"
-stream = "constant 1"
-value = 5
-[[record]]
-type = "persist_graph"
-[[record]]
-type = "clear_data"
-[[record]]
-type = "clear_config_variables"
-[[record]]
-type = "set_graph_online"
-online = true
-[[record]]
-type = "reset_device"
-"#,
-    )
-    .expect("description");
+    let text = include_str!("data/all_records.toml");
+    std::fs::write(&description, text).expect("description");
     let out = dir.path().join("update.trub");
     let run = iotile_fw(&[
         "script",

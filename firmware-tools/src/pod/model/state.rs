@@ -20,7 +20,7 @@ pub enum StateError {
     Malformed(String),
     #[error("state format {found:?} version {version} is not {FORMAT:?} version {STATE_VERSION}")]
     WrongVersion { found: String, version: u32 },
-    #[error("cannot read or write the POD state file {path}: {source}")]
+    #[error("cannot read or write the POD state file {path}")]
     Io {
         path: std::path::PathBuf,
         #[source]

@@ -1,5 +1,5 @@
 //! Unit tests of the model's internals: the graph engine, room-making, clock and config.
-//! Protocol-level behaviour is tested in `tests/pod_model.rs`.
+//! Protocol-level behaviour is tested in `tests/pod_*.rs`.
 
 use sync_protocol::report::SignedListReport;
 use sync_protocol::rpc::{codes, RpcOutcome};
@@ -7,9 +7,10 @@ use sync_protocol::script::{
     Combiner, NodeDescriptor, NodeInput, Processor, Tile, Trigger, TriggerOp, TriggerSource,
 };
 use sync_protocol::stream::{DataStream, StreamSelector};
+use sync_protocol::time::RTC_FLAG;
 
 use super::*;
-use crate::pod::config::{OutputConfig, StreamCode};
+use crate::pod::config::{OutputConfig, PodConfig, StreamCode};
 
 fn quiet_pod() -> PodModel {
     let config = PodConfig {
@@ -419,4 +420,15 @@ fn reports_are_built_in_max_size_pieces() {
         vec![3, 3, 3, 2],
         "the reset reading and ten outputs, three at a time"
     );
+}
+
+#[test]
+fn a_state_io_error_names_its_cause_once() {
+    let error = StateError::Io {
+        path: "pods/1.json".into(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    };
+    let cause = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
+    let chain = format!("{:#}", anyhow::Error::new(error));
+    assert_eq!(chain.matches(&cause).count(), 1, "{chain}");
 }

@@ -20,18 +20,22 @@
 //!
 //! Every field has a default ([`PodConfig::default`]); [`PodConfig::validate`] says exactly
 //! what is wrong with a value.
+//!
+//! Submodules: `stream_code` [`StreamCode`], a stream written as a number or text.
 
-use std::fmt;
+mod stream_code;
+
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use sync_protocol::auth::RootKey;
-use sync_protocol::stream::{DataStream, StreamType};
+use sync_protocol::stream::DataStream;
 use sync_protocol::version::TagVersion;
 
 use super::advertising::AdvertisementFormat;
 use crate::radio::BdAddr;
+
+pub use stream_code::StreamCode;
 
 /// Storage area size of a real POD, in readings.
 pub const STORAGE_READINGS: usize = 16_128;
@@ -140,10 +144,6 @@ pub enum Generator {
     /// Uniform in `min..=max`, from a seeded generator (reproducible).
     Random { min: u32, max: u32 },
 }
-
-/// A stream code written as a number (`0x5001`) or text (`"output 1"`, `"5001"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StreamCode(pub u16);
 
 /// Several PODs, as `[[pod]]` tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -312,7 +312,9 @@ impl PodConfig {
     /// The configured address, or the default made from the device id.
     pub fn bd_addr(&self) -> Result<BdAddr, ConfigError> {
         match &self.address {
-            Some(text) => parse_bd_addr(text).ok_or_else(|| ConfigError::BadAddress(text.clone())),
+            Some(text) => text
+                .parse::<BdAddr>()
+                .map_err(|_| ConfigError::BadAddress(text.clone())),
             None => Ok(default_address(self.device_id)),
         }
     }
@@ -410,20 +412,6 @@ pub fn default_address(device_id: u64) -> BdAddr {
     BdAddr([0xC0 | (b[2] & 0x3F), b[3], b[4], b[5], b[6], b[7]])
 }
 
-/// Parses `AA:BB:CC:DD:EE:FF` (most significant byte first).
-pub fn parse_bd_addr(text: &str) -> Option<BdAddr> {
-    let mut out = [0u8; 6];
-    let mut parts = text.trim().split(':');
-    for byte in &mut out {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(BdAddr(out))
-}
-
 fn parse_triple(text: &str) -> Option<(u8, u8, u8)> {
     let mut parts = text.trim().split('.').map(|p| p.parse::<u8>().ok());
     let triple = (parts.next()??, parts.next()??, parts.next()??);
@@ -438,170 +426,5 @@ fn one() -> u32 {
     1
 }
 
-impl StreamCode {
-    pub fn stream(self) -> Option<DataStream> {
-        DataStream::from_code(self.0).ok()
-    }
-
-    /// Whether readings of this stream are stored (and get reading ids).
-    pub fn is_stored(self) -> bool {
-        self.stream().is_some_and(|s| s.kind.is_stored())
-    }
-
-    /// Whether it is an output (streaming area) stream.
-    pub fn is_output(self) -> bool {
-        self.stream().is_some_and(|s| s.kind == StreamType::Output)
-    }
-}
-
-impl fmt::Display for StreamCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:04X}", self.0)
-    }
-}
-
-impl FromStr for StreamCode {
-    type Err = String;
-
-    /// `output 1`, `system input 1025`, `5001`, `0x5001`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        if let Ok(stream) = DataStream::from_str(text) {
-            return Ok(StreamCode(stream.code()));
-        }
-        let hex = text
-            .strip_prefix("0x")
-            .or_else(|| text.strip_prefix("0X"))
-            .unwrap_or(text);
-        u16::from_str_radix(hex, 16)
-            .map(StreamCode)
-            .map_err(|_| format!("{text:?} is not a stream (e.g. `output 1`, `5001`, `0x5001`)"))
-    }
-}
-
-impl Serialize for StreamCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format!("{:04x}", self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for StreamCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(n) => u16::try_from(n)
-                .map(StreamCode)
-                .map_err(|_| serde::de::Error::custom(format!("stream {n:#x} is above 0xFFFF"))),
-            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_look_like_a_real_pod() {
-        let config = PodConfig::default();
-        assert_eq!(config.validate(), Ok(()));
-        assert_eq!(config.name_bytes(), Ok(*b"NRF52 "));
-        assert_eq!(config.os_tag().map(TagVersion::pack), Ok(0x0400_0802));
-        assert_eq!(config.app_tag().map(TagVersion::pack), Ok(0x0400_0801));
-        let address = PodConfig::with_device_id(0x1234)
-            .bd_addr()
-            .expect("address");
-        assert_eq!(address.to_string(), "C0:00:00:00:12:34");
-        assert!(address.is_random());
-    }
-
-    #[test]
-    fn toml_with_several_pods() {
-        let text = r#"
-            [[pod]]
-            device_id = 0x10
-            user_key = "0000000000000000000000000000000000000000000000000000000000000001"
-            [[pod.outputs]]
-            stream = "output 2"
-            period = 5
-            generator = { kind = "sine", amplitude = 100, period = 60 }
-            [[pod.outputs]]
-            stream = 0x0E00
-            period = 30
-            generator = { kind = "constant", value = 7 }
-
-            [[pod]]
-            device_id = 0x11
-            address = "C0:11:22:33:44:55"
-            os = { tag = 2051, version = "2.3" }
-        "#;
-        let file = PodsFile::from_toml_str(text).expect("valid");
-        assert_eq!(file.pod.len(), 2);
-        assert_eq!(file.pod[0].outputs[0].stream, StreamCode(0x5002));
-        assert_eq!(file.pod[0].outputs[1].stream, StreamCode(0x0E00));
-        assert!(file.pod[0].root_key().expect("key").is_some());
-        assert_eq!(
-            file.pod[1].os_tag(),
-            Ok(TagVersion {
-                tag: 2051,
-                major: 2,
-                minor: 3
-            })
-        );
-        let text = "[[pod]]\ndevice_id = 3\n[[pod]]\ndevice_id = 3\n";
-        assert_eq!(
-            PodsFile::from_toml_str(text),
-            Err(ConfigError::DuplicateDeviceId(3))
-        );
-    }
-
-    #[test]
-    fn bad_values_say_what_is_wrong() {
-        let bad = |edit: fn(&mut PodConfig)| {
-            let mut config = PodConfig::default();
-            edit(&mut config);
-            config.validate().expect_err("invalid")
-        };
-        assert_eq!(
-            bad(|c| c.device_id = 1 << 48),
-            ConfigError::DeviceIdTooLarge(1 << 48)
-        );
-        assert!(matches!(
-            bad(|c| c.name = "TOOLONG".into()),
-            ConfigError::BadName(_)
-        ));
-        assert!(matches!(
-            bad(|c| c.address = Some("C0:11".into())),
-            ConfigError::BadAddress(_)
-        ));
-        assert!(matches!(
-            bad(|c| c.os.version = "1".into()),
-            ConfigError::BadTag { which: "os", .. }
-        ));
-        assert!(matches!(
-            bad(|c| c.user_key = Some("abcd".into())),
-            ConfigError::BadUserKey(_)
-        ));
-        assert_eq!(
-            bad(|c| c.outputs[0].stream = StreamCode(0x1001)),
-            ConfigError::OutputNotStored { stream: 0x1001 }
-        );
-        assert_eq!(
-            bad(|c| c.outputs[0].period = 0),
-            ConfigError::OutputPeriodZero { stream: 0x5001 }
-        );
-        assert_eq!(
-            bad(|c| c.clock_speed = 0.0),
-            ConfigError::BadClockSpeed(0.0)
-        );
-        assert!(matches!(
-            PodConfig::from_toml_str("device_id = 1\ncolour = 3"),
-            Err(ConfigError::Toml(_))
-        ));
-    }
-}
+mod tests;
