@@ -8,6 +8,7 @@
 
 pub mod bled112;
 pub mod bluez;
+pub mod gatt_layout;
 
 use std::time::Duration;
 

@@ -27,7 +27,7 @@ struct Link {
     generation: u64,
     link: Box<dyn GattLink>,
     peripheral: Arc<dyn Peripheral>,
-    /// Value handles whose notifications are on.
+    /// Characteristics (16-bit UUIDs) whose notifications are on.
     notifying: Vec<u16>,
 }
 
@@ -504,7 +504,7 @@ impl Dongle {
                 };
                 let on = self.slots[slot]
                     .as_ref()
-                    .is_some_and(|l| l.notifying.contains(&handle));
+                    .is_some_and(|l| l.notifying.contains(&characteristic));
                 if on {
                     let kind = attribute_value_type::NOTIFY;
                     push_event(
@@ -559,13 +559,15 @@ impl Dongle {
                 value,
                 uuid,
             }) => Ok(gatt_table::declaration_value(properties, value, uuid)),
-            Some(Attribute::Cccd { value }) => {
-                Ok(vec![u8::from(link.notifying.contains(&value)), 0])
+            Some(Attribute::Cccd { characteristic }) => {
+                Ok(vec![u8::from(link.notifying.contains(&characteristic)), 0])
             }
-            Some(Attribute::Value { uuid: 0x2A00 }) => Ok(link.peripheral.name().into_bytes()),
-            Some(Attribute::Value { uuid: 0x2A01 }) => {
-                Ok(GAP_APPEARANCE_TAG.to_le_bytes().to_vec())
-            }
+            Some(Attribute::Value {
+                uuid: gatt_table::DEVICE_NAME,
+            }) => Ok(link.peripheral.name().into_bytes()),
+            Some(Attribute::Value {
+                uuid: gatt_table::APPEARANCE,
+            }) => Ok(GAP_APPEARANCE_TAG.to_le_bytes().to_vec()),
             Some(Attribute::Value { uuid }) => link.link.read(uuid).map_err(att_result),
         };
         match value {
@@ -593,23 +595,14 @@ impl Dongle {
             return codes::NOT_CONNECTED;
         };
         match gatt_table::attribute(handle) {
-            Some(Attribute::Cccd {
-                value: value_handle,
-            }) => {
+            Some(Attribute::Cccd { characteristic }) => {
                 let on = value.first().is_some_and(|b| b & 0x01 != 0);
-                let uuid = gatt_table::TABLE
-                    .iter()
-                    .find_map(|(h, a)| match a {
-                        Attribute::Value { uuid } if *h == value_handle => Some(*uuid),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                link.notifying.retain(|h| *h != value_handle);
+                link.notifying.retain(|uuid| *uuid != characteristic);
                 if on {
-                    link.notifying.push(value_handle);
+                    link.notifying.push(characteristic);
                 }
                 link.link
-                    .set_notify(uuid, on)
+                    .set_notify(characteristic, on)
                     .map_or_else(att_result, |()| codes::SUCCESS)
             }
             Some(Attribute::Value { uuid }) => link
