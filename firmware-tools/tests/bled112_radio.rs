@@ -291,6 +291,16 @@ async fn push_readings(
     }
 }
 
+/// Triggers streamer 0 (RPC 0x2010) and returns its report.
+async fn trigger_and_collect(
+    host: &mut Host,
+    connection: u8,
+    handles: &Handles,
+) -> SignedListReport {
+    let _ = rpc(host, connection, handles, 8, 0x2010, &0u16.to_le_bytes()).await;
+    next_report_of_streamer(host, handles, 0).await
+}
+
 /// Reassembles streamed reports until one of `streamer` arrives (streamer 1, "with
 /// streamer 0", may come first).
 async fn next_report_of_streamer(
@@ -454,16 +464,7 @@ async fn a_pod_walking_out_of_range_mid_transfer_is_a_disconnect_not_a_bad_repor
     // The POD kept the data: the host reconnects and gets it all.
     let (connection, handles) = open_rpc(&mut host, address).await;
     enable_notifications(&mut host, connection, handles.streaming).await;
-    let _ = rpc(
-        &mut host,
-        connection,
-        &handles,
-        8,
-        0x2010,
-        &0u16.to_le_bytes(),
-    )
-    .await;
-    let report = next_report_of_streamer(&mut host, &handles, 0).await;
+    let report = trigger_and_collect(&mut host, connection, &handles).await;
     let readings = report.readings(None).expect("verifies");
     assert!(readings.iter().filter(|r| r.stream == 0x5001).count() >= 40);
     dongle.stop().await;
@@ -526,16 +527,7 @@ async fn a_lost_notification_never_yields_an_accepted_report() {
     }
     // The POD still holds everything (nothing was acknowledged): a clean retry gets it all.
     pod.set_effects(RadioEffects::default());
-    let _ = rpc(
-        &mut host,
-        connection,
-        &handles,
-        8,
-        0x2010,
-        &0u16.to_le_bytes(),
-    )
-    .await;
-    let report = next_report_of_streamer(&mut host, &handles, 0).await;
+    let report = trigger_and_collect(&mut host, connection, &handles).await;
     let readings = report.readings(None).expect("verifies");
     assert!(readings.iter().filter(|r| r.stream == 0x5001).count() >= 30);
     dongle.stop().await;

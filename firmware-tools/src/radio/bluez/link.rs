@@ -226,14 +226,17 @@ impl Core {
         self.link_lost(&conn, address, generation).await;
     }
 
-    /// The peripheral dropped the link (its event channel said so, or closed).
-    async fn link_lost(&self, conn: &Connection, address: BdAddr, generation: u64) {
-        let Some(emit_lock) = self
-            .lock()
+    /// The lock that orders everything one device's link emits, if the device is known.
+    pub(super) fn emit_lock(&self, address: BdAddr) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        self.lock()
             .devices
             .get(&address)
             .map(|d| d.emit_lock.clone())
-        else {
+    }
+
+    /// The peripheral dropped the link (its event channel said so, or closed).
+    async fn link_lost(&self, conn: &Connection, address: BdAddr, generation: u64) {
+        let Some(emit_lock) = self.emit_lock(address) else {
             return;
         };
         let _emit = emit_lock.lock().await;
@@ -260,12 +263,7 @@ impl Core {
         address: BdAddr,
         reason: DisconnectReason,
     ) {
-        let Some(emit_lock) = self
-            .lock()
-            .devices
-            .get(&address)
-            .map(|d| d.emit_lock.clone())
-        else {
+        let Some(emit_lock) = self.emit_lock(address) else {
             return;
         };
         let _emit = emit_lock.lock().await;

@@ -141,12 +141,7 @@ impl Core {
         uuid16: u16,
         value: Vec<u8>,
     ) {
-        let Some(emit_lock) = self
-            .lock()
-            .devices
-            .get(&address)
-            .map(|d| d.emit_lock.clone())
-        else {
+        let Some(emit_lock) = self.emit_lock(address) else {
             return;
         };
         let _emit = emit_lock.lock().await;
