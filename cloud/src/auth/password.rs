@@ -1,0 +1,59 @@
+//! Password hashing (argon2id, PHC strings) and random credentials.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+pub fn hash(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+}
+
+/// Constant-time check of a password against a stored PHC string. A malformed stored hash
+/// never matches.
+pub fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash to check against when the account does not exist, so that a failed login takes the
+/// same time either way.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash("not a password").unwrap_or_default())
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::getrandom(&mut bytes).expect("the OS random source is available");
+    hex::encode(bytes)
+}
+
+/// The static `Token` credential: 40 hex digits, like the original's.
+pub fn new_api_token() -> String {
+    random_hex(20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifies_only_the_right_password() {
+        let stored = hash("s3cret!").unwrap();
+        assert!(verify("s3cret!", &stored));
+        assert!(!verify("s3cret", &stored));
+        assert!(!verify("s3cret!", "not-a-phc-string"));
+        assert_eq!(new_api_token().len(), 40);
+    }
+}

@@ -1,0 +1,128 @@
+//! The HTTP edge: one module per resource, each owning its routes under `/api/v1/`.
+//!
+//! Paths are routed without their final slash; `NormalizePath` trims it from requests, so
+//! `/api/v1/device/` and `/api/v1/device` are the same route and a POST body is never lost
+//! to a redirect. Only this layer knows JSON shapes.
+
+pub mod account;
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod pagination;
+pub mod params;
+pub mod server;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::json;
+use tower::Layer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Largest request body accepted (report uploads are the largest legitimate ones).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// HTTP settings that are not the state's business.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<String>,
+}
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
+    let api = Router::new()
+        .merge(server::routes())
+        .merge(auth::routes())
+        .merge(account::routes());
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = Router::new()
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(json_errors))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]));
+    if !options.cors_origins.is_empty() {
+        let origins = options
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect::<Vec<_>>();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PATCH,
+                    Method::PUT,
+                    Method::DELETE,
+                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
+async fn not_found() -> Response {
+    error::ApiError::NotFound.into_response()
+}
+
+/// Gives the framework's own refusals (wrong method, body too large, timeout) the JSON bodies
+/// clients expect instead of plain text.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let detail = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => format!("Method \"{method}\" not allowed."),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes.")
+        }
+        StatusCode::REQUEST_TIMEOUT => "Request timed out.".to_string(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type in request.".to_string(),
+        _ => return response,
+    };
+    (response.status(), axum::Json(json!({"detail": detail}))).into_response()
+}

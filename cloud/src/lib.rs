@@ -1,0 +1,20 @@
+//! `iotile-cloud`: a REST API compatible with IOTile Cloud's `/api/v1/`, so the Python SDK
+//! `iotile-cloud` and coretools' `iotile-ext-cloud` work against it unchanged.
+//!
+//! - `config`: settings from flags, env, a TOML file and defaults;
+//! - `db`: SQLite or PostgreSQL pools (metadata and stream data) and embedded migrations;
+//! - `store`: every SQL statement, one module per table family;
+//! - `auth`: passwords, JWTs, org roles and the request's `Caller`;
+//! - `http`: axum routes, one module per resource, with the original's JSON shapes and errors;
+//! - `time`: the API's datetime formats;
+//! - `state`: what handlers share;
+//! - `server`: binding, serving and graceful shutdown.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod time;

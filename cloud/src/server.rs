@@ -1,0 +1,76 @@
+//! Starting and stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::secret::{self, Secret};
+use crate::auth::tokens::UserTokens;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::http::{self, HttpOptions};
+use crate::state::{AppState, SiteInfo};
+
+/// Opens and migrates the databases named by the settings, creating the data directory.
+pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    Ok(Db::open(
+        &settings.database_url,
+        settings.stream_database_url.as_deref(),
+    )
+    .await?)
+}
+
+/// The signing secret: from the environment, or the data directory's 0600 file.
+pub fn load_secret(settings: &Settings) -> anyhow::Result<Secret> {
+    match &settings.secret_key {
+        Some(key) => {
+            anyhow::ensure!(
+                key.len() >= 32,
+                "IOTILE_SECRET_KEY must be at least 32 characters"
+            );
+            Ok(Secret::new(key.as_bytes().to_vec()))
+        }
+        None => secret::load_or_create(&settings.data_dir.join("secret.key")),
+    }
+}
+
+pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
+    let db = open_db(settings).await?;
+    let secret = load_secret(settings)?;
+    crate::store::catalogue::seed(&db.meta)
+        .await
+        .context("seeding the catalogue")?;
+    Ok(AppState::new(
+        db,
+        UserTokens::new(&secret),
+        SiteInfo {
+            name: settings.site_name.clone(),
+            stage: "production".to_string(),
+            company: "IOTile Edge".to_string(),
+        },
+    ))
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    options: &HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let app = http::app(state, options);
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
+    db.close().await;
+    Ok(())
+}

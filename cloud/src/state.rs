@@ -1,0 +1,44 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::tokens::UserTokens;
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub tokens: UserTokens,
+    pub login_limiter: LoginLimiter,
+    pub site: SiteInfo,
+}
+
+/// What `GET /api/v1/server/` tells about this deployment.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    pub name: String,
+    pub stage: String,
+    pub company: String,
+}
+
+impl AppState {
+    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo) -> AppState {
+        AppState(Arc::new(Inner {
+            db,
+            tokens,
+            login_limiter: LoginLimiter::default(),
+            site,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,293 @@
+//! Orgs and memberships.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::flag;
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub about: String,
+    pub ot: Option<String>,
+    pub is_vendor: bool,
+    pub created_on: i64,
+    pub created_by: String, // the creator's user slug
+}
+
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub user_id: i64,
+    pub org_id: String,
+    pub role: String,
+    pub permissions: BTreeMap<String, bool>,
+    pub is_active: bool,
+    pub is_org_admin: bool,
+    pub created_on: i64,
+}
+
+const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.about, o.ot, o.is_vendor, o.created_on, \
+                           u.slug AS created_by";
+const ORG_FROM: &str = "orgs o JOIN users u ON u.id = o.created_by";
+
+fn org_from_row(row: &AnyRow) -> Result<Org, sqlx::Error> {
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        slug: row.try_get("slug")?,
+        about: row.try_get("about")?,
+        ot: row.try_get("ot")?,
+        is_vendor: flag(row, "is_vendor")?,
+        created_on: row.try_get("created_on")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+fn membership_from_row(row: &AnyRow) -> Result<Membership, sqlx::Error> {
+    let permissions: String = row.try_get("permissions")?;
+    Ok(Membership {
+        user_id: row.try_get("user_id")?,
+        org_id: row.try_get("org_id")?,
+        role: row.try_get("role")?,
+        permissions: serde_json::from_str(&permissions).unwrap_or_default(),
+        is_active: flag(row, "is_active")?,
+        is_org_admin: flag(row, "is_org_admin")?,
+        created_on: row.try_get("created_on")?,
+    })
+}
+
+/// Creates an org and makes its creator the owner, in one transaction.
+pub async fn create(
+    pool: &AnyPool,
+    name: &str,
+    slug: &str,
+    about: &str,
+    creator: i64,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO orgs (id, name, slug, about, created_on, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(slug)
+    .bind(about)
+    .bind(now)
+    .bind(creator)
+    .execute(&mut *tx)
+    .await?;
+    add_member_tx(&mut tx, creator, &id, "a0", now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn add_member_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    org_id: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let permissions = serde_json::to_string(&crate::auth::perms::for_role(role))
+        .expect("a map of strings to bools serializes");
+    sqlx::query(
+        "INSERT INTO memberships (user_id, org_id, role, permissions, is_active, is_org_admin, created_on) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6)",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .bind(role)
+    .bind(permissions)
+    .bind(crate::auth::perms::is_admin_role(role) as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds a member with a role; fails with a unique violation when already a member.
+pub async fn add_member(
+    pool: &AnyPool,
+    user_id: i64,
+    org_id: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    add_member_tx(&mut tx, user_id, org_id, role, now).await?;
+    tx.commit().await
+}
+
+pub async fn by_slug(pool: &AnyPool, slug: &str) -> Result<Option<Org>, sqlx::Error> {
+    let sql = format!("SELECT {ORG_COLUMNS} FROM {ORG_FROM} WHERE o.slug = $1");
+    sqlx::query(&sql)
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| org_from_row(&r))
+        .transpose()
+}
+
+pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<Org>, sqlx::Error> {
+    let sql = format!("SELECT {ORG_COLUMNS} FROM {ORG_FROM} WHERE o.id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| org_from_row(&r))
+        .transpose()
+}
+
+/// Orgs visible to a user (all of them with `everything`), by name, optionally filtered on
+/// a name substring; one page and the total.
+pub async fn list(
+    pool: &AnyPool,
+    user_id: i64,
+    everything: bool,
+    search: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Org>), sqlx::Error> {
+    let scope = "($1 = 1 OR o.id IN (SELECT org_id FROM memberships WHERE user_id = $2 AND is_active = 1)) \
+                 AND ($3 = '' OR LOWER(o.name) LIKE $3 ESCAPE '\\')";
+    let pattern = search
+        .map(|s| format!("%{}%", super::like_escape(&s.to_lowercase())))
+        .unwrap_or_default();
+    let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM orgs o WHERE {scope}"))
+        .bind(everything as i64)
+        .bind(user_id)
+        .bind(&pattern)
+        .fetch_one(pool)
+        .await?;
+    let sql = format!(
+        "SELECT {ORG_COLUMNS} FROM {ORG_FROM} WHERE {scope} ORDER BY o.name, o.slug LIMIT $4 OFFSET $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(everything as i64)
+        .bind(user_id)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok((
+        count,
+        rows.iter().map(org_from_row).collect::<Result<_, _>>()?,
+    ))
+}
+
+pub async fn update(pool: &AnyPool, id: &str, name: &str, about: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orgs SET name = $1, about = $2 WHERE id = $3")
+        .bind(name)
+        .bind(about)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM orgs WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A user's active memberships.
+pub async fn memberships_of(pool: &AnyPool, user_id: i64) -> Result<Vec<Membership>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM memberships WHERE user_id = $1 AND is_active = 1")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(membership_from_row).collect()
+}
+
+/// An org's members with their user records, by username.
+pub async fn members(
+    pool: &AnyPool,
+    org_id: &str,
+    include_inactive: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<(Membership, super::users::User)>), sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND ($2 = 1 OR is_active = 1)",
+    )
+    .bind(org_id)
+    .bind(include_inactive as i64)
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query(
+        "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND ($2 = 1 OR m.is_active = 1) ORDER BY u.username LIMIT $3 OFFSET $4",
+    )
+    .bind(org_id)
+    .bind(include_inactive as i64)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let user_id: i64 = row.try_get("user_id")?;
+        if let (Some(m), Some(u)) = (
+            membership(pool, user_id, org_id).await?,
+            super::users::by_id(pool, user_id).await?,
+        ) {
+            out.push((m, u));
+        }
+    }
+    Ok((count, out))
+}
+
+pub async fn membership(
+    pool: &AnyPool,
+    user_id: i64,
+    org_id: &str,
+) -> Result<Option<Membership>, sqlx::Error> {
+    sqlx::query("SELECT * FROM memberships WHERE user_id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| membership_from_row(&r))
+        .transpose()
+}
+
+/// Counts shown by `org/{slug}/extra/`.
+pub async fn counts(
+    pool: &AnyPool,
+    org_id: &str,
+) -> Result<BTreeMap<&'static str, i64>, sqlx::Error> {
+    let mut out = BTreeMap::new();
+    for (name, sql) in [
+        (
+            "projects",
+            "SELECT COUNT(*) FROM projects WHERE org_id = $1",
+        ),
+        (
+            "members",
+            "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND is_active = 1",
+        ),
+        (
+            "devices",
+            "SELECT COUNT(*) FROM devices WHERE org_id = $1 AND active = 1",
+        ),
+    ] {
+        out.insert(
+            name,
+            sqlx::query_scalar(sql).bind(org_id).fetch_one(pool).await?,
+        );
+    }
+    for name in ["datablocks", "fleets", "networks", "reports"] {
+        out.insert(name, 0);
+    }
+    Ok(out)
+}
