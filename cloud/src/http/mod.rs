@@ -8,6 +8,7 @@ pub mod account;
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod pagination;
 pub mod params;
 pub mod server;
@@ -48,7 +49,8 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let api = Router::new()
         .merge(server::routes())
         .merge(auth::routes())
-        .merge(account::routes());
+        .merge(account::routes())
+        .merge(openapi::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)
