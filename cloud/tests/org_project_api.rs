@@ -574,3 +574,33 @@ backends!(variables_round_trip, |app: common::TestApp| async move {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 });
+
+backends!(
+    concurrent_projects_get_distinct_gids,
+    |app: common::TestApp| async move {
+        let owner = app.user("owner@arch.io").await;
+        let slug = org(&app, &owner, "Arch").await;
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (app, owner, slug) = (app.clone(), owner.clone(), slug.clone());
+            tasks.push(tokio::spawn(async move {
+                app.post(
+                    "project/",
+                    &owner,
+                    json!({"name": format!("P{i}"), "org": slug}),
+                )
+                .await
+            }));
+        }
+        let mut gids = Vec::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            gids.push(body["gid"].as_str().unwrap().to_string());
+        }
+        gids.sort();
+        let expected: Vec<String> = (1..=8).map(|n| format!("0000-{n:04x}")).collect();
+        assert_eq!(gids, expected);
+    }
+);
