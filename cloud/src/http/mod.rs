@@ -9,9 +9,12 @@ pub mod auth;
 pub mod error;
 pub mod json;
 pub mod openapi;
+pub mod org;
 pub mod pagination;
 pub mod params;
+pub mod project;
 pub mod server;
+pub mod variable;
 
 use std::time::Duration;
 
@@ -50,7 +53,10 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(server::routes())
         .merge(auth::routes())
         .merge(account::routes())
-        .merge(openapi::routes());
+        .merge(openapi::routes())
+        .merge(org::routes())
+        .merge(project::routes())
+        .merge(variable::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

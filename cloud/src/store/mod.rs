@@ -5,7 +5,9 @@
 pub mod catalogue;
 pub mod device_keys;
 pub mod orgs;
+pub mod projects;
 pub mod users;
+pub mod variables;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;

@@ -291,3 +291,16 @@ pub async fn counts(
     }
     Ok(out)
 }
+
+/// Projects and devices that still belong to an org (an org with any cannot be deleted).
+pub async fn dependents(pool: &AnyPool, org_id: &str) -> Result<i64, sqlx::Error> {
+    let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(pool)
+        .await?;
+    let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(projects + devices)
+}

@@ -1,0 +1,313 @@
+//! `/api/v1/org/`: orgs, their members and their projects (spec 3.3). An org outside the
+//! caller's memberships is 404, as if it did not exist.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::account::avatar;
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use super::pagination::{PageClass, PageRequest};
+use super::params::Params;
+use super::project;
+use crate::auth::perms::{self, perm};
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::is_unique_violation;
+use crate::store::orgs::{self, Membership, Org};
+use crate::store::projects::{self, Scope};
+use crate::store::users::{self, slugify, User};
+use crate::time::{format, now_micros};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/org", get(list).post(create))
+        .route(
+            "/org/{slug}",
+            get(retrieve).put(update).patch(update).delete(destroy),
+        )
+        .route("/org/{slug}/projects", get(org_projects))
+        .route("/org/{slug}/extra", get(extra))
+        .route("/org/{slug}/members", get(members))
+        .route("/org/{slug}/membership", get(membership))
+        .route("/org/{slug}/register", post(register))
+}
+
+/// The org object.
+pub fn view(org: &Org) -> Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "slug": org.slug,
+        "ot": org.ot,
+        "about": org.about,
+        "created_on": format(org.created_on),
+        "created_by": org.created_by,
+        "avatar": avatar(&org.slug, &["tiny", "thumbnail"]),
+        "domain_names": [],
+    })
+}
+
+/// The membership object.
+pub fn membership_view(m: &Membership, user: &User) -> Value {
+    json!({
+        "user": user.slug,
+        "user_details": {
+            "email": user.email,
+            "username": user.username,
+            "slug": user.slug,
+            "name": user.name,
+            "tagline": user.tagline,
+            "avatar": avatar(&user.email, &["tiny", "thumbnail"]),
+        },
+        "created_on": format(m.created_on),
+        "is_active": m.is_active,
+        "is_org_admin": m.is_org_admin,
+        "permissions": m.permissions,
+        "role": m.role,
+        "role_name": perms::role_name(&m.role).unwrap_or(""),
+    })
+}
+
+/// An org the caller may see: a member's, or any for staff with `?staff=1`.
+async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
+    let org = orgs::by_slug(&state.db.meta, slug)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if caller.staff_mode || caller.membership(&org.id).is_some() {
+        Ok(org)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let w = page.window(PageClass::Standard)?;
+    let (count, found) = orgs::list(
+        &state.db.meta,
+        caller.user.id,
+        caller.staff_mode,
+        params.get("search"),
+        w.offset,
+        w.size,
+    )
+    .await?;
+    let results: Vec<Value> = found.iter().map(view).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(view(&visible(&state, &caller, &slug).await?)))
+}
+
+#[derive(Deserialize)]
+struct NewOrg {
+    name: String,
+    #[serde(default)]
+    about: String,
+}
+
+const DUPLICATE_SLUG: &str = "Organization with this Name produces duplicate slug.";
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewOrg>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field may not be blank."));
+    }
+    let slug = slugify(name);
+    if slug.is_empty() {
+        return Err(ApiError::field(
+            "name",
+            "The name needs at least one letter or digit.",
+        ));
+    }
+    let pool = &state.db.meta;
+    if orgs::by_slug(pool, &slug).await?.is_some() {
+        return Err(ApiError::Plain(DUPLICATE_SLUG.into()));
+    }
+    let id = match orgs::create(pool, name, &slug, &body.about, caller.user.id, now_micros()).await
+    {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e) => return Err(ApiError::Plain(DUPLICATE_SLUG.into())),
+        Err(e) => return Err(e.into()),
+    };
+    let org = orgs::by_id(pool, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, axum::Json(view(&org))))
+}
+
+#[derive(Deserialize)]
+struct OrgUpdate {
+    name: Option<String>,
+    about: Option<String>,
+}
+
+/// Name and about can change; the slug stays what it was, so links keep working.
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Json(body): Json<OrgUpdate>,
+) -> ApiResult<axum::Json<Value>> {
+    let org = visible(&state, &caller, &slug).await?;
+    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+        return Err(ApiError::no_permission());
+    }
+    let name = body.name.map_or(org.name.clone(), |n| n.trim().to_string());
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field may not be blank."));
+    }
+    let about = body.about.unwrap_or(org.about.clone());
+    orgs::update(&state.db.meta, &org.id, &name, &about).await?;
+    let fresh = orgs::by_id(&state.db.meta, &org.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&fresh)))
+}
+
+async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !caller.staff_mode {
+        return Err(ApiError::restricted(StatusCode::FORBIDDEN));
+    }
+    let org = visible(&state, &caller, &slug).await?;
+    let left = orgs::dependents(&state.db.meta, &org.id).await?;
+    if left > 0 {
+        return Err(ApiError::error_body(
+            StatusCode::BAD_REQUEST,
+            format!("The org still has {left} projects or devices; move or delete them first"),
+        ));
+    }
+    orgs::delete(&state.db.meta, &org.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn org_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let org = visible(&state, &caller, &slug).await?;
+    let w = page.window(PageClass::Standard)?;
+    let filter = projects::Filter {
+        org_slug: Some(&org.slug),
+        name: None,
+    };
+    let (count, found) =
+        projects::list(&state.db.meta, &Scope::All, &filter, w.offset, w.size).await?;
+    let results: Vec<Value> = found.iter().map(project::view).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+async fn extra(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let org = visible(&state, &caller, &slug).await?;
+    let counts = orgs::counts(&state.db.meta, &org.id).await?;
+    let mut body = view(&org);
+    body["counts"] = json!(counts);
+    body["current_member"] = caller
+        .membership(&org.id)
+        .map_or(Value::Null, |m| membership_view(m, &caller.user));
+    Ok(axum::Json(body))
+}
+
+async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let org = visible(&state, &caller, &slug).await?;
+    if !caller.can(&org.id, perm::MANAGE_USERS) {
+        return Err(ApiError::no_permission());
+    }
+    let w = page.window(PageClass::Standard)?;
+    let (count, found) = orgs::members(
+        &state.db.meta,
+        &org.id,
+        params.flag("all"),
+        w.offset,
+        w.size,
+    )
+    .await?;
+    let results: Vec<Value> = found.iter().map(|(m, u)| membership_view(m, u)).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+async fn membership(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let org = visible(&state, &caller, &slug).await?;
+    let m = caller.membership(&org.id).ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(membership_view(m, &caller.user)))
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    user: String,
+    role: String,
+}
+
+/// Roles that can be given to a new member (ownership is only had by creating the org).
+const GRANTABLE: &[&str] = &["a1", "m1", "r1", "d1"];
+
+async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Json(body): Json<Registration>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let org = visible(&state, &caller, &slug).await?;
+    if !caller.can(&org.id, perm::MANAGE_USERS) {
+        return Err(ApiError::no_permission());
+    }
+    if !GRANTABLE.contains(&body.role.as_str()) {
+        return Err(ApiError::field(
+            "role",
+            format!("\"{}\" is not a valid choice.", body.role),
+        ));
+    }
+    let pool = &state.db.meta;
+    let user = users::by_slug(pool, &body.user)
+        .await?
+        .ok_or_else(|| ApiError::field("user", "No account with this slug."))?;
+    let exists = || ApiError::error_body(StatusCode::BAD_REQUEST, "Member already exists");
+    if orgs::membership(pool, user.id, &org.id).await?.is_some() {
+        return Err(exists());
+    }
+    match orgs::add_member(pool, user.id, &org.id, &body.role, now_micros()).await {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => return Err(exists()),
+        Err(e) => return Err(e.into()),
+    }
+    let m = orgs::membership(pool, user.id, &org.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, axum::Json(membership_view(&m, &user))))
+}

@@ -1,0 +1,238 @@
+//! `/api/v1/project/`: projects, looked up by UUID (spec 3.4). A project outside the caller's
+//! orgs is 404; a detail id that is not a UUID is 400.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use super::pagination::{PageClass, PageRequest};
+use super::params::Params;
+use crate::auth::perms::perm;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::orgs;
+use crate::store::projects::{self, NewProject, Project, Scope};
+use crate::time::{format, now_micros};
+
+/// The template a project gets when none is named.
+pub const DEFAULT_TEMPLATE: &str = "default-template-v1-0-0";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/project", get(list).post(create))
+        .route("/project/new", post(create_new))
+        .route(
+            "/project/{id}",
+            get(retrieve).put(update).patch(update).delete(destroy),
+        )
+        .route("/project/{id}/extra", get(extra))
+}
+
+/// The project object.
+pub fn view(p: &Project) -> Value {
+    let slug = p.slug().to_string();
+    let gid = slug.trim_start_matches("p--").to_string();
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "slug": slug,
+        "gid": gid,
+        "org": p.org_slug,
+        "about": p.about,
+        "project_template": p.project_template,
+        "created_on": format(p.created_on),
+        "created_by": p.created_by,
+    })
+}
+
+/// The orgs whose projects a caller sees in lists.
+pub fn scope(caller: &Caller) -> Scope {
+    if caller.staff_mode {
+        Scope::All
+    } else {
+        Scope::Orgs(caller.org_ids())
+    }
+}
+
+/// The project behind a URL id: 400 when the id is not a UUID, 404 when it is not visible.
+pub async fn visible(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Project> {
+    let id = uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::Plain("Project ID must be a UUID".into()))?
+        .to_string();
+    let project = projects::by_id(&state.db.meta, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if caller.staff_mode || caller.membership(&project.org_id).is_some() {
+        Ok(project)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let w = page.window(PageClass::Standard)?;
+    let filter = projects::Filter {
+        org_slug: params.get("org").or(params.get("org__slug")),
+        name: params.get("name"),
+    };
+    let (count, found) =
+        projects::list(&state.db.meta, &scope(&caller), &filter, w.offset, w.size).await?;
+    let results: Vec<Value> = found.iter().map(view).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(view(&visible(&state, &caller, &id).await?)))
+}
+
+#[derive(Deserialize)]
+struct NewBody {
+    name: String,
+    org: String,
+    #[serde(default)]
+    about: String,
+    project_template: Option<String>,
+}
+
+/// Validates and stores a new project for a caller who may manage projects in its org.
+async fn insert(state: &AppState, caller: &Caller, body: NewBody) -> ApiResult<Project> {
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field may not be blank."));
+    }
+    let org = orgs::by_slug(&state.db.meta, &body.org)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                "org",
+                format!("Object with slug={} does not exist.", body.org),
+            )
+        })?;
+    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+        return Err(ApiError::no_permission());
+    }
+    let template = body
+        .project_template
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(DEFAULT_TEMPLATE);
+    let new = NewProject {
+        name,
+        org_id: &org.id,
+        about: &body.about,
+        project_template: template,
+        created_by: caller.user.id,
+    };
+    Ok(projects::create(&state.db.meta, &new, now_micros()).await?)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewBody>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let project = insert(&state, &caller, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&project))))
+}
+
+async fn create_new(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewBody>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let project = insert(&state, &caller, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": project.id}))))
+}
+
+#[derive(Deserialize)]
+struct ProjectUpdate {
+    name: Option<String>,
+    about: Option<String>,
+    project_template: Option<String>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ProjectUpdate>,
+) -> ApiResult<axum::Json<Value>> {
+    let project = visible(&state, &caller, &id).await?;
+    if !caller.can(&project.org_id, perm::MANAGE_ORG_AND_PROJECTS) {
+        return Err(ApiError::no_permission());
+    }
+    let name = body
+        .name
+        .map_or(project.name.clone(), |n| n.trim().to_string());
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field may not be blank."));
+    }
+    let about = body.about.unwrap_or(project.about.clone());
+    let template = body.project_template.or(project.project_template.clone());
+    projects::update(
+        &state.db.meta,
+        &project.id,
+        &name,
+        &about,
+        template.as_deref(),
+    )
+    .await?;
+    let fresh = projects::by_id(&state.db.meta, &project.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&fresh)))
+}
+
+/// Staff only (400 for others, as the original). A project that still holds devices is
+/// refused: they must be unclaimed first so their data is not orphaned.
+async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !caller.is_staff() {
+        return Err(ApiError::restricted(StatusCode::BAD_REQUEST));
+    }
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::Plain("Project ID must be a UUID".into()))?
+        .to_string();
+    let project = projects::by_id(&state.db.meta, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let claimed = projects::claimed_devices(&state.db.meta, &project.id).await?;
+    if claimed > 0 {
+        return Err(ApiError::error_body(
+            StatusCode::BAD_REQUEST,
+            format!("The project still has {claimed} claimed devices; unclaim them first"),
+        ));
+    }
+    projects::delete(&state.db.meta, &project.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn extra(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let project = visible(&state, &caller, &id).await?;
+    let counts = projects::counts(&state.db.meta, &project.id).await?;
+    let mut body = view(&project);
+    body["counts"] = json!(counts);
+    Ok(axum::Json(body))
+}

@@ -1,0 +1,249 @@
+//! Projects: a named group of devices and variables inside an org, looked up by UUID in URLs
+//! and by its sequential `gid` in `p--` slugs.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use sync_protocol::ids::ProjectSlug;
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub gid: i64,
+    pub name: String,
+    pub org_id: String,
+    pub org_slug: String,
+    pub about: String,
+    pub project_template: Option<String>,
+    pub created_on: i64,
+    /// The creator's user slug.
+    pub created_by: String,
+}
+
+impl Project {
+    /// The canonical `p--xxxx-xxxx` slug.
+    pub fn slug(&self) -> ProjectSlug {
+        ProjectSlug::new(u32::try_from(self.gid).unwrap_or(u32::MAX))
+    }
+}
+
+/// Which orgs a query may see.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every org (staff with `?staff=1`).
+    All,
+    /// Only these org ids.
+    Orgs(Vec<String>),
+}
+
+/// A SQL condition restricting `column` to a scope, with its binds numbered from `first`.
+pub(crate) fn scope_condition(column: &str, scope: &Scope, first: usize) -> (String, Vec<String>) {
+    match scope {
+        Scope::All => ("1 = 1".to_string(), Vec::new()),
+        Scope::Orgs(ids) if ids.is_empty() => ("1 = 0".to_string(), Vec::new()),
+        Scope::Orgs(ids) => {
+            let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", first + i)).collect();
+            (format!("{column} IN ({})", marks.join(", ")), ids.clone())
+        }
+    }
+}
+
+const COLUMNS: &str = "p.id, p.gid, p.name, p.org_id, o.slug AS org_slug, p.about, \
+                       p.project_template, p.created_on, u.slug AS created_by";
+const FROM: &str = "projects p JOIN orgs o ON o.id = p.org_id JOIN users u ON u.id = p.created_by";
+
+fn from_row(row: &AnyRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        gid: row.try_get("gid")?,
+        name: row.try_get("name")?,
+        org_id: row.try_get("org_id")?,
+        org_slug: row.try_get("org_slug")?,
+        about: row.try_get("about")?,
+        project_template: row.try_get("project_template")?,
+        created_on: row.try_get("created_on")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<Project>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+pub async fn by_slug(pool: &AnyPool, slug: ProjectSlug) -> Result<Option<Project>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE p.gid = $1");
+    sqlx::query(&sql)
+        .bind(i64::from(slug.get()))
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    pub org_slug: Option<&'a str>,
+    pub name: Option<&'a str>,
+}
+
+/// One page of the projects in scope, by org name then project name, and the total.
+pub async fn list(
+    pool: &AnyPool,
+    scope: &Scope,
+    filter: &Filter<'_>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Project>), sqlx::Error> {
+    let (cond, ids) = scope_condition("p.org_id", scope, 3);
+    let filters = format!("($1 = '' OR o.slug = $1) AND ($2 = '' OR p.name = $2) AND {cond}");
+    let n = 3 + ids.len();
+    let count_sql =
+        format!("SELECT COUNT(*) FROM projects p JOIN orgs o ON o.id = p.org_id WHERE {filters}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
+        .bind(filter.org_slug.unwrap_or(""))
+        .bind(filter.name.unwrap_or(""));
+    for id in &ids {
+        count = count.bind(id);
+    }
+    let count = count.fetch_one(pool).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE {filters} ORDER BY o.name, p.name, p.gid \
+         LIMIT ${n} OFFSET ${}",
+        n + 1
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(filter.org_slug.unwrap_or(""))
+        .bind(filter.name.unwrap_or(""));
+    for id in &ids {
+        query = query.bind(id);
+    }
+    let rows = query.bind(limit).bind(offset).fetch_all(pool).await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// What creating a project needs.
+pub struct NewProject<'a> {
+    pub name: &'a str,
+    pub org_id: &'a str,
+    pub about: &'a str,
+    pub project_template: &'a str,
+    pub created_by: i64,
+}
+
+/// Creates a project with the next `gid` (one above the largest). The number is taken and
+/// used in one statement; two creators racing on PostgreSQL meet the unique index, and the
+/// loser tries again with the next number.
+pub async fn create(
+    pool: &AnyPool,
+    new: &NewProject<'_>,
+    now: i64,
+) -> Result<Project, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut attempt = 0;
+    loop {
+        let result = sqlx::query(
+            "INSERT INTO projects (id, gid, name, org_id, about, project_template, created_on, created_by) \
+             SELECT $1, COALESCE(MAX(gid), 0) + 1, $2, $3, $4, $5, $6, $7 FROM projects",
+        )
+        .bind(&id)
+        .bind(new.name)
+        .bind(new.org_id)
+        .bind(new.about)
+        .bind(new.project_template)
+        .bind(now)
+        .bind(new.created_by)
+        .execute(pool)
+        .await;
+        match result {
+            Ok(_) => break,
+            Err(e) if super::is_unique_violation(&e) && attempt < 10 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    by_id(pool, &id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+pub async fn update(
+    pool: &AnyPool,
+    id: &str,
+    name: &str,
+    about: &str,
+    project_template: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projects SET name = $1, about = $2, project_template = $3 WHERE id = $4")
+        .bind(name)
+        .bind(about)
+        .bind(project_template)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Devices still claimed into a project (a project with any cannot be deleted).
+pub async fn claimed_devices(pool: &AnyPool, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE project_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes a project; its variables and streams go with it.
+pub async fn delete(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Counts shown by `project/{id}/extra/`.
+pub async fn counts(pool: &AnyPool, id: &str) -> Result<BTreeMap<&'static str, i64>, sqlx::Error> {
+    let mut out = BTreeMap::new();
+    for (name, sql) in [
+        (
+            "active_devices",
+            "SELECT COUNT(*) FROM devices WHERE project_id = $1 AND active = 1",
+        ),
+        (
+            "inactive_devices",
+            "SELECT COUNT(*) FROM devices WHERE project_id = $1 AND active = 0",
+        ),
+        (
+            "variables",
+            "SELECT COUNT(*) FROM variables WHERE project_id = $1",
+        ),
+        (
+            "streams",
+            "SELECT COUNT(*) FROM streams WHERE project_id = $1",
+        ),
+    ] {
+        out.insert(
+            name,
+            sqlx::query_scalar(sql).bind(id).fetch_one(pool).await?,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_conditions_number_their_binds() {
+        assert_eq!(scope_condition("x", &Scope::All, 1).0, "1 = 1");
+        assert_eq!(scope_condition("x", &Scope::Orgs(vec![]), 1).0, "1 = 0");
+        let (sql, binds) = scope_condition("x", &Scope::Orgs(vec!["a".into(), "b".into()]), 3);
+        assert_eq!(sql, "x IN ($3, $4)");
+        assert_eq!(binds.len(), 2);
+    }
+}
