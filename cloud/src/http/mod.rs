@@ -6,11 +6,15 @@
 
 pub mod account;
 pub mod auth;
+pub mod catalogue;
+pub mod claim;
+pub mod device;
 pub mod error;
 pub mod json;
 pub mod pagination;
 pub mod params;
 pub mod server;
+pub mod streamer;
 
 use std::time::Duration;
 
@@ -48,7 +52,11 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let api = Router::new()
         .merge(server::routes())
         .merge(auth::routes())
-        .merge(account::routes());
+        .merge(account::routes())
+        .merge(device::routes())
+        .merge(claim::routes())
+        .merge(catalogue::routes())
+        .merge(streamer::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

@@ -3,8 +3,11 @@
 //! what a missing row means.
 
 pub mod catalogue;
+pub mod claims;
 pub mod device_keys;
+pub mod devices;
 pub mod orgs;
+pub mod streamers;
 pub mod users;
 
 use sqlx::any::AnyRow;
