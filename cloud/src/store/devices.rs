@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::filter::{bind_all, Bind, Where};
 use super::flag;
 
 #[derive(Debug, Clone)]
@@ -73,77 +74,6 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Device>, sqlx::Erro
         .as_ref()
         .map(from_row)
         .transpose()
-}
-
-/// A bind value for the dynamically built list queries.
-#[derive(Debug, Clone)]
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// Builds a `WHERE` clause with numbered placeholders.
-#[derive(Debug, Default)]
-pub(crate) struct Where {
-    clauses: Vec<String>,
-    pub(crate) binds: Vec<Bind>,
-}
-
-impl Where {
-    /// Adds a clause whose `?` marks are replaced, in order, by the next placeholders.
-    pub(crate) fn add(&mut self, clause: &str, binds: Vec<Bind>) {
-        let mut out = String::new();
-        let mut binds = binds.into_iter();
-        for ch in clause.chars() {
-            if ch == '?' {
-                if let Some(b) = binds.next() {
-                    self.binds.push(b);
-                    out.push_str(&format!("${}", self.binds.len()));
-                }
-            } else {
-                out.push(ch);
-            }
-        }
-        self.clauses.push(out);
-    }
-
-    /// `col IN (…)` over texts; an empty list matches nothing.
-    pub(crate) fn any_of(&mut self, column: &str, values: &[String]) {
-        if values.is_empty() {
-            self.clauses.push("1 = 0".into());
-            return;
-        }
-        let marks = vec!["?"; values.len()].join(", ");
-        self.add(
-            &format!("{column} IN ({marks})"),
-            values.iter().cloned().map(Bind::Text).collect(),
-        );
-    }
-
-    pub(crate) fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            "1 = 1".into()
-        } else {
-            self.clauses.join(" AND ")
-        }
-    }
-
-    pub(crate) fn next(&self) -> usize {
-        self.binds.len() + 1
-    }
-}
-
-pub(crate) fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &[Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        query = match b {
-            Bind::Text(s) => query.bind(s.clone()),
-            Bind::Int(i) => query.bind(*i),
-        };
-    }
-    query
 }
 
 /// What a device list is narrowed to.

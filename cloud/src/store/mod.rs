@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod claims;
 pub mod device_keys;
 pub mod devices;
+mod filter;
 pub mod orgs;
 pub mod streamers;
 pub mod users;

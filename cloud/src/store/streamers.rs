@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use sync_protocol::ids::{DeviceId, StreamerSlug};
 
-use super::devices::{bind_all, Bind, Where};
+use super::filter::{bind_all, Bind, Where};
 
 #[derive(Debug, Clone)]
 pub struct Streamer {
