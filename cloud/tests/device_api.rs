@@ -445,5 +445,23 @@ backends!(
             app.get("device/d--000a/", &acme.owner).await.0,
             StatusCode::FORBIDDEN
         );
+
+        // Claimed again into the same project: the old token stays dead, a new one works.
+        let claim = json!({"device": "d--000a", "project": acme.project});
+        let (status, _) = app.post("device/claim/", &acme.owner, claim).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(
+            get_as_device(&app, "device/d--000a/", &key).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let fresh = app.ok("device/d--000a/key/?type=a-jwt", &acme.owner).await["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(fresh, key);
+        assert_eq!(
+            get_as_device(&app, "device/d--000a/", &fresh).await.0,
+            StatusCode::OK
+        );
     }
 );

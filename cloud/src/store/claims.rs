@@ -219,10 +219,10 @@ async fn stream_for(
     Ok(())
 }
 
-/// Frees a device: deletes its streamer reports, properties, user notes and locations,
-/// clears its project, org, position and claim, and sets its label. With `clean_streams`
-/// its streams (and their user notes), its streamers (so `last_id` starts again from 0)
-/// and all its stream data and events go too.
+/// Frees a device: deletes its streamer reports, properties, user notes, locations and
+/// `a-jwt` secret, clears its project, org, position and claim, and sets its label. With
+/// `clean_streams` its streams (and their user notes), its streamers (so `last_id` starts
+/// again from 0) and all its stream data and events go too.
 pub async fn unclaim(
     meta: &AnyPool,
     data: &AnyPool,
@@ -238,6 +238,12 @@ pub async fn unclaim(
     .bind(device_id)
     .execute(&mut *tx)
     .await?;
+    // A new secret on the next claim, so tokens issued for this claim never work again.
+    sqlx::query("DELETE FROM device_keys WHERE device_id = $1 AND type = $2")
+        .bind(device_id)
+        .bind(super::device_keys::A_JWT_KEY)
+        .execute(&mut *tx)
+        .await?;
     for sql in [
         "DELETE FROM properties WHERE target = $1",
         "DELETE FROM notes WHERE target = $1 AND type = 'ui'",
