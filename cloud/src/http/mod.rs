@@ -6,6 +6,9 @@
 
 pub mod account;
 pub mod auth;
+pub mod catalogue;
+pub mod claim;
+pub mod device;
 pub mod error;
 pub mod json;
 pub mod openapi;
@@ -14,6 +17,7 @@ pub mod pagination;
 pub mod params;
 pub mod project;
 pub mod server;
+pub mod streamer;
 pub mod variable;
 
 use std::time::Duration;
@@ -56,7 +60,11 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(openapi::routes())
         .merge(org::routes())
         .merge(project::routes())
-        .merge(variable::routes());
+        .merge(variable::routes())
+        .merge(device::routes())
+        .merge(claim::routes())
+        .merge(catalogue::routes())
+        .merge(streamer::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

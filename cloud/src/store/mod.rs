@@ -3,9 +3,13 @@
 //! what a missing row means.
 
 pub mod catalogue;
+pub mod claims;
 pub mod device_keys;
+pub mod devices;
+mod filter;
 pub mod orgs;
 pub mod projects;
+pub mod streamers;
 pub mod users;
 pub mod variables;
 

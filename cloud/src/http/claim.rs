@@ -1,0 +1,156 @@
+//! Claiming devices into projects and freeing them (spec 3.5 "Claim" and "Unclaim").
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sync_protocol::ids::{DeviceId, ProjectSlug};
+
+use super::device::{find_project, load};
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use crate::auth::perms::perm;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::claims::{self, ClaimError};
+use crate::store::devices;
+use crate::time::now_micros;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/device/claim", post(claim))
+        .route("/device/claimable", post(claimable))
+        .route("/device/{slug}/unclaim", post(unclaim))
+}
+
+/// The device id a body slug names, if it reads as one.
+fn device_id(slug: &str) -> Option<i64> {
+    DeviceId::from_route(slug)
+        .ok()
+        .and_then(|d| i64::try_from(d.get()).ok())
+}
+
+#[derive(Deserialize)]
+struct ClaimRequest {
+    device: String,
+    project: String,
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ClaimRequest>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let pool = &state.db.meta;
+    let id = device_id(&body.device).ok_or(ApiError::NotFound)?;
+    let device = devices::by_id(pool, id).await?.ok_or(ApiError::NotFound)?;
+    let readable =
+        uuid::Uuid::parse_str(&body.project).is_ok() || body.project.parse::<ProjectSlug>().is_ok();
+    if !readable {
+        return Err(ApiError::bad_request("Project is not a Valid Slug or UUID"));
+    }
+    let project = find_project(&state, &body.project)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !caller.can(&project.org_id, perm::CLAIM_DEVICES) || !caller.may_touch_device(id) {
+        return Err(ApiError::Forbidden("No claim permissions".into()));
+    }
+    if device.project_id.is_some() {
+        return Err(ApiError::bad_request("Device is not claimable"));
+    }
+    let templates = claims::variable_templates(pool, device.sg.as_deref()).await?;
+    match claims::claim(pool, id, &project, caller.user.id, &templates, now_micros()).await {
+        Ok(()) => {}
+        Err(ClaimError::NotClaimable) => {
+            return Err(ApiError::bad_request("Device is not claimable"))
+        }
+        Err(ClaimError::Sql(e)) => return Err(e.into()),
+    }
+    let project_slug = ProjectSlug::new(u32::try_from(project.gid).unwrap_or_default());
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({
+            "claimed": true,
+            "device": device.slug,
+            "project": project_slug.to_string(),
+            "project_id": project.id,
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ClaimableRequest {
+    slugs: Vec<String>,
+}
+
+/// Which of the named devices can be claimed; unknown slugs are left out.
+async fn claimable(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Json(body): Json<ClaimableRequest>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let mut results = Vec::new();
+    for slug in &body.slugs {
+        let Some(id) = device_id(slug) else { continue };
+        if let Some(d) = devices::by_id(&state.db.meta, id).await? {
+            results.push(json!({"slug": d.slug, "claimable": d.project_id.is_none()}));
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"count": results.len(), "results": results})),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct UnclaimRequest {
+    #[serde(default)]
+    clean_streams: bool,
+    label: Option<String>,
+}
+
+/// Frees a device. The original ran this as a background job; here it is done before
+/// answering, so the device is free when the 202 arrives.
+async fn unclaim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Json(body): Json<UnclaimRequest>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let device = load(&state, &caller, &slug).await?;
+    let allowed = caller.is_staff()
+        || device
+            .org_id
+            .as_deref()
+            .is_some_and(|org| caller.can(org, perm::CLAIM_DEVICES));
+    if !allowed {
+        return Err(ApiError::no_permission());
+    }
+    if device.busy() {
+        return Err(ApiError::Forbidden(
+            "Device is busy: wait for the running job to finish".into(),
+        ));
+    }
+    let label = body
+        .label
+        .unwrap_or_else(|| "Device ({id})".to_string())
+        .replace("{id}", &format!("{:04x}", device.id));
+    claims::unclaim(
+        &state.db.meta,
+        &state.db.data,
+        device.id,
+        &device.slug,
+        &label,
+        body.clean_streams,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({
+            "unclaimed": device.slug,
+            "msg": format!("Device {} has been unclaimed", device.slug),
+        })),
+    ))
+}
