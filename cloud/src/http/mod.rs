@@ -6,11 +6,15 @@
 
 pub mod account;
 pub mod auth;
+pub mod data;
 pub mod error;
+pub mod event;
 pub mod json;
 pub mod pagination;
 pub mod params;
 pub mod server;
+pub mod stream;
+pub mod target;
 
 use std::time::Duration;
 
@@ -48,7 +52,10 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let api = Router::new()
         .merge(server::routes())
         .merge(auth::routes())
-        .merge(account::routes());
+        .merge(account::routes())
+        .merge(stream::routes())
+        .merge(data::routes())
+        .merge(event::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

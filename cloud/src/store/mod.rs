@@ -2,9 +2,13 @@
 //! Functions take a pool or a connection and return plain records; the HTTP layer decides
 //! what a missing row means.
 
+pub mod annotations;
 pub mod catalogue;
+pub mod data;
 pub mod device_keys;
+pub mod events;
 pub mod orgs;
+pub mod streams;
 pub mod users;
 
 use sqlx::any::AnyRow;

@@ -1,0 +1,461 @@
+//! Streams, stream data, events, properties, notes and locations (spec 3.7–3.9, 3.13,
+//! 3.15, 3.16), on both backends.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use cloud::store::orgs;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const STREAM: &str = "s--0000-0077--0000-0000-0000-00d2--5001";
+const VARIABLE: &str = "v--0000-0077--5001";
+const DEVICE: &str = "d--0000-0000-0000-00d2";
+
+/// An org (`acme`) owned by `owner@acme.io` with project gid 0x77, variable 5001 (output
+/// unit doubling, one decimal place), an active device 0xd2 and an inactive device 0xd3.
+/// Returns the owner's JWT.
+async fn setup(app: &common::TestApp) -> String {
+    let owner = app.create_user("owner@acme.io", false).await;
+    let db = &app.state.db.meta;
+    let now = cloud::time::now_micros();
+    let org = orgs::create(db, "Acme", "acme", "", owner.id, now)
+        .await
+        .unwrap();
+    let project = "7f3c9d52-0000-4000-8000-000000000077";
+    sqlx::query(
+        "INSERT INTO projects (id, gid, name, org_id, created_on, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(project)
+    .bind(0x77_i64)
+    .bind("Field")
+    .bind(&org)
+    .bind(now)
+    .bind(owner.id)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO variables (id, slug, project_id, org_id, lid, name, output_unit, decimal_places, created_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind("7f3c9d52-0000-4000-8000-00000000a001")
+    .bind(VARIABLE)
+    .bind(project)
+    .bind(&org)
+    .bind(0x5001_i64)
+    .bind("Temp")
+    .bind(r#"{"slug":"out-double","unit_full":"Double","unit_short":"x2","m":2,"d":1,"o":0.0}"#)
+    .bind(1_i64)
+    .bind(now)
+    .execute(db)
+    .await
+    .unwrap();
+    for (id, active) in [(0xd2_i64, 1_i64), (0xd3, 0)] {
+        sqlx::query(
+            "INSERT INTO devices (id, slug, active, org_id, project_id, created_on) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(format!("d--0000-0000-0000-{id:04x}"))
+        .bind(active)
+        .bind(&org)
+        .bind(project)
+        .bind(now)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    app.login("owner@acme.io").await
+}
+
+/// A user with `role` in acme; returns their JWT.
+async fn member(app: &common::TestApp, email: &str, role: &str) -> String {
+    let user = app.create_user(email, false).await;
+    let org = orgs::by_slug(&app.state.db.meta, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    orgs::add_member(
+        &app.state.db.meta,
+        user.id,
+        &org.id,
+        role,
+        cloud::time::now_micros(),
+    )
+    .await
+    .unwrap();
+    app.login(email).await
+}
+
+/// A user with an org of their own.
+async fn outsider(app: &common::TestApp) -> String {
+    let user = app.create_user("eve@other.io", false).await;
+    orgs::create(
+        &app.state.db.meta,
+        "Other",
+        "other",
+        "",
+        user.id,
+        cloud::time::now_micros(),
+    )
+    .await
+    .unwrap();
+    app.login("eve@other.io").await
+}
+
+fn stamps(list: &Value) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn create_streams(app: &common::TestApp, jwt: &str) {
+    let (status, body) = app
+        .post(
+            "stream/",
+            jwt,
+            json!({"variable": VARIABLE, "device": "d--d2", "data_label": "T"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["slug"], STREAM);
+    assert_eq!(body["project"], "p--0000-0077");
+    assert_eq!(body["device"], DEVICE);
+    assert_eq!(body["variable"], VARIABLE);
+    assert_eq!(body["org"], "acme");
+    assert_eq!(body["block"], Value::Null);
+    assert_eq!(body["mdo_type"], "S");
+    assert_eq!(body["enabled"], true);
+    assert_eq!(body["output_unit"]["m"], 2);
+    let (status, _) = app
+        .post(
+            "stream/",
+            jwt,
+            json!({"variable": VARIABLE, "device": "d--d3"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Again: a duplicate. Unknown variable and unknown device.
+    let (status, _) = app
+        .post(
+            "stream/",
+            jwt,
+            json!({"variable": VARIABLE, "device": "d--d2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .post("stream/", jwt, json!({"variable": "v--0000-0077--5999"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["variable"].is_array());
+    let (status, _) = app
+        .post(
+            "stream/",
+            jwt,
+            json!({"variable": VARIABLE, "device": "d--99"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = app.post("stream/", jwt, json!({"device": "d--d2"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["variable"], json!(["This field is required."]));
+}
+
+backends!(streams_list_and_edit, |app: common::TestApp| async move {
+    let owner = setup(&app).await;
+    create_streams(&app, &owner).await;
+
+    // Inactive devices' streams are left out unless all=1.
+    let list = app.ok("stream/", &owner).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["results"][0]["slug"], STREAM);
+    assert_eq!(app.ok("stream/?all=1", &owner).await["count"], 2);
+    assert_eq!(app.ok("stream/?device=d--00d3", &owner).await["count"], 1);
+    assert_eq!(app.ok("stream/?device=d--d2", &owner).await["count"], 1);
+    assert_eq!(
+        app.ok("stream/?device=b--0001-0000-0000-00d2", &owner)
+            .await["count"],
+        0
+    );
+    assert_eq!(app.ok("stream/?project=p--77", &owner).await["count"], 1);
+    assert_eq!(
+        app.ok(
+            "stream/?project=7f3c9d52-0000-4000-8000-000000000077&all=1",
+            &owner
+        )
+        .await["count"],
+        2
+    );
+    assert_eq!(app.ok("stream/?project=p--78", &owner).await["count"], 0);
+    assert_eq!(
+        app.ok(&format!("stream/?variable={VARIABLE}&all=1"), &owner)
+            .await["count"],
+        2
+    );
+    assert_eq!(app.ok("stream/?org=other&all=1", &owner).await["count"], 0);
+    assert_eq!(app.ok("stream/?enabled=0&all=1", &owner).await["count"], 0);
+
+    // Lenient slug on the detail route; unknown or malformed slugs are 404.
+    let one = app.ok("stream/s--77--d2--5001/", &owner).await;
+    assert_eq!(one["slug"], STREAM);
+    let (status, _) = app
+        .get("stream/s--0000-0077--0000-0000-0000-00d9--5001/", &owner)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("stream/nonsense/", &owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Operators see stream ids but not the stream; outsiders see neither.
+    let operator = member(&app, "op@acme.io", "r1").await;
+    assert_eq!(app.ok("stream/", &operator).await["count"], 1);
+    let (status, _) = app.get(&format!("stream/{STREAM}/"), &operator).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let eve = outsider(&app).await;
+    assert_eq!(app.ok("stream/?all=1", &eve).await["count"], 0);
+    let (status, _) = app.get(&format!("stream/{STREAM}/"), &eve).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Edits.
+    let (status, body) = app
+        .patch(
+            &format!("stream/{STREAM}/"),
+            &owner,
+            json!({"data_label": "Outside", "enabled": false, "multiplication_factor": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data_label"], "Outside");
+    assert_eq!(body["enabled"], false);
+    assert_eq!(body["multiplication_factor"], 3);
+    let (status, body) = app
+        .patch(
+            &format!("stream/{STREAM}/"),
+            &owner,
+            json!({"enabled": "maybe"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["enabled"].is_array());
+    let (status, _) = app
+        .patch(
+            &format!("stream/{STREAM}/"),
+            &owner,
+            json!({"division_factor": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .patch(
+            &format!("stream/{STREAM}/"),
+            &operator,
+            json!({"data_label": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.ok("stream/?enabled=0&all=1", &owner).await["count"], 1);
+
+    // Deleting is staff only.
+    let (status, body) = app.delete(&format!("stream/{STREAM}/"), &owner).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"error": "Restricted Access. Contact Arch"}));
+});
+
+backends!(
+    data_posted_and_read_back,
+    |app: common::TestApp| async move {
+        let owner = setup(&app).await;
+        create_streams(&app, &owner).await;
+
+        let rows: Vec<Value> = [(1, 10, 3), (2, 20, 2), (3, 30, 1)]
+            .iter()
+            .map(|(s, v, id)| {
+                json!({"stream": STREAM, "timestamp": format!("2024-01-01T00:00:0{s}Z"),
+                   "int_value": v, "streamer_local_id": id})
+            })
+            .collect();
+        let (status, body) = app.post("data/", &owner, json!(rows)).await;
+        assert_eq!((status, body), (StatusCode::CREATED, json!({"count": 3})));
+        let (status, row) = app
+        .post(
+            "data/",
+            &owner,
+            json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:04.250Z", "value": 1.5, "type": "ITR"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{row}");
+        assert_eq!(row["type"], "ITR");
+        assert_eq!(row["value"], 1.5);
+        assert_eq!(row["int_value"], Value::Null);
+        assert_eq!(row["timestamp"], "2024-01-01T00:00:04Z");
+        assert_eq!(row["project"], "p--0000-0077");
+        assert_eq!(row["device"], DEVICE);
+        assert_eq!(row["variable"], VARIABLE);
+        assert_eq!(row["streamer_local_id"], 0);
+        assert_eq!(row["status"], "unk");
+        assert_eq!(row["dirty_ts"], false);
+        for bad in [
+            json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:05Z", "int_value": 1, "value": 1.0}),
+            json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:05Z"}),
+            json!({"stream": STREAM, "timestamp": "yesterday", "int_value": 1}),
+            json!({"stream": "s--x", "timestamp": "2024-01-01T00:00:05Z", "int_value": 1}),
+            json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:05Z", "int_value": "ten"}),
+        ] {
+            let (status, body) = app.post("data/", &owner, bad.clone()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} gave {body}");
+        }
+
+        // Default order: reading id, stream, time.
+        let filter = format!("data/?filter={STREAM}");
+        let all = app.ok(&filter, &owner).await;
+        assert_eq!(all["count"], 4);
+        let ids: Vec<i64> = all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["streamer_local_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        assert_eq!(all["results"][1]["int_value"], 30);
+        assert_eq!(all["results"][1]["value"], 30.0);
+        // lastn: the newest by time, ascending.
+        let last = app.ok(&format!("{filter}&lastn=2"), &owner).await;
+        assert_eq!(
+            stamps(&last),
+            ["2024-01-01T00:00:03Z", "2024-01-01T00:00:04Z"]
+        );
+        let window = app
+            .ok(
+                &format!("{filter}&start=2024-01-01T00:00:02Z&end=2024-01-01T00:00:04Z"),
+                &owner,
+            )
+            .await;
+        assert_eq!(window["count"], 2);
+        let by_reading = app
+            .ok(&format!("{filter}&streamer_id_0=2&streamer_id_1=3"), &owner)
+            .await;
+        assert_eq!(by_reading["count"], 2);
+        let paged = app
+            .ok(&format!("{filter}&page_size=3&page=2"), &owner)
+            .await;
+        assert_eq!(paged["results"].as_array().unwrap().len(), 1);
+        // Other filters: short stream slug, device, variable; project or none gives nothing.
+        assert_eq!(
+            app.ok("data/?filter=s--77--d2--5001", &owner).await["count"],
+            4
+        );
+        assert_eq!(app.ok("data/?filter=d--d2", &owner).await["count"], 4);
+        assert_eq!(
+            app.ok(&format!("data/?filter={VARIABLE}"), &owner).await["count"],
+            4
+        );
+        assert_eq!(app.ok("data/?filter=d--d3", &owner).await["count"], 0);
+        assert_eq!(
+            app.ok("data/?filter=p--0000-0077", &owner).await["count"],
+            0
+        );
+        assert_eq!(app.ok("data/", &owner).await["count"], 0);
+        let (status, body) = app.get(&format!("{filter}&lastn=0"), &owner).await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::BAD_REQUEST,
+                json!(["lastn must be greater than 0"])
+            )
+        );
+        let (status, _) = app.get(&format!("{filter}&lastn=abc"), &owner).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = app.get(&format!("{filter}&start=notadate"), &owner).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = app.get("data/?filter=d--99", &owner).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // stream/{slug}/data/: by time, with output and display values.
+        let data = app.ok("stream/s--77--d2--5001/data/", &owner).await;
+        assert_eq!(data["count"], 4);
+        assert_eq!(
+            stamps(&data),
+            [
+                "2024-01-01T00:00:01Z",
+                "2024-01-01T00:00:02Z",
+                "2024-01-01T00:00:03Z",
+                "2024-01-01T00:00:04Z"
+            ]
+        );
+        let first = &data["results"][0];
+        assert_eq!(first["int_value"], 10);
+        assert_eq!(first["value"], 10.0);
+        assert_eq!(first["output_value"], 20.0);
+        assert_eq!(first["display_value"], "20.0");
+        assert_eq!(first["type"], "Num");
+        assert!(first.get("id").is_none());
+        let path = format!("stream/{STREAM}/data/");
+        assert_eq!(
+            app.ok(&format!("{path}?lastn=-5"), &owner).await["count"],
+            1
+        );
+        assert_eq!(app.ok(&format!("{path}?lastn=x"), &owner).await["count"], 4);
+        assert_eq!(
+            app.ok(&format!("{path}?start=junk"), &owner).await["count"],
+            4
+        );
+        assert_eq!(
+            app.ok(&format!("{path}?start=2024-01-01"), &owner).await["count"],
+            4
+        );
+        assert_eq!(
+            app.ok(&format!("{path}?end=2024-01-01"), &owner).await["count"],
+            0
+        );
+        let (status, _) = app
+            .get(
+                "stream/s--0000-0077--0000-0000-0000-00d9--5001/data/",
+                &owner,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Members read; operators may post but not read; outsiders do neither.
+        let m1 = member(&app, "mia@acme.io", "m1").await;
+        assert_eq!(app.ok(&filter, &m1).await["count"], 4);
+        let r1 = member(&app, "op@acme.io", "r1").await;
+        let (status, _) = app.get(&filter, &r1).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = app.get(&path, &r1).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = app
+            .post(
+                "data/",
+                &r1,
+                json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:05Z", "int_value": 50}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let eve = outsider(&app).await;
+        for path in [filter.clone(), "data/?filter=d--d2".into(), path.clone()] {
+            let (status, body) = app.get(&path, &eve).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(body.get("results").is_none());
+        }
+        let (status, _) = app
+            .post(
+                "data/",
+                &eve,
+                json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:05Z", "int_value": 50}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Staff delete the stream and its data.
+        let staff = app.staff("root@arch.io").await;
+        let (status, _) = app.delete(&format!("stream/{STREAM}/"), &staff).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(app.ok(&filter, &owner).await["count"], 0);
+        let (status, _) = app.get(&format!("stream/{STREAM}/"), &owner).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);
