@@ -459,3 +459,107 @@ backends!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+backends!(
+    events_posted_and_read_back,
+    |app: common::TestApp| async move {
+        let owner = setup(&app).await;
+        create_streams(&app, &owner).await;
+
+        let (status, event) = app
+            .post(
+                "event/",
+                &owner,
+                json!({"stream": "s--77--d2--5001", "timestamp": "2024-01-01T00:00:01.5Z",
+                   "extra_data": {"peak": 3}, "streamer_local_id": 7, "data": {"x": [1, 2]}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{event}");
+        assert_eq!(event["stream"], STREAM);
+        assert_eq!(event["timestamp"], "2024-01-01T00:00:01.500000Z");
+        assert_eq!(event["has_raw_data"], true);
+        assert_eq!(event["extra_data"], json!({"peak": 3}));
+        assert_eq!(event["device"], DEVICE);
+        assert_eq!(event["streamer_local_id"], 7);
+        let id = event["id"].as_i64().unwrap();
+        let (status, body) = app
+        .post(
+            "event/",
+            &owner,
+            json!([
+                {"stream": STREAM, "timestamp": "2024-01-01T00:00:02Z", "extra_data": {"note": "\"error\": no"}},
+                {"stream": STREAM, "timestamp": "2024-01-01T00:00:03Z", "extra_data": {"error": "bad"}}
+            ]),
+        )
+        .await;
+        assert_eq!((status, body), (StatusCode::CREATED, json!({"count": 2})));
+        let (status, _) = app
+            .post(
+                "event/",
+                &owner,
+                json!({"stream": STREAM, "timestamp": "soon"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = app
+            .post(
+                "event/",
+                &owner,
+                json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:03Z", "extra_data": [1]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        // Events with an error in their summary are left out, unless staff ask for them.
+        let filter = format!("event/?filter={STREAM}");
+        let list = app.ok(&filter, &owner).await;
+        assert_eq!(list["count"], 2);
+        let staff = app.staff("root@arch.io").await;
+        assert_eq!(
+            app.ok(&format!("{filter}&with_errors=1"), &staff).await["count"],
+            3
+        );
+        assert_eq!(
+            app.ok(&format!("{filter}&with_errors=1"), &owner).await["count"],
+            2
+        );
+        assert_eq!(
+            app.ok(&format!("{filter}&lastn=1"), &owner).await["count"],
+            1
+        );
+        assert_eq!(app.ok("event/?filter=p--77", &owner).await["count"], 0);
+        let (status, _) = app.get(&format!("{filter}&lastn=0"), &owner).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        assert_eq!(app.ok(&format!("event/{id}/"), &owner).await["id"], id);
+        assert_eq!(
+            app.ok(&format!("event/{id}/data/"), &owner).await,
+            json!({"x": [1, 2]})
+        );
+        // By stream, reading id, then time: the event with reading id 7 comes last.
+        assert_eq!(list["results"][1]["id"], id);
+        let other = list["results"][0]["id"].as_i64().unwrap();
+        let (status, body) = app.get(&format!("event/{other}/data/"), &owner).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::NOT_FOUND, json!({"error": "Event has no data"}))
+        );
+        let (status, _) = app.get("event/999999/", &owner).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app.get("event/abc/", &owner).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let eve = outsider(&app).await;
+        for path in [
+            filter.clone(),
+            format!("event/{id}/"),
+            format!("event/{id}/data/"),
+        ] {
+            let (status, _) = app.get(&path, &eve).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
+        let r1 = member(&app, "op@acme.io", "r1").await;
+        let (status, _) = app.get(&format!("event/{id}/data/"), &r1).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+);
