@@ -10,8 +10,11 @@ pub mod data;
 pub mod error;
 pub mod event;
 pub mod json;
+pub mod location;
+pub mod note;
 pub mod pagination;
 pub mod params;
+pub mod property;
 pub mod server;
 pub mod stream;
 pub mod target;
@@ -55,7 +58,10 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(account::routes())
         .merge(stream::routes())
         .merge(data::routes())
-        .merge(event::routes());
+        .merge(event::routes())
+        .merge(property::routes())
+        .merge(note::routes())
+        .merge(location::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

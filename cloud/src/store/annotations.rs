@@ -346,3 +346,15 @@ pub async fn create_locations(
     tx.commit().await?;
     Ok(out)
 }
+
+/// The newest location of a target.
+pub async fn newest_location(
+    pool: &AnyPool,
+    target: &str,
+) -> Result<Option<Location>, sqlx::Error> {
+    let sql = format!(
+        "{LOCATION_SELECT} WHERE l.target = $1 ORDER BY l.timestamp DESC, l.id DESC LIMIT 1"
+    );
+    let row = sqlx::query(&sql).bind(target).fetch_optional(pool).await?;
+    row.as_ref().map(location_from_row).transpose()
+}
