@@ -815,3 +815,123 @@ backends!(notes_and_locations, |app: common::TestApp| async move {
     let (status, _) = app.get("location/?target=d--99", &owner).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 });
+
+/// A multipart body with text fields and an optional file, and its content type.
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "xYzBoundary7";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((filename, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    app: &common::TestApp,
+    jwt: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (StatusCode, Value) {
+    let (content_type, body) = multipart(fields, file);
+    let response = app
+        .client
+        .post(app.url("event/upload/"))
+        .header("Authorization", format!("jwt {jwt}"))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+backends!(
+    events_uploaded_as_files,
+    |app: common::TestApp| async move {
+        use std::io::Write;
+        let owner = setup(&app).await;
+        create_streams(&app, &owner).await;
+        let fields = [
+            ("stream", STREAM),
+            ("timestamp", "2024-01-01T00:00:01Z"),
+            ("streamer_local_id", "12"),
+            ("encoded_extra_data", r#"{"peak": 4}"#),
+        ];
+        let (status, body) =
+            upload(&app, &owner, &fields, Some(("trip.json", br#"{"a": [1]}"#))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["stream"], STREAM);
+        assert_eq!(body["streamer_local_id"], 12);
+        assert_eq!(
+            serde_json::from_str::<Value>(body["encoded_extra_data"].as_str().unwrap()).unwrap(),
+            json!({"peak": 4})
+        );
+        let id = body["id"].as_i64().unwrap();
+        assert_eq!(
+            app.ok(&format!("event/{id}/data/"), &owner).await,
+            json!({"a": [1]})
+        );
+        assert_eq!(
+            app.ok(&format!("event/{id}/"), &owner).await["extra_data"],
+            json!({"peak": 4})
+        );
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(br#"{"b": 2}"#).unwrap();
+        let zipped = gz.finish().unwrap();
+        let (status, body) = upload(&app, &owner, &fields, Some(("trip.json.gz", &zipped))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        assert_eq!(
+            app.ok(&format!("event/{id}/data/"), &owner).await,
+            json!({"b": 2})
+        );
+
+        let (status, body) = upload(&app, &owner, &fields, None).await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "missing request.data['file']"})
+            )
+        );
+        let (status, _) = upload(&app, &owner, &fields, Some(("trip.csv", b"a,b"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = upload(&app, &owner, &fields, Some(("trip.json", b"{not json"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let bad_extra = [
+            ("stream", STREAM),
+            ("timestamp", "2024-01-01T00:00:01Z"),
+            ("encoded_extra_data", "[1]"),
+        ];
+        let (status, _) = upload(&app, &owner, &bad_extra, Some(("t.json", b"{}"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) =
+            upload(&app, &owner, &[("stream", STREAM)], Some(("t.json", b"{}"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["timestamp"], json!(["This field is required."]));
+        let eve = outsider(&app).await;
+        let (status, _) = upload(&app, &eve, &fields, Some(("t.json", b"{}"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // Not multipart at all.
+        let (status, _) = app
+            .post("event/upload/", &owner, json!({"stream": STREAM}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+);

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -25,6 +25,7 @@ use crate::time;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/event", get(list).post(create))
+        .route("/event/upload", post(super::event_upload::upload))
         .route("/event/{id}", get(retrieve))
         .route("/event/{id}/data", get(raw_data))
 }

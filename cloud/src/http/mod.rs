@@ -9,6 +9,7 @@ pub mod auth;
 pub mod data;
 pub mod error;
 pub mod event;
+pub mod event_upload;
 pub mod json;
 pub mod location;
 pub mod note;
