@@ -935,3 +935,67 @@ backends!(
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 );
+
+backends!(
+    rows_by_id_csv_and_event_edits,
+    |app: common::TestApp| async move {
+        let owner = setup(&app).await;
+        create_streams(&app, &owner).await;
+        let (_, row) = app
+            .post(
+                "data/",
+                &owner,
+                json!({"stream": STREAM, "timestamp": "2024-01-02T03:04:05Z", "int_value": 7}),
+            )
+            .await;
+        let id = row["id"].as_i64().unwrap();
+        let (status, _) = app.get(&format!("data/{id}/"), &owner).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let staff = app.staff("root@arch.io").await;
+        assert_eq!(app.ok(&format!("data/{id}/"), &staff).await["int_value"], 7);
+        let (status, _) = app.get("data/999999/", &staff).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let csv = app.ok(&format!("stream/{STREAM}/csv/"), &owner).await;
+        assert_eq!(csv, "Timestamp,Value\n2024/01/02 03:04:05,14\n");
+        let eve = outsider(&app).await;
+        let (status, _) = app.get(&format!("stream/{STREAM}/csv/"), &eve).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (_, event) = app
+        .post(
+            "event/",
+            &owner,
+            json!({"stream": STREAM, "timestamp": "2024-01-01T00:00:01Z", "extra_data": {"a": 1}}),
+        )
+        .await;
+        let id = event["id"].as_i64().unwrap();
+        assert_eq!(event["has_raw_data"], false);
+        let (status, body) = app
+            .patch(
+                &format!("event/{id}/"),
+                &owner,
+                json!({"data": {"samples": [3]}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["has_raw_data"], true);
+        assert_eq!(body["extra_data"], json!({"a": 1}));
+        assert_eq!(
+            app.ok(&format!("event/{id}/data/"), &owner).await,
+            json!({"samples": [3]})
+        );
+        let (status, _) = app
+            .patch(
+                &format!("event/{id}/"),
+                &owner,
+                json!({"extra_data": "nope"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = app
+            .patch(&format!("event/{id}/"), &eve, json!({"data": {}}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+);

@@ -3,7 +3,8 @@
 //! side (the object's org), then rows are read by slug from the data database.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -26,7 +27,9 @@ use crate::time;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/data", get(list).post(create))
+        .route("/data/{id}", get(retrieve))
         .route("/stream/{slug}/data", get(stream_data))
+        .route("/stream/{slug}/csv", get(stream_csv))
 }
 
 /// The row's `project`, `device` and `variable` slugs, from its stream slug (spec 4.4).
@@ -334,4 +337,43 @@ async fn stream_data(
         })
         .collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+/// One row by id: staff only.
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    if !caller.is_staff() {
+        return Err(ApiError::no_permission());
+    }
+    let id = id.trim().parse::<i64>().map_err(|_| ApiError::NotFound)?;
+    let row = data::by_id(&state.db.data, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&row)))
+}
+
+/// A stream's data as CSV (`Timestamp,Value`), values through the output unit.
+async fn stream_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let stream = fetch(&state, &caller, &slug, perm::READ_STREAM_DATA).await?;
+    let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
+    let display = display_of(&state, &stream).await?;
+    let (_, rows) =
+        data::of_stream(&state.db.data, &source, &RowQuery::default(), 0, i64::MAX).await?;
+    let mut csv = String::from("Timestamp,Value\n");
+    for r in &rows {
+        let value = r
+            .value
+            .map(|v| display.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o)))
+            .map_or(String::new(), |v| v.to_string());
+        let when = time::to_datetime(r.timestamp).format("%Y/%m/%d %H:%M:%S");
+        csv.push_str(&format!("{when},{value}\n"));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }

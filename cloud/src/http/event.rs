@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/event", get(list).post(create))
         .route("/event/upload", post(super::event_upload::upload))
-        .route("/event/{id}", get(retrieve))
+        .route("/event/{id}", get(retrieve).patch(update))
         .route("/event/{id}/data", get(raw_data))
 }
 
@@ -154,4 +154,42 @@ async fn create(
         _ => json!({"count": stored.len()}),
     };
     Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventChanges {
+    #[serde(default)]
+    extra_data: Option<Map<String, Value>>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// A new summary and/or raw document; needs can_create_stream_data on the stream.
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(changes): Json<EventChanges>,
+) -> ApiResult<axum::Json<Value>> {
+    let event = fetch(&state, &caller, &id).await?;
+    let slug = event
+        .stream_slug
+        .parse::<StreamSlug>()
+        .map_err(|_| ApiError::NotFound)?;
+    target::require(
+        &state,
+        &caller,
+        Slug::Stream(slug),
+        perm::CREATE_STREAM_DATA,
+    )
+    .await?;
+    let extra = changes
+        .extra_data
+        .map_or(event.extra_data.clone(), |m| Value::Object(m).to_string());
+    let raw = changes.data.filter(|d| !d.is_null()).map(|d| d.to_string());
+    events::update(&state.db.data, event.id, &extra, raw.as_deref()).await?;
+    let stored = events::by_id(&state.db.data, event.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&stored)))
 }

@@ -13,6 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::Json;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
+use super::target;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -87,12 +88,7 @@ pub async fn fetch(state: &AppState, caller: &Caller, raw: &str, perm: &str) -> 
     let stream = streams::by_slug(&state.db.meta, &slug)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let allowed = match &stream.org_id {
-        Some(org) => caller.can(org, perm),
-        None => caller.is_staff(),
-    } && stream
-        .device_id
-        .is_none_or(|id| caller.may_touch_device(id));
+    let allowed = target::allowed_in(caller, stream.org_id.as_deref(), stream.device_id, perm);
     if !allowed {
         return Err(ApiError::no_permission());
     }

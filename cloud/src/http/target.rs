@@ -94,12 +94,22 @@ pub async fn resolve(state: &AppState, slug: Slug) -> ApiResult<Option<Target>> 
 /// Whether the caller holds `perm` in the target's org (and, with a device token, whether
 /// the target is that device's).
 pub fn allowed(caller: &Caller, target: &Target, perm: &str) -> bool {
-    let in_org = match &target.org_id {
+    allowed_in(caller, target.org_id.as_deref(), target.device_id, perm)
+}
+
+/// The same check from an object's org and device.
+pub fn allowed_in(
+    caller: &Caller,
+    org_id: Option<&str>,
+    device_id: Option<i64>,
+    perm: &str,
+) -> bool {
+    let in_org = match org_id {
         Some(org) => caller.can(org, perm),
         None => caller.is_staff(),
     };
     in_org
-        && match (caller.device, target.device_id) {
+        && match (caller.device, device_id) {
             (Some(_), Some(id)) => caller.may_touch_device(id),
             (Some(_), None) => false,
             (None, _) => true,

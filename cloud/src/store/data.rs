@@ -294,3 +294,9 @@ pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<(), sqlx::Err
         .await?;
     tx.commit().await
 }
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM stream_data WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(from_row).transpose()
+}

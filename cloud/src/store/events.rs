@@ -126,3 +126,21 @@ pub async fn insert(pool: &AnyPool, events: &[NewEvent]) -> Result<Vec<Event>, s
     tx.commit().await?;
     Ok(out)
 }
+
+/// Replaces an event's summary and, when given, its raw document.
+pub async fn update(
+    pool: &AnyPool,
+    id: i64,
+    extra_data: &str,
+    raw_data: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE stream_events SET extra_data = $2, raw_data = COALESCE($3, raw_data) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(extra_data)
+    .bind(raw_data)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
