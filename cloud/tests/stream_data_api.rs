@@ -999,3 +999,67 @@ backends!(
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 );
+
+backends!(
+    malformed_bodies_are_refused,
+    |app: common::TestApp| async move {
+        let owner = setup(&app).await;
+        for path in [
+            "data/",
+            "event/",
+            "stream/",
+            "property/",
+            "note/",
+            "location/",
+        ] {
+            let response = app
+                .client
+                .post(app.url(path))
+                .header("Authorization", format!("jwt {owner}"))
+                .header("Content-Type", "application/json")
+                .body("{\"stream\": ")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+            let body: Value = response.json().await.unwrap();
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("JSON parse error"),
+                "{path}: {body}"
+            );
+        }
+        // Wrong field types.
+        let (status, body) = app
+            .post(
+                "data/",
+                &owner,
+                json!([{"stream": 5, "timestamp": "2024-01-01T00:00:00Z"}]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["stream"].is_array(), "{body}");
+        let (status, _) = app
+            .post(
+                "location/",
+                &owner,
+                json!({"target": DEVICE, "timestamp": 3, "lat": 1, "lon": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = app.post("location/", &owner, json!([])).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Unauthenticated.
+        let (status, _) = app
+            .call(
+                reqwest::Method::GET,
+                &format!("data/?filter={STREAM}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+);
