@@ -8,16 +8,24 @@ pub mod account;
 pub mod auth;
 pub mod catalogue;
 pub mod claim;
+pub mod data;
 pub mod device;
 pub mod error;
+pub mod event;
+pub mod event_upload;
 pub mod json;
+pub mod location;
+pub mod note;
 pub mod openapi;
 pub mod org;
 pub mod pagination;
 pub mod params;
 pub mod project;
+pub mod property;
 pub mod server;
+pub mod stream;
 pub mod streamer;
+pub mod target;
 pub mod variable;
 
 use std::time::Duration;
@@ -64,7 +72,13 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(device::routes())
         .merge(claim::routes())
         .merge(catalogue::routes())
-        .merge(streamer::routes());
+        .merge(streamer::routes())
+        .merge(stream::routes())
+        .merge(data::routes())
+        .merge(event::routes())
+        .merge(property::routes())
+        .merge(note::routes())
+        .merge(location::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

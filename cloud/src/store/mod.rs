@@ -2,14 +2,18 @@
 //! Functions take a pool or a connection and return plain records; the HTTP layer decides
 //! what a missing row means.
 
+pub mod annotations;
 pub mod catalogue;
 pub mod claims;
+pub mod data;
 pub mod device_keys;
 pub mod devices;
+pub mod events;
 mod filter;
 pub mod orgs;
 pub mod projects;
 pub mod streamers;
+pub mod streams;
 pub mod users;
 pub mod variables;
 

@@ -1,0 +1,379 @@
+//! Stream data (spec 3.8): `/api/v1/data/` over any stream, device, data block or variable,
+//! and `/api/v1/stream/{slug}/data/` with display values. Access is decided on the metadata
+//! side (the object's org), then rows are read by slug from the data database.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sync_protocol::ids::{Slug, StreamSlug};
+
+use super::error::{ApiError, ApiResult};
+use super::json::{self, Json};
+use super::pagination::{PageClass, PageRequest};
+use super::params::Params;
+use super::stream::{fetch, variable_pattern};
+use super::target;
+use crate::auth::perms::perm;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::data::{self, DataRow, NewDataRow, RowQuery, Scope};
+use crate::store::streams::{self, Stream};
+use crate::time;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/data", get(list).post(create))
+        .route("/data/{id}", get(retrieve))
+        .route("/stream/{slug}/data", get(stream_data))
+        .route("/stream/{slug}/csv", get(stream_csv))
+}
+
+/// The row's `project`, `device` and `variable` slugs, from its stream slug (spec 4.4).
+pub fn row_slugs(stream: &str) -> (Value, Value, Value) {
+    match stream.parse::<StreamSlug>() {
+        Ok(s) => {
+            let r = s.row_slugs();
+            (
+                json!(r.project.map_or(String::new(), |p| p.to_string())),
+                json!(r.device.to_string()),
+                json!(r.variable.to_string()),
+            )
+        }
+        Err(_) => (json!(""), Value::Null, Value::Null),
+    }
+}
+
+pub fn view(row: &DataRow) -> Value {
+    let (project, device, variable) = row_slugs(&row.stream_slug);
+    json!({
+        "id": row.id,
+        "stream": row.stream_slug,
+        "project": project,
+        "device": device,
+        "variable": variable,
+        "type": row.kind,
+        "device_timestamp": row.device_timestamp,
+        "timestamp": time::format_seconds(row.timestamp),
+        "int_value": row.int_value,
+        "value": row.value,
+        "streamer_local_id": row.streamer_local_id,
+        "dirty_ts": row.dirty_ts,
+        "status": row.status,
+    })
+}
+
+fn int_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
+    params
+        .get(key)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::field(key, "Enter a number."))
+        })
+        .transpose()
+}
+
+/// The `/data/` and `/event/` filters; bad values give 400.
+pub fn row_query(params: &Params) -> ApiResult<RowQuery> {
+    let when = |key: &str| {
+        params
+            .get(key)
+            .map(|v| {
+                time::parse(v, false)
+                    .ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
+            })
+            .transpose()
+    };
+    let lastn = match params.get("lastn") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
+        ),
+    };
+    Ok(RowQuery {
+        start: when("start")?,
+        end: when("end")?,
+        streamer_min: int_param(params, "streamer_id_0")?.or(int_param(params, "streamer_id_min")?),
+        streamer_max: int_param(params, "streamer_id_1")?.or(int_param(params, "streamer_id_max")?),
+        id_min: int_param(params, "id_0")?,
+        id_max: int_param(params, "id_1")?,
+        lastn,
+    })
+}
+
+/// The rows a `?filter=` names, with `can_read_stream_data` checked on the object's org.
+/// `None`: the list is empty (no filter, a project, or a kind that has no rows here).
+pub async fn filter_scope(
+    state: &AppState,
+    caller: &Caller,
+    params: &Params,
+) -> ApiResult<Option<Scope>> {
+    let Some(raw) = params.get("filter") else {
+        return Ok(None);
+    };
+    let Some(slug) = target::parse(raw) else {
+        return Err(ApiError::NotFound);
+    };
+    let scope = match slug {
+        Slug::Stream(s) => Scope::Stream(s.to_string()),
+        Slug::Device(d) => Scope::Device(d.to_string()),
+        Slug::Block(b) => Scope::Device(b.to_string()),
+        Slug::Variable(v) => Scope::StreamPattern(variable_pattern(v)),
+        _ => return Ok(None),
+    };
+    target::require(state, caller, slug, perm::READ_STREAM_DATA).await?;
+    Ok(Some(scope))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let w = page.window(PageClass::Large)?;
+    let q = row_query(&params)?;
+    let Some(scope) = filter_scope(&state, &caller, &params).await? else {
+        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+    };
+    let (count, rows) = data::list(&state.db.data, &scope, &q, w.offset, w.size).await?;
+    let results: Vec<Value> = rows.iter().map(view).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct PostedRow {
+    stream: String,
+    timestamp: String,
+    #[serde(default)]
+    int_value: Option<i64>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    device_timestamp: Option<i64>,
+    #[serde(default)]
+    streamer_local_id: Option<i64>,
+}
+
+/// `o + x * m / d`, with `o` applied only when it is not zero.
+pub fn mdo(x: f64, m: f64, d: f64, o: f64) -> f64 {
+    let scaled = if d == 0.0 { x * m } else { x * m / d };
+    if o != 0.0 {
+        o + scaled
+    } else {
+        scaled
+    }
+}
+
+/// A stored reading's value from its raw integer, through the stream's m/d/o when it has
+/// them.
+fn value_of(raw: i64, stream: Option<&Stream>) -> f64 {
+    let x = raw as f64;
+    match stream {
+        Some(s) => mdo(
+            x,
+            s.multiplication_factor.unwrap_or(1) as f64,
+            s.division_factor.unwrap_or(1) as f64,
+            s.offset.unwrap_or(0.0),
+        ),
+        None => x,
+    }
+}
+
+/// One posted row, checked; its stream's target is authorized by the caller.
+async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult<NewDataRow> {
+    let slug = row
+        .stream
+        .trim()
+        .parse::<StreamSlug>()
+        .map_err(|_| ApiError::field("stream", "Not a valid stream slug."))?;
+    let timestamp = time::parse(&row.timestamp, false)
+        .ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))?;
+    let target =
+        target::require(state, caller, Slug::Stream(slug), perm::CREATE_STREAM_DATA).await?;
+    if !slug.is_block()
+        && streams::project_by_gid(&state.db.meta, i64::from(slug.project().get()))
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::field("stream", "Project does not exist."));
+    }
+    let (kind, value, int_value) = match (row.int_value, row.value) {
+        (Some(i), None) => (
+            row.kind.unwrap_or_else(|| "Num".into()),
+            Some(value_of(i, target.stream.as_ref())),
+            Some(i),
+        ),
+        (None, Some(v)) => (row.kind.unwrap_or_else(|| "ITR".into()), Some(v), None),
+        _ => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Give either int_value or value (with type ITR), not both",
+            ))
+        }
+    };
+    Ok(NewDataRow {
+        stream_slug: slug.to_string(),
+        device_slug: slug.row_slugs().device.to_string(),
+        device_timestamp: row.device_timestamp,
+        timestamp,
+        streamer_local_id: row.streamer_local_id.unwrap_or(0),
+        kind,
+        value,
+        int_value,
+    })
+}
+
+/// Reads a body that is one object or an array of them.
+pub fn one_or_many<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<(bool, Vec<T>)> {
+    match body {
+        Value::Array(items) => Ok((
+            true,
+            items
+                .into_iter()
+                .map(json::parse)
+                .collect::<ApiResult<Vec<T>>>()?,
+        )),
+        other => Ok((false, vec![json::parse(other)?])),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let (many, posted) = one_or_many::<PostedRow>(body)?;
+    let mut rows = Vec::with_capacity(posted.len());
+    for row in posted {
+        rows.push(prepare(&state, &caller, row).await?);
+    }
+    let stored = data::insert(&state.db.data, &rows).await?;
+    let body = match (many, stored.first()) {
+        (false, Some(row)) => view(row),
+        _ => json!({"count": stored.len()}),
+    };
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+/// Output m/d/o and decimal places of a stream's data: the stream's output unit, else its
+/// variable's; decimal places from the variable (2 without one).
+struct Display {
+    mdo: Option<(f64, f64, f64)>,
+    decimal_places: usize,
+}
+
+fn unit_mdo(unit: Option<&str>) -> Option<(f64, f64, f64)> {
+    let v: Value = serde_json::from_str(unit?).ok()?;
+    let num = |k: &str, default: f64| v.get(k).and_then(Value::as_f64).unwrap_or(default);
+    v.is_object()
+        .then(|| (num("m", 1.0), num("d", 1.0), num("o", 0.0)))
+}
+
+async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<Display> {
+    let var = match stream.slug.parse::<StreamSlug>() {
+        Ok(s) => streams::variable_by_slug(&state.db.meta, &s.variable().to_string()).await?,
+        Err(_) => None,
+    };
+    let mdo = unit_mdo(stream.output_unit.as_deref()).or_else(|| {
+        var.as_ref()
+            .and_then(|v| unit_mdo(v.output_unit.as_deref()))
+    });
+    let decimal_places = var.map_or(2, |v| v.decimal_places).clamp(0, 20);
+    Ok(Display {
+        mdo,
+        decimal_places: usize::try_from(decimal_places).unwrap_or(2),
+    })
+}
+
+async fn stream_data(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let w = page.window(PageClass::SuperLarge)?;
+    let stream = fetch(&state, &caller, &slug, perm::READ_STREAM_DATA).await?;
+    // Here unparsable times and counts are ignored rather than refused.
+    let q = RowQuery {
+        start: params.get("start").and_then(|v| time::parse(v, true)),
+        end: params.get("end").and_then(|v| time::parse(v, true)),
+        lastn: params
+            .get("lastn")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|n| n.clamp(1, 100_000)),
+        ..RowQuery::default()
+    };
+    let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
+    let display = display_of(&state, &stream).await?;
+    let (count, rows) = data::of_stream(&state.db.data, &source, &q, w.offset, w.size).await?;
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let output = r
+                .value
+                .map(|v| display.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o)));
+            json!({
+                "type": r.kind,
+                "timestamp": time::format_seconds(r.timestamp),
+                "int_value": r.int_value,
+                "value": r.value,
+                "display_value": output
+                    .map_or(String::new(), |v| format!("{v:.*}", display.decimal_places)),
+                "output_value": output,
+                "streamer_local_id": r.streamer_local_id,
+            })
+        })
+        .collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+/// One row by id: staff only.
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    if !caller.is_staff() {
+        return Err(ApiError::no_permission());
+    }
+    let id = id.trim().parse::<i64>().map_err(|_| ApiError::NotFound)?;
+    let row = data::by_id(&state.db.data, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&row)))
+}
+
+/// A stream's data as CSV (`Timestamp,Value`), values through the output unit.
+async fn stream_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let stream = fetch(&state, &caller, &slug, perm::READ_STREAM_DATA).await?;
+    let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
+    let display = display_of(&state, &stream).await?;
+    let (_, rows) =
+        data::of_stream(&state.db.data, &source, &RowQuery::default(), 0, i64::MAX).await?;
+    let mut csv = String::from("Timestamp,Value\n");
+    for r in &rows {
+        let value = r
+            .value
+            .map(|v| display.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o)))
+            .map_or(String::new(), |v| v.to_string());
+        let when = time::to_datetime(r.timestamp).format("%Y/%m/%d %H:%M:%S");
+        csv.push_str(&format!("{when},{value}\n"));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}

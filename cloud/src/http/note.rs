@@ -1,0 +1,175 @@
+//! `/api/v1/note/`: notes on any target (spec 3.15). Listing checks access on the target too.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::account::avatar;
+use super::data::one_or_many;
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use super::pagination::{PageClass, PageRequest};
+use super::params::Params;
+use super::target::{self, Target};
+use crate::auth::perms::perm;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::annotations::{self, NewNote, Note, TimeQuery};
+use crate::time::{self, now_micros};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/note", get(list).post(create))
+        .route("/note/{id}", get(retrieve))
+}
+
+const TYPES: &[&str] = &["ui", "si", "sc", "fi"];
+
+pub fn view(n: &Note) -> Value {
+    let user_info = match (&n.username, &n.user_slug) {
+        (Some(name), Some(slug)) => json!({
+            "username": format!("@{name}"),
+            "slug": slug,
+            "tiny_avatar": avatar(n.user_email.as_deref().unwrap_or(""), &["tiny"])["tiny"],
+        }),
+        _ => Value::Null,
+    };
+    json!({
+        "id": n.id,
+        "target": n.target,
+        "timestamp": time::format(n.timestamp),
+        "note": n.note,
+        "type": n.kind,
+        "user_info": user_info,
+        "attachment": Value::Null,
+    })
+}
+
+/// The required `?target=` of note, location and similar lists, with `perm` checked.
+pub async fn listed_target(
+    state: &AppState,
+    caller: &Caller,
+    params: &Params,
+    perm: &str,
+) -> ApiResult<Target> {
+    let raw = params
+        .get("target")
+        .ok_or_else(|| ApiError::field("target", "This field is required."))?;
+    let slug = target::parse(raw).ok_or(ApiError::NotFound)?;
+    target::require(state, caller, slug, perm).await
+}
+
+/// `start`, `end` (bad values give 400) and `lastn` of time-ordered lists.
+pub fn time_query(params: &Params) -> ApiResult<TimeQuery> {
+    let when = |key: &str| {
+        params
+            .get(key)
+            .map(|v| {
+                time::parse(v, true).ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
+            })
+            .transpose()
+    };
+    let lastn = match params.get("lastn") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
+        ),
+    };
+    Ok(TimeQuery {
+        start: when("start")?,
+        end: when("end")?,
+        lastn,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    page: PageRequest,
+) -> ApiResult<axum::Json<Value>> {
+    let w = page.window(PageClass::Large)?;
+    let t = listed_target(&state, &caller, &params, perm::READ_NOTES).await?;
+    let q = time_query(&params)?;
+    let (count, rows) =
+        annotations::notes(&state.db.meta, &t.canonical, &q, w.offset, w.size).await?;
+    let results: Vec<Value> = rows.iter().map(view).collect();
+    Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let id = id.trim().parse::<i64>().map_err(|_| ApiError::NotFound)?;
+    let n = annotations::note(&state.db.meta, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let slug = target::parse(&n.target).ok_or(ApiError::NotFound)?;
+    target::require(&state, &caller, slug, perm::READ_NOTES).await?;
+    Ok(axum::Json(view(&n)))
+}
+
+#[derive(Debug, Deserialize)]
+struct PostedNote {
+    target: String,
+    note: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let (many, posted) = one_or_many::<PostedNote>(body)?;
+    let mut new = Vec::with_capacity(posted.len());
+    for n in posted {
+        let slug = target::parse(&n.target)
+            .ok_or_else(|| ApiError::field("target", "Not a valid target slug."))?;
+        let t = target::require(&state, &caller, slug, perm::READ_NOTES).await?;
+        let timestamp = match n.timestamp.as_deref() {
+            None => now_micros(),
+            Some(s) => time::parse(s, false)
+                .ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))?,
+        };
+        let kind = n.kind.unwrap_or_else(|| "ui".into());
+        if !TYPES.contains(&kind.as_str()) {
+            return Err(ApiError::field(
+                "type",
+                format!("\"{kind}\" is not a valid choice."),
+            ));
+        }
+        if n.note.trim().is_empty() {
+            return Err(ApiError::field("note", "This field may not be blank."));
+        }
+        new.push(NewNote {
+            target: t.canonical,
+            timestamp,
+            note: n.note,
+            kind,
+        });
+    }
+    let ids = annotations::create_notes(&state.db.meta, &new, caller.user.id, now_micros()).await?;
+    let body = match (many, ids.first()) {
+        (false, Some(id)) => {
+            let n = annotations::note(&state.db.meta, *id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            view(&n)
+        }
+        _ => json!({"count": ids.len()}),
+    };
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}

@@ -1,0 +1,302 @@
+//! Stream data rows (`stream_data`, in the data database). Rows are found by stream slug,
+//! device slug or a variable's slug pattern; who may read them is decided on the metadata
+//! side first, so nothing here joins metadata tables.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row};
+
+use super::flag;
+
+/// A value bound into a dynamically built `WHERE`.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// `AND`-joined conditions with `$n` placeholders numbered as they are added.
+#[derive(Debug, Clone, Default)]
+pub struct Where {
+    clauses: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    /// Adds a condition; each `?` in it becomes the next `$n`, bound to `args` in order.
+    pub fn push(&mut self, condition: &str, args: impl IntoIterator<Item = Arg>) {
+        let mut sql = String::new();
+        for (i, piece) in condition.split('?').enumerate() {
+            if i > 0 {
+                sql.push_str(&format!("${}", self.args.len() + i));
+            }
+            sql.push_str(piece);
+        }
+        self.args.extend(args);
+        self.clauses.push(sql);
+    }
+
+    pub fn text(&mut self, condition: &str, value: impl Into<String>) {
+        self.push(condition, [Arg::Text(value.into())]);
+    }
+
+    pub fn int(&mut self, condition: &str, value: i64) {
+        self.push(condition, [Arg::Int(value)]);
+    }
+
+    /// A condition that matches nothing (an empty `IN` list, an unknown object).
+    pub fn never(&mut self) {
+        self.clauses.push("1 = 0".to_string());
+    }
+
+    /// `column IN (…)`, or nothing matches when the list is empty.
+    pub fn any_of(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            return self.never();
+        }
+        let marks = vec!["?"; values.len()].join(", ");
+        self.push(
+            &format!("{column} IN ({marks})"),
+            values.iter().cloned().map(Arg::Text),
+        );
+    }
+
+    /// The placeholder number the next bound value gets.
+    pub fn next_arg(&self) -> usize {
+        self.args.len() + 1
+    }
+
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub fn bind<'q>(
+        &'q self,
+        mut query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
+        for arg in &self.args {
+            query = match arg {
+                Arg::Text(s) => query.bind(s.as_str()),
+                Arg::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }
+}
+
+/// Which rows: one stream, every stream of a device or data block, or every stream of a
+/// variable (a `LIKE` pattern over stream slugs).
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Stream(String),
+    Device(String),
+    StreamPattern(String),
+}
+
+/// The filters of `/data/` and `/event/`.
+#[derive(Debug, Clone, Default)]
+pub struct RowQuery {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub streamer_min: Option<i64>,
+    pub streamer_max: Option<i64>,
+    pub id_min: Option<i64>,
+    pub id_max: Option<i64>,
+    /// The last N rows by timestamp, returned in ascending order.
+    pub lastn: Option<i64>,
+}
+
+impl RowQuery {
+    pub fn conditions(&self, scope: &Scope) -> Where {
+        let mut w = Where::default();
+        match scope {
+            Scope::Stream(slug) => w.text("stream_slug = ?", slug.clone()),
+            Scope::Device(slug) => w.text("device_slug = ?", slug.clone()),
+            Scope::StreamPattern(p) => w.text("stream_slug LIKE ? ESCAPE '\\'", p.clone()),
+        }
+        let bounds = [
+            ("timestamp >= ?", self.start),
+            ("timestamp < ?", self.end),
+            ("streamer_local_id >= ?", self.streamer_min),
+            ("streamer_local_id <= ?", self.streamer_max),
+            ("id >= ?", self.id_min),
+            ("id <= ?", self.id_max),
+        ];
+        for (cond, value) in bounds {
+            if let Some(v) = value {
+                w.int(cond, v);
+            }
+        }
+        w
+    }
+}
+
+/// Runs a paged row query over `table`: `order` normally, or the last `lastn` rows by
+/// timestamp in ascending order. Returns the total and the page.
+pub(crate) async fn paged(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    w: &Where,
+    lastn: Option<i64>,
+    order: &str,
+    (offset, limit): (i64, i64),
+) -> Result<(i64, Vec<AnyRow>), sqlx::Error> {
+    let filtered = format!("SELECT {columns} FROM {table}{}", w.sql());
+    let (source, order) = match lastn {
+        Some(n) => (
+            format!("({filtered} ORDER BY timestamp DESC, id DESC LIMIT {n}) t"),
+            "timestamp, id",
+        ),
+        None => (format!("({filtered}) t"), order),
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM {source}");
+    let count: i64 = w
+        .bind(sqlx::query(&count_sql))
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    let page_sql = format!("SELECT * FROM {source} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let rows = w.bind(sqlx::query(&page_sql)).fetch_all(pool).await?;
+    Ok((count, rows))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRow {
+    pub id: i64,
+    pub stream_slug: String,
+    pub device_timestamp: Option<i64>,
+    pub timestamp: i64,
+    pub streamer_local_id: i64,
+    pub dirty_ts: bool,
+    pub status: String,
+    pub kind: String,
+    pub value: Option<f64>,
+    pub int_value: Option<i64>,
+}
+
+/// A row to insert.
+#[derive(Debug, Clone)]
+pub struct NewDataRow {
+    pub stream_slug: String,
+    pub device_slug: String,
+    pub device_timestamp: Option<i64>,
+    pub timestamp: i64,
+    pub streamer_local_id: i64,
+    pub kind: String,
+    pub value: Option<f64>,
+    pub int_value: Option<i64>,
+}
+
+const COLUMNS: &str = "id, stream_slug, device_timestamp, timestamp, streamer_local_id, dirty_ts, \
+                       status, type, value, int_value";
+
+fn from_row(row: &AnyRow) -> Result<DataRow, sqlx::Error> {
+    Ok(DataRow {
+        id: row.try_get("id")?,
+        stream_slug: row.try_get("stream_slug")?,
+        device_timestamp: row.try_get("device_timestamp")?,
+        timestamp: row.try_get("timestamp")?,
+        streamer_local_id: row.try_get("streamer_local_id")?,
+        dirty_ts: flag(row, "dirty_ts")?,
+        status: row.try_get("status")?,
+        kind: row.try_get("type")?,
+        value: row.try_get("value")?,
+        int_value: row.try_get("int_value")?,
+    })
+}
+
+/// Rows of `/data/`: by reading id, stream and time unless `lastn` is given.
+pub async fn list(
+    pool: &AnyPool,
+    scope: &Scope,
+    q: &RowQuery,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
+    let w = q.conditions(scope);
+    let (count, rows) = paged(
+        pool,
+        "stream_data",
+        COLUMNS,
+        &w,
+        q.lastn,
+        "streamer_local_id, stream_slug, timestamp, id",
+        (offset, limit),
+    )
+    .await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// Rows of one stream ordered by time (`stream/{slug}/data/`).
+pub async fn of_stream(
+    pool: &AnyPool,
+    stream: &str,
+    q: &RowQuery,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
+    let w = q.conditions(&Scope::Stream(stream.to_string()));
+    let (count, rows) = paged(
+        pool,
+        "stream_data",
+        COLUMNS,
+        &w,
+        q.lastn,
+        "timestamp, id",
+        (offset, limit),
+    )
+    .await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// Inserts rows in one transaction; returns the stored rows.
+pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let sql = format!(
+            "INSERT INTO stream_data (stream_slug, device_slug, device_timestamp, timestamp, \
+             streamer_local_id, type, value, int_value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&r.stream_slug)
+            .bind(&r.device_slug)
+            .bind(r.device_timestamp)
+            .bind(r.timestamp)
+            .bind(r.streamer_local_id)
+            .bind(&r.kind)
+            .bind(r.value)
+            .bind(r.int_value)
+            .fetch_one(&mut *tx)
+            .await?;
+        out.push(from_row(&row)?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Deletes a stream's data and events.
+pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM stream_data WHERE stream_slug = $1")
+        .bind(stream)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM stream_events WHERE stream_slug = $1")
+        .bind(stream)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM stream_data WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(from_row).transpose()
+}

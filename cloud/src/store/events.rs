@@ -1,0 +1,146 @@
+//! Stream events (`stream_events`, in the data database): a summary (`extra_data`) and, when
+//! there is one, the raw JSON document.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::data::{paged, RowQuery, Scope};
+use super::flag;
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub uuid: String,
+    pub stream_slug: String,
+    pub device_timestamp: Option<i64>,
+    pub timestamp: i64,
+    pub streamer_local_id: i64,
+    pub dirty_ts: bool,
+    pub status: String,
+    pub ext: String,
+    pub extra_data: String,
+    pub has_raw_data: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub stream_slug: String,
+    pub device_slug: String,
+    pub device_timestamp: Option<i64>,
+    pub timestamp: i64,
+    pub streamer_local_id: i64,
+    /// Compact JSON object.
+    pub extra_data: String,
+    pub raw_data: Option<String>,
+}
+
+const COLUMNS: &str = "id, uuid, stream_slug, device_timestamp, timestamp, streamer_local_id, \
+    dirty_ts, status, ext, extra_data, CASE WHEN raw_data IS NULL THEN 0 ELSE 1 END AS has_raw";
+
+fn from_row(row: &AnyRow) -> Result<Event, sqlx::Error> {
+    Ok(Event {
+        id: row.try_get("id")?,
+        uuid: row.try_get("uuid")?,
+        stream_slug: row.try_get("stream_slug")?,
+        device_timestamp: row.try_get("device_timestamp")?,
+        timestamp: row.try_get("timestamp")?,
+        streamer_local_id: row.try_get("streamer_local_id")?,
+        dirty_ts: flag(row, "dirty_ts")?,
+        status: row.try_get("status")?,
+        ext: row.try_get("ext")?,
+        extra_data: row.try_get("extra_data")?,
+        has_raw_data: flag(row, "has_raw")?,
+    })
+}
+
+/// Events by stream, reading id and time, or the last `lastn` by time. Without
+/// `with_errors`, events whose summary has an `error` key are left out: `extra_data` is
+/// stored as compact JSON, where `"error":` can only be a key (inside strings the quotes
+/// are escaped).
+pub async fn list(
+    pool: &AnyPool,
+    scope: &Scope,
+    q: &RowQuery,
+    with_errors: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Event>), sqlx::Error> {
+    let mut w = q.conditions(scope);
+    if !with_errors {
+        w.text("extra_data NOT LIKE ?", "%\"error\":%");
+    }
+    let (count, rows) = paged(
+        pool,
+        "stream_events",
+        COLUMNS,
+        &w,
+        q.lastn,
+        "stream_slug, streamer_local_id, timestamp, id",
+        (offset, limit),
+    )
+    .await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Event>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM stream_events WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The raw document of an event, if it has one.
+pub async fn raw_data(pool: &AnyPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT raw_data FROM stream_events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("raw_data")?,
+        None => None,
+    })
+}
+
+/// Inserts events in one transaction; returns them as stored.
+pub async fn insert(pool: &AnyPool, events: &[NewEvent]) -> Result<Vec<Event>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let sql = format!(
+            "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
+             timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, \
+             $7, $8) RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&e.stream_slug)
+            .bind(&e.device_slug)
+            .bind(e.device_timestamp)
+            .bind(e.timestamp)
+            .bind(e.streamer_local_id)
+            .bind(&e.extra_data)
+            .bind(&e.raw_data)
+            .fetch_one(&mut *tx)
+            .await?;
+        out.push(from_row(&row)?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Replaces an event's summary and, when given, its raw document.
+pub async fn update(
+    pool: &AnyPool,
+    id: i64,
+    extra_data: &str,
+    raw_data: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE stream_events SET extra_data = $2, raw_data = COALESCE($3, raw_data) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(extra_data)
+    .bind(raw_data)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
