@@ -19,7 +19,8 @@ def test_staff_created_devices_are_unclaimed(project, devices):
         assert device["id"] == device_id
         assert device["slug"] == device_slug(device_id)
         assert device["slug"] == str(IOTileDeviceSlug(device_id))
-        assert device["project"] is None
+        assert device["project"] is None and device["claimed_by"] is None
+        assert device["label"] == f"compat {device_id:x}"
         assert device["sg"] == SENSOR_GRAPH
         assert device["template"] == TEMPLATE
 
