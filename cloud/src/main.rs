@@ -99,6 +99,8 @@ fn settings(db: DbArgs, bind: Option<SocketAddr>) -> anyhow::Result<Settings> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IOTILE_LOG")
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),

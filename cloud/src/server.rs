@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use std::os::unix::fs::DirBuilderExt;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -15,7 +17,12 @@ use crate::state::{AppState, SiteInfo};
 
 /// Opens and migrates the databases named by the settings, creating the data directory.
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&settings.data_dir)
+    // The directory holds password hashes, tokens and the signing secret: only its owner may
+    // enter it when we create it.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     Ok(Db::open(
         &settings.database_url,
