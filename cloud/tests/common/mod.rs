@@ -57,14 +57,32 @@ macro_rules! backends {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::start(backend, false).await
+    }
+
+    /// A server whose stream data lives in a database of its own.
+    pub async fn spawn_split(backend: Backend) -> TestApp {
+        TestApp::start(backend, true).await
+    }
+
+    async fn start(backend: Backend, split: bool) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(postgres::fresh_database_url().await),
         };
+        let stream_database_url = match (split, backend) {
+            (false, _) => None,
+            (true, Backend::Sqlite) => Some(format!(
+                "sqlite://{}",
+                dir.path().join("streams.sqlite3").display()
+            )),
+            (true, Backend::Postgres) => Some(postgres::fresh_database_url().await),
+        };
         let settings = Settings::resolve(Overrides {
             data_dir: Some(dir.path().to_path_buf()),
             database_url,
+            stream_database_url,
             bind: Some("127.0.0.1:0".parse().expect("address")),
             ..Default::default()
         })
