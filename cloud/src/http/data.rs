@@ -21,7 +21,8 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::data::{self, DataRow, NewDataRow, RowQuery, Scope};
-use crate::store::streams::{self, Stream};
+use crate::store::streams::Stream;
+use crate::store::{projects, variables};
 use crate::time;
 
 pub fn routes() -> Router<AppState> {
@@ -202,7 +203,7 @@ async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult
     let target =
         target::require(state, caller, Slug::Stream(slug), perm::CREATE_STREAM_DATA).await?;
     if !slug.is_block()
-        && streams::project_by_gid(&state.db.meta, i64::from(slug.project().get()))
+        && projects::by_slug(&state.db.meta, slug.project())
             .await?
             .is_none()
     {
@@ -273,8 +274,7 @@ struct Display {
     decimal_places: usize,
 }
 
-fn unit_mdo(unit: Option<&str>) -> Option<(f64, f64, f64)> {
-    let v: Value = serde_json::from_str(unit?).ok()?;
+fn unit_mdo(v: &Value) -> Option<(f64, f64, f64)> {
     let num = |k: &str, default: f64| v.get(k).and_then(Value::as_f64).unwrap_or(default);
     v.is_object()
         .then(|| (num("m", 1.0), num("d", 1.0), num("o", 0.0)))
@@ -282,12 +282,17 @@ fn unit_mdo(unit: Option<&str>) -> Option<(f64, f64, f64)> {
 
 async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<Display> {
     let var = match stream.slug.parse::<StreamSlug>() {
-        Ok(s) => streams::variable_by_slug(&state.db.meta, &s.variable().to_string()).await?,
+        Ok(s) => variables::by_slug(&state.db.meta, &s.variable().to_string()).await?,
         Err(_) => None,
     };
-    let mdo = unit_mdo(stream.output_unit.as_deref()).or_else(|| {
+    let stream_unit = stream
+        .output_unit
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let mdo = stream_unit.as_ref().and_then(unit_mdo).or_else(|| {
         var.as_ref()
-            .and_then(|v| unit_mdo(v.output_unit.as_deref()))
+            .and_then(|v| v.output_unit.as_ref())
+            .and_then(unit_mdo)
     });
     let decimal_places = var.map_or(2, |v| v.decimal_places).clamp(0, 20);
     Ok(Display {
