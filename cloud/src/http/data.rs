@@ -9,18 +9,18 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sync_protocol::ids::{Slug, StreamSlug};
+use sync_protocol::ids::StreamSlug;
 
 use super::error::{ApiError, ApiResult};
-use super::json::{self, Json};
+use super::json::{one_or_many, Json};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
-use super::stream::{fetch, variable_pattern};
-use super::target;
+use super::rows::{self, filter_scope, row_query};
+use super::stream::fetch;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
-use crate::store::data::{self, DataRow, NewDataRow, RowQuery, Scope};
+use crate::store::data::{self, DataRow, NewDataRow, RowQuery};
 use crate::store::streams::Stream;
 use crate::store::{projects, variables};
 use crate::time;
@@ -65,73 +65,6 @@ pub fn view(row: &DataRow) -> Value {
         "dirty_ts": row.dirty_ts,
         "status": row.status,
     })
-}
-
-fn int_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
-    params
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::field(key, "Enter a number."))
-        })
-        .transpose()
-}
-
-/// The `/data/` and `/event/` filters; bad values give 400.
-pub fn row_query(params: &Params) -> ApiResult<RowQuery> {
-    let when = |key: &str| {
-        params
-            .get(key)
-            .map(|v| {
-                time::parse(v, false)
-                    .ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
-            })
-            .transpose()
-    };
-    let lastn = match params.get("lastn") {
-        None => None,
-        Some(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
-        ),
-    };
-    Ok(RowQuery {
-        start: when("start")?,
-        end: when("end")?,
-        streamer_min: int_param(params, "streamer_id_0")?.or(int_param(params, "streamer_id_min")?),
-        streamer_max: int_param(params, "streamer_id_1")?.or(int_param(params, "streamer_id_max")?),
-        id_min: int_param(params, "id_0")?,
-        id_max: int_param(params, "id_1")?,
-        lastn,
-    })
-}
-
-/// The rows a `?filter=` names, with `can_read_stream_data` checked on the object's org.
-/// `None`: the list is empty (no filter, a project, or a kind that has no rows here).
-pub async fn filter_scope(
-    state: &AppState,
-    caller: &Caller,
-    params: &Params,
-) -> ApiResult<Option<Scope>> {
-    let Some(raw) = params.get("filter") else {
-        return Ok(None);
-    };
-    let Some(slug) = target::parse(raw) else {
-        return Err(ApiError::NotFound);
-    };
-    let scope = match slug {
-        Slug::Stream(s) => Scope::Stream(s.to_string()),
-        Slug::Device(d) => Scope::Device(d.to_string()),
-        Slug::Block(b) => Scope::Device(b.to_string()),
-        Slug::Variable(v) => Scope::StreamPattern(variable_pattern(v)),
-        _ => return Ok(None),
-    };
-    target::require(state, caller, slug, perm::READ_STREAM_DATA).await?;
-    Ok(Some(scope))
 }
 
 async fn list(
@@ -193,15 +126,8 @@ fn value_of(raw: i64, stream: Option<&Stream>) -> f64 {
 
 /// One posted row, checked; its stream's target is authorized by the caller.
 async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult<NewDataRow> {
-    let slug = row
-        .stream
-        .trim()
-        .parse::<StreamSlug>()
-        .map_err(|_| ApiError::field("stream", "Not a valid stream slug."))?;
-    let timestamp = time::parse(&row.timestamp, false)
-        .ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))?;
-    let target =
-        target::require(state, caller, Slug::Stream(slug), perm::CREATE_STREAM_DATA).await?;
+    let (slug, timestamp, target) =
+        rows::posted_to(state, caller, &row.stream, &row.timestamp).await?;
     if !slug.is_block()
         && projects::by_slug(&state.db.meta, slug.project())
             .await?
@@ -233,20 +159,6 @@ async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult
         value,
         int_value,
     })
-}
-
-/// Reads a body that is one object or an array of them.
-pub fn one_or_many<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<(bool, Vec<T>)> {
-    match body {
-        Value::Array(items) => Ok((
-            true,
-            items
-                .into_iter()
-                .map(json::parse)
-                .collect::<ApiResult<Vec<T>>>()?,
-        )),
-        other => Ok((false, vec![json::parse(other)?])),
-    }
 }
 
 async fn create(

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sync_protocol::ids::Slug;
 
-use super::data::one_or_many;
 use super::error::{ApiError, ApiResult};
+use super::json::one_or_many;
 use super::json::Json;
 use super::note::{listed_target, time_query};
 use super::pagination::{PageClass, PageRequest};

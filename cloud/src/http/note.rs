@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::account::avatar;
-use super::data::one_or_many;
 use super::error::{ApiError, ApiResult};
+use super::json::one_or_many;
 use super::json::Json;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
