@@ -26,28 +26,11 @@ fn int_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
 
 /// The `/data/` and `/event/` filters; bad values give 400.
 pub fn row_query(params: &Params) -> ApiResult<RowQuery> {
-    let when = |key: &str| {
-        params
-            .get(key)
-            .map(|v| {
-                time::parse(v, false)
-                    .ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
-            })
-            .transpose()
-    };
-    let lastn = match params.get("lastn") {
-        None => None,
-        Some(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
-        ),
-    };
+    // A bad `lastn` is reported before bad times.
+    let lastn = params.lastn()?;
     Ok(RowQuery {
-        start: when("start")?,
-        end: when("end")?,
+        start: params.time("start", false)?,
+        end: params.time("end", false)?,
         streamer_min: int_param(params, "streamer_id_0")?.or(int_param(params, "streamer_id_min")?),
         streamer_max: int_param(params, "streamer_id_1")?.or(int_param(params, "streamer_id_max")?),
         id_min: int_param(params, "id_0")?,
