@@ -9,19 +9,20 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sync_protocol::ids::{Slug, StreamSlug};
+use sync_protocol::ids::StreamSlug;
 
 use super::error::{ApiError, ApiResult};
-use super::json::{self, Json};
+use super::json::{one_or_many, Json};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
-use super::stream::{fetch, variable_pattern};
-use super::target;
+use super::rows::{self, filter_scope, row_query};
+use super::stream::fetch;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
-use crate::store::data::{self, DataRow, NewDataRow, RowQuery, Scope};
-use crate::store::streams::{self, Stream};
+use crate::store::data::{self, DataRow, NewDataRow, RowQuery};
+use crate::store::streams::Stream;
+use crate::store::{projects, variables};
 use crate::time;
 
 pub fn routes() -> Router<AppState> {
@@ -64,73 +65,6 @@ pub fn view(row: &DataRow) -> Value {
         "dirty_ts": row.dirty_ts,
         "status": row.status,
     })
-}
-
-fn int_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
-    params
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::field(key, "Enter a number."))
-        })
-        .transpose()
-}
-
-/// The `/data/` and `/event/` filters; bad values give 400.
-pub fn row_query(params: &Params) -> ApiResult<RowQuery> {
-    let when = |key: &str| {
-        params
-            .get(key)
-            .map(|v| {
-                time::parse(v, false)
-                    .ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
-            })
-            .transpose()
-    };
-    let lastn = match params.get("lastn") {
-        None => None,
-        Some(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
-        ),
-    };
-    Ok(RowQuery {
-        start: when("start")?,
-        end: when("end")?,
-        streamer_min: int_param(params, "streamer_id_0")?.or(int_param(params, "streamer_id_min")?),
-        streamer_max: int_param(params, "streamer_id_1")?.or(int_param(params, "streamer_id_max")?),
-        id_min: int_param(params, "id_0")?,
-        id_max: int_param(params, "id_1")?,
-        lastn,
-    })
-}
-
-/// The rows a `?filter=` names, with `can_read_stream_data` checked on the object's org.
-/// `None`: the list is empty (no filter, a project, or a kind that has no rows here).
-pub async fn filter_scope(
-    state: &AppState,
-    caller: &Caller,
-    params: &Params,
-) -> ApiResult<Option<Scope>> {
-    let Some(raw) = params.get("filter") else {
-        return Ok(None);
-    };
-    let Some(slug) = target::parse(raw) else {
-        return Err(ApiError::NotFound);
-    };
-    let scope = match slug {
-        Slug::Stream(s) => Scope::Stream(s.to_string()),
-        Slug::Device(d) => Scope::Device(d.to_string()),
-        Slug::Block(b) => Scope::Device(b.to_string()),
-        Slug::Variable(v) => Scope::StreamPattern(variable_pattern(v)),
-        _ => return Ok(None),
-    };
-    target::require(state, caller, slug, perm::READ_STREAM_DATA).await?;
-    Ok(Some(scope))
 }
 
 async fn list(
@@ -192,17 +126,10 @@ fn value_of(raw: i64, stream: Option<&Stream>) -> f64 {
 
 /// One posted row, checked; its stream's target is authorized by the caller.
 async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult<NewDataRow> {
-    let slug = row
-        .stream
-        .trim()
-        .parse::<StreamSlug>()
-        .map_err(|_| ApiError::field("stream", "Not a valid stream slug."))?;
-    let timestamp = time::parse(&row.timestamp, false)
-        .ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))?;
-    let target =
-        target::require(state, caller, Slug::Stream(slug), perm::CREATE_STREAM_DATA).await?;
+    let (slug, timestamp, target) =
+        rows::posted_to(state, caller, &row.stream, &row.timestamp).await?;
     if !slug.is_block()
-        && streams::project_by_gid(&state.db.meta, i64::from(slug.project().get()))
+        && projects::by_slug(&state.db.meta, slug.project())
             .await?
             .is_none()
     {
@@ -234,20 +161,6 @@ async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult
     })
 }
 
-/// Reads a body that is one object or an array of them.
-pub fn one_or_many<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<(bool, Vec<T>)> {
-    match body {
-        Value::Array(items) => Ok((
-            true,
-            items
-                .into_iter()
-                .map(json::parse)
-                .collect::<ApiResult<Vec<T>>>()?,
-        )),
-        other => Ok((false, vec![json::parse(other)?])),
-    }
-}
-
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -273,8 +186,7 @@ struct Display {
     decimal_places: usize,
 }
 
-fn unit_mdo(unit: Option<&str>) -> Option<(f64, f64, f64)> {
-    let v: Value = serde_json::from_str(unit?).ok()?;
+fn unit_mdo(v: &Value) -> Option<(f64, f64, f64)> {
     let num = |k: &str, default: f64| v.get(k).and_then(Value::as_f64).unwrap_or(default);
     v.is_object()
         .then(|| (num("m", 1.0), num("d", 1.0), num("o", 0.0)))
@@ -282,12 +194,17 @@ fn unit_mdo(unit: Option<&str>) -> Option<(f64, f64, f64)> {
 
 async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<Display> {
     let var = match stream.slug.parse::<StreamSlug>() {
-        Ok(s) => streams::variable_by_slug(&state.db.meta, &s.variable().to_string()).await?,
+        Ok(s) => variables::by_slug(&state.db.meta, &s.variable().to_string()).await?,
         Err(_) => None,
     };
-    let mdo = unit_mdo(stream.output_unit.as_deref()).or_else(|| {
+    let stream_unit = stream
+        .output_unit
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let mdo = stream_unit.as_ref().and_then(unit_mdo).or_else(|| {
         var.as_ref()
-            .and_then(|v| unit_mdo(v.output_unit.as_deref()))
+            .and_then(|v| v.output_unit.as_ref())
+            .and_then(unit_mdo)
     });
     let decimal_places = var.map_or(2, |v| v.decimal_places).clamp(0, 20);
     Ok(Display {

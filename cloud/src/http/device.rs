@@ -19,7 +19,8 @@ use crate::auth::perms::perm;
 use crate::auth::{password, tokens, Caller};
 use crate::state::AppState;
 use crate::store::catalogue::{self, Kind};
-use crate::store::devices::{self, Device, ProjectRef};
+use crate::store::devices::{self, Device};
+use crate::store::projects::{self, Project};
 use crate::store::{claims, device_keys, is_unique_violation, streamers};
 use crate::time::{format, now_micros};
 
@@ -85,13 +86,13 @@ pub async fn load(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<De
 
 /// A project named by uuid or by any form of its `p--` slug; `None` when unknown or
 /// malformed.
-pub async fn find_project(state: &AppState, key: &str) -> ApiResult<Option<ProjectRef>> {
+pub async fn find_project(state: &AppState, key: &str) -> ApiResult<Option<Project>> {
     let pool = &state.db.meta;
     if let Ok(id) = uuid::Uuid::parse_str(key) {
-        return Ok(devices::project_by_uuid(pool, &id.to_string()).await?);
+        return Ok(projects::by_id(pool, &id.to_string()).await?);
     }
     match key.parse::<ProjectSlug>() {
-        Ok(slug) => Ok(devices::project_by_gid(pool, i64::from(slug.get())).await?),
+        Ok(slug) => Ok(projects::by_slug(pool, slug).await?),
         Err(_) => Ok(None),
     }
 }

@@ -10,11 +10,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sync_protocol::ids::{Slug, StreamSlug};
 
-use super::data::{filter_scope, one_or_many, row_query, row_slugs};
+use super::data::row_slugs;
 use super::error::{ApiError, ApiResult};
+use super::json::one_or_many;
 use super::json::Json;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
+use super::rows::{self, filter_scope, row_query};
 use super::target;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
@@ -119,14 +121,7 @@ struct PostedEvent {
 }
 
 async fn prepare(state: &AppState, caller: &Caller, e: PostedEvent) -> ApiResult<NewEvent> {
-    let slug = e
-        .stream
-        .trim()
-        .parse::<StreamSlug>()
-        .map_err(|_| ApiError::field("stream", "Not a valid stream slug."))?;
-    let timestamp = time::parse(&e.timestamp, false)
-        .ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))?;
-    target::require(state, caller, Slug::Stream(slug), perm::CREATE_STREAM_DATA).await?;
+    let (slug, timestamp, _) = rows::posted_to(state, caller, &e.stream, &e.timestamp).await?;
     Ok(NewEvent {
         stream_slug: slug.to_string(),
         device_slug: slug.row_slugs().device.to_string(),

@@ -36,6 +36,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// Reads a body that is one object or an array of them.
+pub fn one_or_many<T: DeserializeOwned>(body: Value) -> Result<(bool, Vec<T>), ApiError> {
+    match body {
+        Value::Array(items) => Ok((
+            true,
+            items
+                .into_iter()
+                .map(parse)
+                .collect::<Result<Vec<T>, ApiError>>()?,
+        )),
+        other => Ok((false, vec![parse(other)?])),
+    }
+}
+
 /// Deserializes a JSON value, naming the offending field on error.
 pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|err| {

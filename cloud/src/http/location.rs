@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sync_protocol::ids::Slug;
 
-use super::data::one_or_many;
 use super::error::{ApiError, ApiResult};
+use super::json::one_or_many;
 use super::json::Json;
 use super::note::{listed_target, time_query};
 use super::pagination::{PageClass, PageRequest};
@@ -20,7 +20,7 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::annotations::{self, Location, NewLocation};
-use crate::store::streams;
+use crate::store::devices;
 use crate::time;
 
 pub fn routes() -> Router<AppState> {
@@ -108,7 +108,7 @@ async fn create(
         annotations::create_locations(&state.db.meta, &t.canonical, &new, caller.user.id).await?;
     let newest = annotations::newest_location(&state.db.meta, &t.canonical).await?;
     if let (Slug::Device(_), Some(id), Some(l)) = (t.slug, t.device_id, &newest) {
-        streams::set_device_location(&state.db.meta, id, &l.lat, &l.lon).await?;
+        devices::set_location(&state.db.meta, id, &l.lat, &l.lon).await?;
     }
     let last = stored.iter().max_by_key(|l| (l.timestamp, l.id));
     let body = match (many, last) {

@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod params;
 pub mod project;
 pub mod property;
+pub mod rows;
 pub mod server;
 pub mod stream;
 pub mod streamer;

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::account::avatar;
-use super::data::one_or_many;
 use super::error::{ApiError, ApiResult};
+use super::json::one_or_many;
 use super::json::Json;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
@@ -64,27 +64,11 @@ pub async fn listed_target(
 
 /// `start`, `end` (bad values give 400) and `lastn` of time-ordered lists.
 pub fn time_query(params: &Params) -> ApiResult<TimeQuery> {
-    let when = |key: &str| {
-        params
-            .get(key)
-            .map(|v| {
-                time::parse(v, true).ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
-            })
-            .transpose()
-    };
-    let lastn = match params.get("lastn") {
-        None => None,
-        Some(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))?,
-        ),
-    };
+    // A bad `lastn` is reported before bad times.
+    let lastn = params.lastn()?;
     Ok(TimeQuery {
-        start: when("start")?,
-        end: when("end")?,
+        start: params.time("start", true)?,
+        end: params.time("end", true)?,
         lastn,
     })
 }

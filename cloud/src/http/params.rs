@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
+use crate::time;
 
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub HashMap<String, String>);
@@ -22,6 +23,29 @@ impl Params {
     /// Whether a flag such as `all=1` is set.
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("1" | "true" | "True"))
+    }
+
+    /// A date/time parameter (a bare date too with `allow_date`); a bad value gives 400.
+    pub fn time(&self, key: &str, allow_date: bool) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                time::parse(v, allow_date)
+                    .ok_or_else(|| ApiError::field(key, "Enter a valid date/time."))
+            })
+            .transpose()
+    }
+
+    /// `lastn`, from 1 to 100,000; anything else gives 400.
+    pub fn lastn(&self) -> Result<Option<i64>, ApiError> {
+        self.get("lastn")
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| ApiError::Plain("lastn must be greater than 0".into()))
+            })
+            .transpose()
     }
 }
 

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sync_protocol::ids::{DeviceId, ProjectSlug, Slug};
+use sync_protocol::ids::{DeviceId, Slug};
 
 use super::error::{ApiError, ApiResult};
 use super::json::Json;
@@ -19,7 +19,7 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::annotations::{self, Property};
-use crate::store::{is_unique_violation, streams};
+use crate::store::{is_unique_violation, projects};
 use crate::time::now_micros;
 
 pub fn routes() -> Router<AppState> {
@@ -256,12 +256,10 @@ fn device_slug(raw: &str) -> ApiResult<Slug> {
 
 /// A project route's UUID as a target.
 async fn project_slug(state: &AppState, id: &str) -> ApiResult<Slug> {
-    let p = streams::project_by_id(&state.db.meta, id)
+    let p = projects::by_id(&state.db.meta, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Slug::Project(ProjectSlug::new(
-        u32::try_from(p.gid).unwrap_or(0),
-    )))
+    Ok(Slug::Project(p.slug()))
 }
 
 async fn listed(state: &AppState, caller: &Caller, slug: Slug) -> ApiResult<axum::Json<Value>> {

@@ -13,12 +13,12 @@ use super::error::{ApiError, ApiResult};
 use super::json::Json;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
-use super::target;
+use super::{device, target};
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::streams::{self, Stream, StreamFilter};
-use crate::store::{data, orgs};
+use crate::store::{data, devices, orgs, projects, variables};
 use crate::time::{format, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -117,15 +117,7 @@ async fn filter_from(
     };
     if let Some(project) = params.get("project") {
         f.exclude_blocks = true;
-        let found = if uuid::Uuid::parse_str(project).is_ok() {
-            streams::project_by_id(pool, project).await?
-        } else {
-            match project.parse::<ProjectSlug>() {
-                Ok(p) => streams::project_by_gid(pool, i64::from(p.get())).await?,
-                Err(_) => None,
-            }
-        };
-        match found {
+        match device::find_project(state, project).await? {
             Some(p) => f.project_id = Some(p.id),
             None => f.nothing = true,
         }
@@ -214,11 +206,11 @@ async fn create(
         .variable
         .parse::<VariableSlug>()
         .map_err(|_| bad_variable())?;
-    let var = streams::variable_by_slug(pool, &vslug.to_string())
+    let var = variables::by_slug(pool, &vslug.to_string())
         .await?
         .ok_or_else(bad_variable)?;
     let project = match &var.project_id {
-        Some(id) => streams::project_by_id(pool, id).await?,
+        Some(id) => projects::by_id(pool, id).await?,
         None => None,
     }
     .ok_or_else(bad_variable)?;
@@ -229,7 +221,7 @@ async fn create(
         None => None,
         Some(raw) => {
             let id = raw.parse::<DeviceId>().map_err(|_| ApiError::NotFound)?;
-            let owner = streams::device_owner(pool, i64::try_from(id.get()).unwrap_or(i64::MAX))
+            let owner = devices::owner(pool, i64::try_from(id.get()).unwrap_or(i64::MAX))
                 .await?
                 .filter(|d| d.project_id.as_deref() == Some(project.id.as_str()))
                 .ok_or(ApiError::NotFound)?;
@@ -256,8 +248,8 @@ async fn create(
         data_type: body.data_type.unwrap_or_else(|| "D0".to_string()),
         var_name: var.name.clone(),
         var_lid: var.lid,
-        input_unit: var.input_unit.clone(),
-        output_unit: var.output_unit.clone(),
+        input_unit: var.input_unit.as_ref().map(Value::to_string),
+        output_unit: var.output_unit.as_ref().map(Value::to_string),
         derived_stream: None,
         raw_value_format: var.raw_value_format.clone(),
         mdo_type: "S".to_string(),

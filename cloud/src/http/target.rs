@@ -15,6 +15,7 @@ use super::error::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::streams::{self, Stream};
+use crate::store::{devices, projects, variables};
 
 /// A resolved target.
 #[derive(Debug, Clone)]
@@ -52,10 +53,9 @@ pub async fn resolve(state: &AppState, slug: Slug) -> ApiResult<Option<Target>> 
     let pool = &state.db.meta;
     let device = |d: DeviceRef| async move {
         let id = i64::try_from(d.device().get()).unwrap_or(i64::MAX);
-        streams::device_owner(pool, id).await
+        devices::owner(pool, id).await
     };
-    let project =
-        |p: ProjectSlug| async move { streams::project_by_gid(pool, i64::from(p.get())).await };
+    let project = |p: ProjectSlug| async move { projects::by_slug(pool, p).await };
     Ok(match slug {
         Slug::Project(p) => project(p)
             .await?
@@ -81,7 +81,7 @@ pub async fn resolve(state: &AppState, slug: Slug) -> ApiResult<Option<Target>> 
                     .map(|d| Target::new(slug, d.org_id, Some(d.id)))
             }
         }
-        Slug::Variable(v) => match streams::variable_by_slug(pool, &v.to_string()).await? {
+        Slug::Variable(v) => match variables::by_slug(pool, &v.to_string()).await? {
             Some(var) => Some(Target::new(slug, var.org_id, None)),
             None => project(v.project())
                 .await?

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::data::Where;
+use super::filter::{page, page_or_lastn, Where};
 use super::flag;
 
 #[derive(Debug, Clone)]
@@ -191,20 +191,17 @@ pub async fn notes(
     limit: i64,
 ) -> Result<(i64, Vec<Note>), sqlx::Error> {
     let w = q.conditions("n.", target);
-    let from = "notes n LEFT JOIN users u ON u.id = n.user_id";
-    let inner = format!("SELECT {NOTE_COLUMNS} FROM {from}{}", w.sql());
-    let source = match q.lastn {
-        Some(n) => format!("({inner} ORDER BY n.timestamp DESC, n.id DESC LIMIT {n}) t"),
-        None => format!("({inner}) t"),
-    };
-    let count: i64 = w
-        .bind(sqlx::query(&format!("SELECT COUNT(*) FROM {source}")))
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let sql =
-        format!("SELECT * FROM {source} ORDER BY timestamp, id LIMIT {limit} OFFSET {offset}");
-    let rows = w.bind(sqlx::query(&sql)).fetch_all(pool).await?;
+    let (count, rows) = page_or_lastn(
+        pool,
+        NOTE_COLUMNS,
+        "notes n LEFT JOIN users u ON u.id = n.user_id",
+        &w,
+        q.lastn,
+        "n.timestamp DESC, n.id DESC",
+        "timestamp, id",
+        (offset, limit),
+    )
+    .await?;
     Ok((
         count,
         rows.iter().map(note_from_row).collect::<Result<_, _>>()?,
@@ -276,8 +273,8 @@ fn location_from_row(row: &AnyRow) -> Result<Location, sqlx::Error> {
     })
 }
 
-const LOCATION_SELECT: &str = "SELECT l.id, l.target, l.timestamp, l.lat, l.lon, \
-    u.slug AS user_slug FROM locations l LEFT JOIN users u ON u.id = l.user_id";
+const LOCATION_COLUMNS: &str = "l.id, l.target, l.timestamp, l.lat, l.lon, u.slug AS user_slug";
+const LOCATION_FROM: &str = "locations l LEFT JOIN users u ON u.id = l.user_id";
 
 /// Locations of a target by time.
 pub async fn locations(
@@ -288,17 +285,15 @@ pub async fn locations(
     limit: i64,
 ) -> Result<(i64, Vec<Location>), sqlx::Error> {
     let w = q.conditions("l.", target);
-    let count_sql = format!("SELECT COUNT(*) FROM locations l{}", w.sql());
-    let count: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let sql = format!(
-        "{LOCATION_SELECT}{} ORDER BY l.timestamp, l.id LIMIT {limit} OFFSET {offset}",
-        w.sql()
-    );
-    let rows = w.bind(sqlx::query(&sql)).fetch_all(pool).await?;
+    let (count, rows) = page(
+        pool,
+        LOCATION_COLUMNS,
+        LOCATION_FROM,
+        &w,
+        "l.timestamp, l.id",
+        (offset, limit),
+    )
+    .await?;
     Ok((
         count,
         rows.iter()
@@ -339,7 +334,7 @@ pub async fn create_locations(
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let sql = format!("{LOCATION_SELECT} WHERE l.id = $1");
+        let sql = format!("SELECT {LOCATION_COLUMNS} FROM {LOCATION_FROM} WHERE l.id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?;
         out.push(location_from_row(&row)?);
     }
@@ -353,7 +348,7 @@ pub async fn newest_location(
     target: &str,
 ) -> Result<Option<Location>, sqlx::Error> {
     let sql = format!(
-        "{LOCATION_SELECT} WHERE l.target = $1 ORDER BY l.timestamp DESC, l.id DESC LIMIT 1"
+        "SELECT {LOCATION_COLUMNS} FROM {LOCATION_FROM} WHERE l.target = $1 ORDER BY l.timestamp DESC, l.id DESC LIMIT 1"
     );
     let row = sqlx::query(&sql).bind(target).fetch_optional(pool).await?;
     row.as_ref().map(location_from_row).transpose()

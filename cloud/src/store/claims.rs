@@ -7,10 +7,10 @@
 
 use serde_json::Value;
 use sqlx::{Any, AnyPool, Transaction};
-use sync_protocol::ids::{DeviceId, ProjectSlug, StreamSlug, VariableSlug};
+use sync_protocol::ids::{DeviceId, StreamSlug, VariableSlug};
 
 use super::catalogue::{self, Kind};
-use super::devices::ProjectRef;
+use super::projects::Project;
 
 /// One variable template of a sensor graph, with its units resolved from the var type.
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ pub enum ClaimError {
 pub async fn claim(
     pool: &AnyPool,
     device_id: i64,
-    project: &ProjectRef,
+    project: &Project,
     user_id: i64,
     templates: &[VarTemplate],
     now: i64,
@@ -123,10 +123,6 @@ pub async fn claim(
     Ok(())
 }
 
-fn project_slug(project: &ProjectRef) -> ProjectSlug {
-    ProjectSlug::new(u32::try_from(project.gid).unwrap_or_default())
-}
-
 fn json_text(v: &Option<Value>) -> Option<String> {
     v.as_ref().map(Value::to_string)
 }
@@ -135,12 +131,12 @@ fn json_text(v: &Option<Value>) -> Option<String> {
 /// and name.
 async fn variable_for(
     tx: &mut Transaction<'_, Any>,
-    project: &ProjectRef,
+    project: &Project,
     t: &VarTemplate,
     user_id: i64,
     now: i64,
 ) -> Result<(String, String, String), sqlx::Error> {
-    let slug = VariableSlug::new(project_slug(project), t.lid).to_string();
+    let slug = VariableSlug::new(project.slug(), t.lid).to_string();
     sqlx::query(
         "INSERT INTO variables (id, slug, project_id, org_id, lid, name, var_type, input_unit, \
          output_unit, multiplication_factor, division_factor, \"offset\", decimal_places, \
@@ -180,7 +176,7 @@ async fn variable_for(
 /// The device's stream of a variable, created with the variable's settings when missing.
 async fn stream_for(
     tx: &mut Transaction<'_, Any>,
-    project: &ProjectRef,
+    project: &Project,
     device_id: i64,
     var: &(String, String, String),
     t: &VarTemplate,
@@ -188,7 +184,7 @@ async fn stream_for(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let device = DeviceId::new(u64::try_from(device_id).unwrap_or_default()).unwrap_or_default();
-    let slug = StreamSlug::new(project_slug(project), device, t.lid).to_string();
+    let slug = StreamSlug::new(project.slug(), device, t.lid).to_string();
     let (var_id, var_name, raw_value_format) = var;
     sqlx::query(
         "INSERT INTO streams (id, slug, project_id, org_id, device_id, variable_id, var_type, \

@@ -2,91 +2,11 @@
 //! device slug or a variable's slug pattern; who may read them is decided on the metadata
 //! side first, so nothing here joins metadata tables.
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
+use super::filter::{page_or_lastn, Where};
 use super::flag;
-
-/// A value bound into a dynamically built `WHERE`.
-#[derive(Debug, Clone)]
-pub enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-/// `AND`-joined conditions with `$n` placeholders numbered as they are added.
-#[derive(Debug, Clone, Default)]
-pub struct Where {
-    clauses: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Where {
-    /// Adds a condition; each `?` in it becomes the next `$n`, bound to `args` in order.
-    pub fn push(&mut self, condition: &str, args: impl IntoIterator<Item = Arg>) {
-        let mut sql = String::new();
-        for (i, piece) in condition.split('?').enumerate() {
-            if i > 0 {
-                sql.push_str(&format!("${}", self.args.len() + i));
-            }
-            sql.push_str(piece);
-        }
-        self.args.extend(args);
-        self.clauses.push(sql);
-    }
-
-    pub fn text(&mut self, condition: &str, value: impl Into<String>) {
-        self.push(condition, [Arg::Text(value.into())]);
-    }
-
-    pub fn int(&mut self, condition: &str, value: i64) {
-        self.push(condition, [Arg::Int(value)]);
-    }
-
-    /// A condition that matches nothing (an empty `IN` list, an unknown object).
-    pub fn never(&mut self) {
-        self.clauses.push("1 = 0".to_string());
-    }
-
-    /// `column IN (…)`, or nothing matches when the list is empty.
-    pub fn any_of(&mut self, column: &str, values: &[String]) {
-        if values.is_empty() {
-            return self.never();
-        }
-        let marks = vec!["?"; values.len()].join(", ");
-        self.push(
-            &format!("{column} IN ({marks})"),
-            values.iter().cloned().map(Arg::Text),
-        );
-    }
-
-    /// The placeholder number the next bound value gets.
-    pub fn next_arg(&self) -> usize {
-        self.args.len() + 1
-    }
-
-    pub fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    pub fn bind<'q>(
-        &'q self,
-        mut query: Query<'q, Any, AnyArguments<'q>>,
-    ) -> Query<'q, Any, AnyArguments<'q>> {
-        for arg in &self.args {
-            query = match arg {
-                Arg::Text(s) => query.bind(s.as_str()),
-                Arg::Int(n) => query.bind(*n),
-            };
-        }
-        query
-    }
-}
 
 /// Which rows: one stream, every stream of a device or data block, or every stream of a
 /// variable (a `LIKE` pattern over stream slugs).
@@ -135,8 +55,7 @@ impl RowQuery {
     }
 }
 
-/// Runs a paged row query over `table`: `order` normally, or the last `lastn` rows by
-/// timestamp in ascending order. Returns the total and the page.
+/// Rows of `table` under `w`: ordered by `order`, or the last `lastn` by timestamp.
 pub(crate) async fn paged(
     pool: &AnyPool,
     table: &str,
@@ -144,25 +63,10 @@ pub(crate) async fn paged(
     w: &Where,
     lastn: Option<i64>,
     order: &str,
-    (offset, limit): (i64, i64),
+    window: (i64, i64),
 ) -> Result<(i64, Vec<AnyRow>), sqlx::Error> {
-    let filtered = format!("SELECT {columns} FROM {table}{}", w.sql());
-    let (source, order) = match lastn {
-        Some(n) => (
-            format!("({filtered} ORDER BY timestamp DESC, id DESC LIMIT {n}) t"),
-            "timestamp, id",
-        ),
-        None => (format!("({filtered}) t"), order),
-    };
-    let count_sql = format!("SELECT COUNT(*) FROM {source}");
-    let count: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let page_sql = format!("SELECT * FROM {source} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-    let rows = w.bind(sqlx::query(&page_sql)).fetch_all(pool).await?;
-    Ok((count, rows))
+    let newest_first = "timestamp DESC, id DESC";
+    page_or_lastn(pool, columns, table, w, lastn, newest_first, order, window).await
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,9 @@
-//! Devices: the physical PODs, keyed by their factory serial number, and the little of
-//! projects that device handling needs (a project's uuid, gid and org).
+//! Devices: the physical PODs, keyed by their factory serial number.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::filter::{bind_all, Bind, Where};
+use super::filter::{page, Where};
 use super::flag;
 
 #[derive(Debug, Clone)]
@@ -105,53 +104,38 @@ pub async fn list(
         w.any_of("d.org_id", orgs);
     }
     if let Some(id) = filter.only {
-        w.add("d.id = ?", vec![Bind::Int(id)]);
+        w.int("d.id = ?", id);
     }
     if let Some(p) = &filter.project_id {
-        w.add("d.project_id = ?", vec![Bind::Text(p.clone())]);
+        w.text("d.project_id = ?", p.clone());
     }
     if let Some(gid) = filter.project_gid {
-        w.add(
+        w.int(
             "d.project_id IN (SELECT id FROM projects WHERE gid = ?)",
-            vec![Bind::Int(gid)],
+            gid,
         );
     }
     if let Some(s) = &filter.org_slug {
-        w.add("o.slug = ?", vec![Bind::Text(s.clone())]);
+        w.text("o.slug = ?", s.clone());
     }
     if let Some(s) = &filter.sg {
-        w.add("d.sg = ?", vec![Bind::Text(s.clone())]);
+        w.text("d.sg = ?", s.clone());
     }
     if let Some(s) = &filter.template {
-        w.add("d.template = ?", vec![Bind::Text(s.clone())]);
+        w.text("d.template = ?", s.clone());
     }
     if let Some(s) = &filter.external_id {
-        w.add("d.external_id = ?", vec![Bind::Text(s.clone())]);
+        w.text("d.external_id = ?", s.clone());
     }
     match filter.claimed {
-        Some(true) => w.add("d.project_id IS NOT NULL", vec![]),
-        Some(false) => w.add("d.project_id IS NULL", vec![]),
+        Some(true) => w.push("d.project_id IS NOT NULL", []),
+        Some(false) => w.push("d.project_id IS NULL", []),
         None => {}
     }
     if !filter.include_inactive {
-        w.add("d.active = 1", vec![]);
+        w.push("d.active = 1", []);
     }
-    let clause = w.sql();
-    let count_sql = format!("SELECT COUNT(*) FROM {FROM} WHERE {clause}");
-    let count: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let n = w.next();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE {clause} ORDER BY d.id LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let rows = bind_all(sqlx::query(&sql), &w.binds)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, "d.id", (offset, limit)).await?;
     let devices = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((count, devices))
 }
@@ -257,40 +241,53 @@ pub async fn update(pool: &AnyPool, id: i64, c: &Changes) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// What device handling needs of a project.
+/// What deciding access to a device needs. A device with no org falls back to its
+/// project's org.
 #[derive(Debug, Clone)]
-pub struct ProjectRef {
-    pub id: String,
-    pub gid: i64,
-    pub org_id: String,
+pub struct DeviceOwner {
+    pub id: i64,
+    pub slug: String,
+    pub active: bool,
+    pub project_id: Option<String>,
+    pub project_gid: Option<i64>,
+    pub org_id: Option<String>,
 }
 
-fn project_row(row: &AnyRow) -> Result<ProjectRef, sqlx::Error> {
-    Ok(ProjectRef {
-        id: row.try_get("id")?,
-        gid: row.try_get("gid")?,
-        org_id: row.try_get("org_id")?,
+pub async fn owner(pool: &AnyPool, id: i64) -> Result<Option<DeviceOwner>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT d.id, d.slug, d.active, d.project_id, p.gid, COALESCE(d.org_id, p.org_id) AS org_id \
+         FROM devices d LEFT JOIN projects p ON p.id = d.project_id WHERE d.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(DeviceOwner {
+            id: row.try_get("id")?,
+            slug: row.try_get("slug")?,
+            active: flag(&row, "active")?,
+            project_id: row.try_get("project_id")?,
+            project_gid: row.try_get("gid")?,
+            org_id: row.try_get("org_id")?,
+        })
     })
+    .transpose()
 }
 
-pub async fn project_by_uuid(pool: &AnyPool, id: &str) -> Result<Option<ProjectRef>, sqlx::Error> {
-    sqlx::query("SELECT id, gid, org_id FROM projects WHERE id = $1")
+/// Copies a location to the device row.
+pub async fn set_location(
+    pool: &AnyPool,
+    id: i64,
+    lat: &str,
+    lon: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE devices SET lat = $2, lon = $3 WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(project_row)
-        .transpose()
-}
-
-pub async fn project_by_gid(pool: &AnyPool, gid: i64) -> Result<Option<ProjectRef>, sqlx::Error> {
-    sqlx::query("SELECT id, gid, org_id FROM projects WHERE gid = $1")
-        .bind(gid)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(project_row)
-        .transpose()
+        .bind(lat)
+        .bind(lon)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Stored row counts per stream slug of one device, from the stream data database.

@@ -7,6 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use sync_protocol::ids::ProjectSlug;
 
+use super::filter::{page, Where};
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: String,
@@ -37,14 +39,11 @@ pub enum Scope {
     Orgs(Vec<String>),
 }
 
-/// A SQL condition restricting `column` to a scope, with its binds numbered from `first`.
-pub(crate) fn scope_condition(column: &str, scope: &Scope, first: usize) -> (String, Vec<String>) {
-    match scope {
-        Scope::All => ("1 = 1".to_string(), Vec::new()),
-        Scope::Orgs(ids) if ids.is_empty() => ("1 = 0".to_string(), Vec::new()),
-        Scope::Orgs(ids) => {
-            let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", first + i)).collect();
-            (format!("{column} IN ({})", marks.join(", ")), ids.clone())
+impl Scope {
+    /// Restricts `column` (an org id) to the scope.
+    pub(crate) fn restrict(&self, w: &mut Where, column: &str) {
+        if let Scope::Orgs(ids) = self {
+            w.any_of(column, ids);
         }
     }
 }
@@ -102,30 +101,16 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Project>), sqlx::Error> {
-    let (cond, ids) = scope_condition("p.org_id", scope, 3);
-    let filters = format!("($1 = '' OR o.slug = $1) AND ($2 = '' OR p.name = $2) AND {cond}");
-    let n = 3 + ids.len();
-    let count_sql =
-        format!("SELECT COUNT(*) FROM projects p JOIN orgs o ON o.id = p.org_id WHERE {filters}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
-        .bind(filter.org_slug.unwrap_or(""))
-        .bind(filter.name.unwrap_or(""));
-    for id in &ids {
-        count = count.bind(id);
+    let mut w = Where::default();
+    if let Some(org) = filter.org_slug.filter(|s| !s.is_empty()) {
+        w.text("o.slug = ?", org);
     }
-    let count = count.fetch_one(pool).await?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE {filters} ORDER BY o.name, p.name, p.gid \
-         LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(filter.org_slug.unwrap_or(""))
-        .bind(filter.name.unwrap_or(""));
-    for id in &ids {
-        query = query.bind(id);
+    if let Some(name) = filter.name.filter(|s| !s.is_empty()) {
+        w.text("p.name = ?", name);
     }
-    let rows = query.bind(limit).bind(offset).fetch_all(pool).await?;
+    scope.restrict(&mut w, "p.org_id");
+    let order = "o.name, p.name, p.gid";
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, order, (offset, limit)).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
@@ -232,18 +217,4 @@ pub async fn counts(pool: &AnyPool, id: &str) -> Result<BTreeMap<&'static str, i
         );
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_conditions_number_their_binds() {
-        assert_eq!(scope_condition("x", &Scope::All, 1).0, "1 = 1");
-        assert_eq!(scope_condition("x", &Scope::Orgs(vec![]), 1).0, "1 = 0");
-        let (sql, binds) = scope_condition("x", &Scope::Orgs(vec!["a".into(), "b".into()]), 3);
-        assert_eq!(sql, "x IN ($3, $4)");
-        assert_eq!(binds.len(), 2);
-    }
 }

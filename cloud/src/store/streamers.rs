@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use sync_protocol::ids::{DeviceId, StreamerSlug};
 
-use super::filter::{bind_all, Bind, Where};
+use super::filter::{page, Where};
 
 #[derive(Debug, Clone)]
 pub struct Streamer {
@@ -94,16 +94,16 @@ fn where_of(scope: &Scope) -> Where {
     let mut w = Where::default();
     if let Some(orgs) = &scope.orgs {
         w.any_of("d.org_id", orgs);
-        w.add("d.active = 1 AND d.claimed_by IS NOT NULL", vec![]);
+        w.push("d.active = 1 AND d.claimed_by IS NOT NULL", []);
     }
     if let Some(id) = scope.device_id {
-        w.add("t.device_id = ?", vec![Bind::Int(id)]);
+        w.int("t.device_id = ?", id);
     }
     if let Some(sel) = scope.selector {
-        w.add("t.selector = ?", vec![Bind::Int(sel)]);
+        w.int("t.selector = ?", sel);
     }
     if let Some(slug) = &scope.slug {
-        w.add("t.slug = ?", vec![Bind::Text(slug.clone())]);
+        w.text("t.slug = ?", slug.clone());
     }
     w
 }
@@ -116,25 +116,8 @@ pub async fn list(
     limit: i64,
 ) -> Result<(i64, Vec<Streamer>), sqlx::Error> {
     let w = where_of(scope);
-    let clause = w.sql();
-    let count: i64 = bind_all(
-        sqlx::query(&format!("SELECT COUNT(*) FROM {FROM} WHERE {clause}")),
-        &w.binds,
-    )
-    .fetch_one(pool)
-    .await?
-    .try_get(0)?;
-    let n = w.next();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE {clause} ORDER BY t.device_id, t.idx \
-         LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let rows = bind_all(sqlx::query(&sql), &w.binds)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
+    let order = "t.device_id, t.idx";
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, order, (offset, limit)).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 

@@ -1,10 +1,9 @@
-//! Streams, and the few facts about devices, projects and variables that deciding who owns a
-//! slug needs. A stream's org is its own, or its project's when it has none.
+//! Streams. A stream's org is its own, or its project's when it has none.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::data::Where;
+use super::filter::{page, Where};
 use super::flag;
 
 #[derive(Debug, Clone)]
@@ -154,17 +153,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<(i64, Vec<Stream>), sqlx::Error> {
     let w = filter.conditions();
-    let count_sql = format!("SELECT COUNT(*) FROM {FROM}{}", w.sql());
-    let count: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM}{} ORDER BY s.slug LIMIT {limit} OFFSET {offset}",
-        w.sql()
-    );
-    let rows = w.bind(sqlx::query(&sql)).fetch_all(pool).await?;
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, "s.slug", (offset, limit)).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
@@ -236,139 +225,4 @@ pub async fn delete(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// What deciding access to a device needs. A device with no org falls back to its
-/// project's org.
-#[derive(Debug, Clone)]
-pub struct DeviceOwner {
-    pub id: i64,
-    pub slug: String,
-    pub active: bool,
-    pub project_id: Option<String>,
-    pub project_gid: Option<i64>,
-    pub org_id: Option<String>,
-}
-
-pub async fn device_owner(pool: &AnyPool, id: i64) -> Result<Option<DeviceOwner>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT d.id, d.slug, d.active, d.project_id, p.gid, COALESCE(d.org_id, p.org_id) AS org_id \
-         FROM devices d LEFT JOIN projects p ON p.id = d.project_id WHERE d.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|row| {
-        Ok(DeviceOwner {
-            id: row.try_get("id")?,
-            slug: row.try_get("slug")?,
-            active: flag(&row, "active")?,
-            project_id: row.try_get("project_id")?,
-            project_gid: row.try_get("gid")?,
-            org_id: row.try_get("org_id")?,
-        })
-    })
-    .transpose()
-}
-
-/// Copies a location to the device row.
-pub async fn set_device_location(
-    pool: &AnyPool,
-    id: i64,
-    lat: &str,
-    lon: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE devices SET lat = $2, lon = $3 WHERE id = $1")
-        .bind(id)
-        .bind(lat)
-        .bind(lon)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-#[derive(Debug, Clone)]
-pub struct ProjectOwner {
-    pub id: String,
-    pub gid: i64,
-    pub org_id: String,
-}
-
-fn project_from_row(row: &AnyRow) -> Result<ProjectOwner, sqlx::Error> {
-    Ok(ProjectOwner {
-        id: row.try_get("id")?,
-        gid: row.try_get("gid")?,
-        org_id: row.try_get("org_id")?,
-    })
-}
-
-pub async fn project_by_gid(pool: &AnyPool, gid: i64) -> Result<Option<ProjectOwner>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, gid, org_id FROM projects WHERE gid = $1")
-        .bind(gid)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(project_from_row).transpose()
-}
-
-pub async fn project_by_id(pool: &AnyPool, id: &str) -> Result<Option<ProjectOwner>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, gid, org_id FROM projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(project_from_row).transpose()
-}
-
-/// The variable settings a new stream copies, and its display settings for data.
-#[derive(Debug, Clone)]
-pub struct VariableInfo {
-    pub id: String,
-    pub slug: String,
-    pub project_id: Option<String>,
-    pub org_id: Option<String>,
-    pub lid: i64,
-    pub name: String,
-    pub var_type: Option<String>,
-    pub input_unit: Option<String>,
-    pub output_unit: Option<String>,
-    pub raw_value_format: String,
-    pub multiplication_factor: i64,
-    pub division_factor: i64,
-    pub offset: f64,
-    pub decimal_places: i64,
-    pub mdo_label: String,
-}
-
-pub async fn variable_by_slug(
-    pool: &AnyPool,
-    slug: &str,
-) -> Result<Option<VariableInfo>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT v.id, v.slug, v.project_id, COALESCE(v.org_id, p.org_id) AS org_id, v.lid, v.name, \
-         v.var_type, v.input_unit, v.output_unit, v.raw_value_format, v.multiplication_factor, \
-         v.division_factor, v.\"offset\" AS mdo_offset, v.decimal_places, v.mdo_label \
-         FROM variables v LEFT JOIN projects p ON p.id = v.project_id WHERE v.slug = $1",
-    )
-    .bind(slug)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|row| {
-        Ok(VariableInfo {
-            id: row.try_get("id")?,
-            slug: row.try_get("slug")?,
-            project_id: row.try_get("project_id")?,
-            org_id: row.try_get("org_id")?,
-            lid: row.try_get("lid")?,
-            name: row.try_get("name")?,
-            var_type: row.try_get("var_type")?,
-            input_unit: row.try_get("input_unit")?,
-            output_unit: row.try_get("output_unit")?,
-            raw_value_format: row.try_get("raw_value_format")?,
-            multiplication_factor: row.try_get("multiplication_factor")?,
-            division_factor: row.try_get("division_factor")?,
-            offset: row.try_get("mdo_offset")?,
-            decimal_places: row.try_get("decimal_places")?,
-            mdo_label: row.try_get("mdo_label")?,
-        })
-    })
-    .transpose()
 }

@@ -5,8 +5,9 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::filter::{page, Where};
 use super::flag;
-use super::projects::{scope_condition, Scope};
+use super::projects::Scope;
 
 #[derive(Debug, Clone)]
 pub struct Variable {
@@ -149,42 +150,23 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Variable>), sqlx::Error> {
-    let (cond, ids) = scope_condition("v.org_id", scope, 5);
-    let project = if filter.include_unassigned {
-        "($1 = '' OR v.project_id = $1 OR v.project_id IS NULL)"
-    } else {
-        "($1 = '' OR v.project_id = $1)"
-    };
-    let filters = format!(
-        "{project} AND ($2 = '' OR o.slug = $2) AND ($3 = '' OR LOWER(v.name) LIKE $4 ESCAPE '\\') \
-         AND {cond}"
-    );
-    let search = filter.search.unwrap_or("");
-    let pattern = format!("%{}%", super::like_escape(&search.to_lowercase()));
-    let n = 5 + ids.len();
-    let count_sql = format!("SELECT COUNT(*) FROM {FROM} WHERE {filters}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
-        .bind(filter.project_id.unwrap_or(""))
-        .bind(filter.org_slug.unwrap_or(""))
-        .bind(search)
-        .bind(&pattern);
-    for id in &ids {
-        count = count.bind(id);
+    let mut w = Where::default();
+    if let Some(project) = filter.project_id.filter(|s| !s.is_empty()) {
+        if filter.include_unassigned {
+            w.text("(v.project_id = ? OR v.project_id IS NULL)", project);
+        } else {
+            w.text("v.project_id = ?", project);
+        }
     }
-    let count = count.fetch_one(pool).await?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE {filters} ORDER BY v.slug LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(filter.project_id.unwrap_or(""))
-        .bind(filter.org_slug.unwrap_or(""))
-        .bind(search)
-        .bind(&pattern);
-    for id in &ids {
-        query = query.bind(id);
+    if let Some(org) = filter.org_slug.filter(|s| !s.is_empty()) {
+        w.text("o.slug = ?", org);
     }
-    let rows = query.bind(limit).bind(offset).fetch_all(pool).await?;
+    if let Some(search) = filter.search.filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", super::like_escape(&search.to_lowercase()));
+        w.text("LOWER(v.name) LIKE ? ESCAPE '\\'", pattern);
+    }
+    scope.restrict(&mut w, "v.org_id");
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, "v.slug", (offset, limit)).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
