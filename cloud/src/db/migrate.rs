@@ -25,6 +25,11 @@ const META: &[(i64, &str, &str)] = &[
         "devices",
         include_str!("../../migrations/meta/0002_devices.sql"),
     ),
+    (
+        3,
+        "fleets",
+        include_str!("../../migrations/meta/0003_fleets.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[(

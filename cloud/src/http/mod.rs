@@ -13,6 +13,7 @@ pub mod device;
 pub mod error;
 pub mod event;
 pub mod event_upload;
+pub mod fleet;
 pub mod json;
 pub mod location;
 pub mod note;
@@ -74,6 +75,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(claim::routes())
         .merge(catalogue::routes())
         .merge(streamer::routes())
+        .merge(fleet::routes())
         .merge(stream::routes())
         .merge(data::routes())
         .merge(event::routes())

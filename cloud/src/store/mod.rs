@@ -10,6 +10,7 @@ pub mod device_keys;
 pub mod devices;
 pub mod events;
 mod filter;
+pub mod fleets;
 pub mod orgs;
 pub mod projects;
 pub mod streamers;

@@ -96,6 +96,24 @@ def test_refresh_token_gives_a_working_jwt(cloud, pods):
     assert cloud.device_info(pods.ids[0])["id"] == pods.ids[0]
 
 
+def test_fleets_as_get_fleet_and_get_whitelist_read_them(cloud, staff_api, pods, project):
+    # Check 13: a fleet's id is the number in its slug, get_fleet is the membership dict, and
+    # get_whitelist goes through /fleet/?device= to the network fleets the device manages.
+    fleet = staff_api.fleet.post({"name": "Site network", "org": project["org"], "is_network": True})
+    access_point, managed = device_slug(pods.ids[0]), device_slug(pods.ids[1])
+    staff_api.fleet(fleet["slug"]).register.post({"device": access_point, "is_access_point": True})
+    staff_api.fleet(fleet["slug"]).register.post({"device": managed, "always_on": True})
+    assert cloud.get_fleet(fleet["id"]) == {
+        access_point: {"always_on": False, "is_access_point": True},
+        managed: {"always_on": True, "is_access_point": False},
+    }
+    assert cloud.get_whitelist(pods.ids[0]) == {managed: {"always_on": True, "is_access_point": False}}
+    with pytest.raises(ExternalError):
+        cloud.get_whitelist(pods.ids[1])
+    with pytest.raises(ArgumentError):
+        cloud.get_fleet(0xFFFFFF)
+
+
 def test_device_token_works_until_unclaim(url, staff_api, pods):
     # Check 12: impersonate_device gives an a-jwt that authenticates as the device, needs no
     # refresh, and stops working once the device is unclaimed.
