@@ -30,13 +30,25 @@ const META: &[(i64, &str, &str)] = &[
         "fleets",
         include_str!("../../migrations/meta/0003_fleets.sql"),
     ),
+    (
+        4,
+        "ingest",
+        include_str!("../../migrations/meta/0004_ingest.sql"),
+    ),
 ];
 
-const DATA: &[(i64, &str, &str)] = &[(
-    1001,
-    "stream data",
-    include_str!("../../migrations/data/1001_stream_data.sql"),
-)];
+const DATA: &[(i64, &str, &str)] = &[
+    (
+        1001,
+        "stream data",
+        include_str!("../../migrations/data/1001_stream_data.sql"),
+    ),
+    (
+        1002,
+        "ingest log",
+        include_str!("../../migrations/data/1002_ingest_log.sql"),
+    ),
+];
 
 /// Applies the set's pending migrations. Versions of the other set found in the same database
 /// are expected, not an error.
