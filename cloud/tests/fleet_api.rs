@@ -60,7 +60,7 @@ backends!(fleets_round_trip, |app: common::TestApp| async move {
     );
     assert_eq!(
         app.post("fleet/", &outsider, body.clone()).await.0,
-        StatusCode::BAD_REQUEST
+        StatusCode::FORBIDDEN
     );
     let (status, fleet) = app.post("fleet/", &developer, body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{fleet}");
@@ -147,7 +147,7 @@ backends!(fleets_round_trip, |app: common::TestApp| async move {
         )
         .await
         .0,
-        StatusCode::NOT_FOUND
+        StatusCode::BAD_REQUEST
     );
 
     let page = app.ok("fleet/g--0001/devices/?page_size=1", &owner).await;

@@ -92,9 +92,12 @@ async fn list(
             .get("org")
             .or(params.get("org__slug"))
             .map(String::from),
-        is_network: params
-            .get("is_network")
-            .map(|v| matches!(v, "1" | "true" | "True")),
+        is_network: match params.get("is_network") {
+            None => None,
+            Some("1" | "true" | "True") => Some(true),
+            Some("0" | "false" | "False") => Some(false),
+            Some(_) => return Err(ApiError::field("is_network", "Select a valid choice.")),
+        },
         device_id: None,
     };
     if let Some(device) = params.get("device") {
@@ -174,7 +177,6 @@ async fn create(
     }
     let org = orgs::by_slug(&state.db.meta, &body.org)
         .await?
-        .filter(|o| caller.has_access(&o.id))
         .ok_or_else(|| {
             ApiError::field(
                 "org",
@@ -255,7 +257,13 @@ async fn register(
     Json(body): Json<Membership>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let fleet = load_for_change(&state, &caller, &slug).await?;
-    let device = super::device::load(&state, &caller, &body.device).await?;
+    let device = match super::device::load(&state, &caller, &body.device).await {
+        Err(ApiError::NotFound) => {
+            let msg = format!("Object with slug={} does not exist.", body.device);
+            return Err(ApiError::field("device", msg));
+        }
+        other => other?,
+    };
     if device.org_id.as_deref() != Some(fleet.org_id.as_str()) {
         return Err(ApiError::error_body(
             StatusCode::BAD_REQUEST,

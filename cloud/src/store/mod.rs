@@ -14,6 +14,7 @@ pub mod fleets;
 pub mod jobs;
 pub mod orgs;
 pub mod projects;
+pub mod reports;
 pub mod streamers;
 pub mod streams;
 pub mod users;

@@ -44,7 +44,7 @@ pub fn slug_of(device_id: i64, index: u16) -> String {
     StreamerSlug::new(device, index).to_string()
 }
 
-/// Creates the streamer when missing; otherwise records the selector (when given) and
+/// Creates the streamer when missing; otherwise fills in the selector if it had none and
 /// raises `last_id` to the given value if it is higher. Never lowers `last_id`.
 pub async fn upsert(
     pool: &AnyPool,
@@ -58,7 +58,7 @@ pub async fn upsert(
         "INSERT INTO streamers (slug, device_id, idx, selector, last_id, created_on) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (device_id, idx) DO UPDATE SET \
-         selector = COALESCE(excluded.selector, streamers.selector), \
+         selector = COALESCE(streamers.selector, excluded.selector), \
          last_id = CASE WHEN excluded.last_id > streamers.last_id \
                         THEN excluded.last_id ELSE streamers.last_id END",
     )
