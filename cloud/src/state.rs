@@ -14,6 +14,8 @@ pub struct Inner {
     pub tokens: UserTokens,
     pub login_limiter: LoginLimiter,
     pub site: SiteInfo,
+    /// Wakes this process's idle workers when a job is queued here.
+    pub jobs_ready: tokio::sync::Notify,
 }
 
 /// What `GET /api/v1/server/` tells about this deployment.
@@ -31,6 +33,7 @@ impl AppState {
             tokens,
             login_limiter: LoginLimiter::default(),
             site,
+            jobs_ready: tokio::sync::Notify::new(),
         }))
     }
 }

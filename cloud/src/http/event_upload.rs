@@ -17,16 +17,16 @@ use crate::state::AppState;
 use crate::store::events::{self, NewEvent};
 use crate::time;
 
-const NO_FILE: &str = "missing request.data['file']";
+pub(super) const NO_FILE: &str = "missing request.data['file']";
 
 /// What the form carried.
 #[derive(Default)]
-struct Form {
-    file: Option<(String, Vec<u8>)>,
-    fields: Map<String, Value>,
+pub(super) struct Form {
+    pub(super) file: Option<(String, Vec<u8>)>,
+    pub(super) fields: Map<String, Value>,
 }
 
-async fn read_form(mut multipart: Multipart) -> ApiResult<Form> {
+pub(super) async fn read_form(mut multipart: Multipart) -> ApiResult<Form> {
     let mut form = Form::default();
     let broken = |e: axum::extract::multipart::MultipartError| {
         ApiError::bad_request(format!("Multipart form parse error - {}", e.body_text()))

@@ -78,3 +78,17 @@ pub async fn downloadable(
     .fetch_optional(pool)
     .await
 }
+
+/// A stored key of a type, downloadable or not (for the server's own use, such as checking
+/// a report signed with the device's user key).
+pub async fn secret(
+    pool: &AnyPool,
+    device_id: i64,
+    key_type: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT secret FROM device_keys WHERE device_id = $1 AND type = $2")
+        .bind(device_id)
+        .bind(key_type)
+        .fetch_optional(pool)
+        .await
+}

@@ -127,3 +127,13 @@ pub async fn of_device(pool: &AnyPool, device_id: i64) -> Result<Vec<Streamer>, 
     let rows = sqlx::query(&sql).bind(device_id).fetch_all(pool).await?;
     rows.iter().map(from_row).collect()
 }
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Streamer>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE t.id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
