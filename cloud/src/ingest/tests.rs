@@ -409,3 +409,35 @@ fn no_reboots_selector_and_bad_hashes_are_refused() {
         Err(EngineError::NotVerified(_))
     ));
 }
+
+#[test]
+fn a_clean_first_segment_is_not_moved_by_the_previous_report() {
+    let streams = HashMap::new();
+    let r = report(100, 10, &[reading(0x5001, 1, 40, 1)]);
+    let mut c = ctx(&streams, "2017-01-10T10:00:00Z");
+    c.previous = Some(PreviousReport {
+        sent_timestamp: at("2017-01-10T09:00:00Z"),
+        device_sent_timestamp: 5,
+    });
+    let out = process_signed_list(&r, &c).unwrap();
+    assert_eq!(out.data[0].timestamp, at("2017-01-10T09:59:00Z"));
+    assert_eq!(out.data[0].status, "cln");
+}
+
+#[test]
+fn without_an_uptime_anchor_the_newest_reading_is_put_at_the_received_time() {
+    let streams = HashMap::new();
+    let sent = 0x8000_0000 | 5_000;
+    let r = report(
+        sent,
+        10,
+        &[reading(0x5001, 1, 40, 1), reading(0x5001, 2, 70, 2)],
+    );
+    let out = process_signed_list(&r, &ctx(&streams, "2017-01-10T10:00:00Z")).unwrap();
+    assert_eq!(out.data[0].timestamp, at("2017-01-10T09:59:30Z"));
+    assert_eq!(out.data[1].timestamp, at("2017-01-10T10:00:00Z"));
+    assert!(out.data[..2]
+        .iter()
+        .all(|row| row.status == "drt" && row.dirty_ts));
+    assert_eq!(out.last_reboot_ts, None);
+}
