@@ -441,3 +441,22 @@ fn without_an_uptime_anchor_the_newest_reading_is_put_at_the_received_time() {
         .all(|row| row.status == "drt" && row.dirty_ts));
     assert_eq!(out.last_reboot_ts, None);
 }
+
+#[test]
+#[ignore = "throughput measurement; run with --release -- --ignored"]
+fn throughput() {
+    let streams = HashMap::new();
+    let rows: Vec<_> = (1..=12_000)
+        .map(|i| reading(0x5001 + (i % 8) as u16, i, i, i))
+        .collect();
+    let r = report(20_000, 20_000, &rows);
+    let c = ctx(&streams, "2017-01-10T10:00:00Z");
+    let start = std::time::Instant::now();
+    let mut stored = 0;
+    for _ in 0..25 {
+        stored += process_signed_list(&r, &c).unwrap().data.len();
+    }
+    let per_s = stored as f64 / start.elapsed().as_secs_f64();
+    eprintln!("{per_s:.0} readings/s");
+    assert!(per_s > 300_000.0);
+}
