@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod ingest;
 pub mod server;
 pub mod state;
 pub mod store;

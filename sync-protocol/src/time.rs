@@ -74,13 +74,21 @@ pub fn device_time_to_utc(raw_time: u32, sent_timestamp: u32, received: DateTime
     match DeviceTime::from_raw(raw_time) {
         DeviceTime::Rtc(seconds) => rtc_to_utc(seconds).map_or(UtcTime::Unknown, UtcTime::Rtc),
         DeviceTime::Unknown => UtcTime::Unknown,
-        DeviceTime::Uptime(uptime) => match DeviceTime::from_raw(sent_timestamp) {
-            DeviceTime::Uptime(sent) => received
-                .checked_sub_signed(Duration::seconds(i64::from(sent)))
-                .and_then(|base| base.checked_add_signed(Duration::seconds(i64::from(uptime))))
-                .map_or(UtcTime::Unknown, UtcTime::FromUptime),
-            DeviceTime::Rtc(_) | DeviceTime::Unknown => UtcTime::Unknown,
-        },
+        DeviceTime::Uptime(uptime) => boot_time(sent_timestamp, received)
+            .and_then(|base| base.checked_add_signed(Duration::seconds(i64::from(uptime))))
+            .map_or(UtcTime::Unknown, UtcTime::FromUptime),
+    }
+}
+
+/// When the device booted, by a report's anchor: `received − sent_timestamp`. `None` when the
+/// sent timestamp is not an uptime (RTC-flagged or unknown), so no boot can be placed.
+///
+/// Uptimes of the boot segment that sent the report are placed at `boot_time + uptime`; the
+/// cloud's reboot fix-up places earlier segments relative to the segment after them.
+pub fn boot_time(sent_timestamp: u32, received: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match DeviceTime::from_raw(sent_timestamp) {
+        DeviceTime::Uptime(sent) => received.checked_sub_signed(Duration::seconds(i64::from(sent))),
+        DeviceTime::Rtc(_) | DeviceTime::Unknown => None,
     }
 }
 
@@ -147,6 +155,15 @@ mod tests {
             UtcTime::Unknown
         );
         assert_eq!(UtcTime::Unknown.instant(), None);
+    }
+
+    #[test]
+    fn boot_time_is_received_minus_sent_uptime() {
+        let received = at("2016-09-28T10:00:00Z");
+        assert_eq!(boot_time(240, received), Some(at("2016-09-28T09:56:00Z")));
+        assert_eq!(boot_time(0, received), Some(received));
+        assert_eq!(boot_time(RTC_FLAG | 5, received), None);
+        assert_eq!(boot_time(UNKNOWN_TIME, received), None);
     }
 
     #[test]

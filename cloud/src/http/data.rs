@@ -155,6 +155,8 @@ async fn prepare(state: &AppState, caller: &Caller, row: PostedRow) -> ApiResult
         device_timestamp: row.device_timestamp,
         timestamp,
         streamer_local_id: row.streamer_local_id.unwrap_or(0),
+        dirty_ts: false,
+        status: "unk".into(),
         kind,
         value,
         int_value,

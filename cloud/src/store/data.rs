@@ -91,6 +91,9 @@ pub struct NewDataRow {
     pub device_timestamp: Option<i64>,
     pub timestamp: i64,
     pub streamer_local_id: i64,
+    pub dirty_ts: bool,
+    /// `unk`, `cln`, `drt` or `utc`.
+    pub status: String,
     pub kind: String,
     pub value: Option<f64>,
     pub int_value: Option<i64>,
@@ -165,8 +168,8 @@ pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>,
     for r in rows {
         let sql = format!(
             "INSERT INTO stream_data (stream_slug, device_slug, device_timestamp, timestamp, \
-             streamer_local_id, type, value, int_value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING {COLUMNS}"
+             streamer_local_id, dirty_ts, status, type, value, int_value) VALUES ($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(&r.stream_slug)
@@ -174,6 +177,8 @@ pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>,
             .bind(r.device_timestamp)
             .bind(r.timestamp)
             .bind(r.streamer_local_id)
+            .bind(r.dirty_ts as i64)
+            .bind(&r.status)
             .bind(&r.kind)
             .bind(r.value)
             .bind(r.int_value)

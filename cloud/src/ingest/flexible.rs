@@ -1,0 +1,108 @@
+//! The FlexibleDictionaryReport engine (spec 5.7): events, then data, with an id above the
+//! streamer's `last_id`. No reboot handling and no marker row.
+
+use sync_protocol::report::flexible::MsgpackAsJson;
+use sync_protocol::report::FlexibleDictionaryReport;
+use sync_protocol::time::{device_time_to_utc, DeviceTime, UtcTime, UNKNOWN_TIME};
+
+use super::convert::convert;
+use super::engine::{
+    received_time, Context, EngineError, Outcome, Status, Streams, APP_VERSION_STREAM, MICROS,
+    OS_VERSION_STREAM,
+};
+use crate::store::data::NewDataRow;
+use crate::store::events::NewEvent;
+
+/// Processes a decoded flexible dictionary report (`.mp` or `.json`).
+pub fn process_flexible(
+    report: &FlexibleDictionaryReport,
+    ctx: &Context,
+) -> Result<Outcome, EngineError> {
+    let received = received_time(ctx.received)?;
+    let sent = u32::try_from(report.sent_timestamp()).unwrap_or(UNKNOWN_TIME);
+    // The fallback for items with no time: RTC, else received − sent + device time.
+    let fallback = |raw: u32| match device_time_to_utc(raw, sent, received) {
+        UtcTime::Rtc(t) | UtcTime::FromUptime(t) => t.timestamp() * MICROS,
+        UtcTime::Unknown => received.timestamp() * MICROS,
+    };
+    let item_time =
+        |text: &Option<String>| text.as_deref().and_then(|s| crate::time::parse(s, false));
+
+    let (events, readings) = (report.events(), report.readings());
+    let ids = events
+        .iter()
+        .map(|e| e.reading_id)
+        .chain(readings.iter().map(|r| r.reading_id));
+    let (lowest, highest) = ids.fold((u32::MAX, 0), |(lo, hi), id| (lo.min(id), hi.max(id)));
+    let mut streams = Streams::new(ctx);
+    let mut out = Outcome {
+        original_first_id: report.lowest_id().unwrap_or(0),
+        original_last_id: report.highest_id().unwrap_or(0),
+        readings_in_file: events.len() + readings.len(),
+        ..Outcome::default()
+    };
+
+    let is_new = |id: u32| u64::from(id) > ctx.last_id;
+    let new_events = events.iter().filter(|e| is_new(e.reading_id)).count();
+    let new_readings = readings.iter().filter(|r| is_new(r.reading_id)).count();
+    out.new_count = new_events + new_readings;
+    out.duplicate_count = out.readings_in_file - out.new_count;
+    out.events.reserve(new_events);
+    for e in events.iter().filter(|e| is_new(e.reading_id)) {
+        let timestamp = match DeviceTime::from_raw(e.raw_time) {
+            DeviceTime::Rtc(_) => fallback(e.raw_time),
+            _ => item_time(&e.timestamp).unwrap_or_else(|| fallback(e.raw_time)),
+        };
+        let (slug, _) = streams.get(e.stream);
+        out.events.push(NewEvent {
+            stream_slug: slug.to_string(),
+            device_slug: streams.device_slug.clone(),
+            device_timestamp: Some(i64::from(e.raw_time)),
+            timestamp,
+            streamer_local_id: i64::from(e.reading_id),
+            extra_data: json_text(MsgpackAsJson(&e.summary)).unwrap_or_else(|| "{}".into()),
+            raw_data: json_text(MsgpackAsJson(&e.raw)),
+        });
+    }
+
+    out.data.reserve(new_readings);
+    for r in readings.iter().filter(|r| is_new(r.reading_id)) {
+        let (slug, record) = streams.get(r.stream);
+        if record.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        let timestamp = item_time(&r.timestamp).unwrap_or_else(|| fallback(r.raw_time));
+        let (value, kind) = convert(r.value, record);
+        if matches!(r.stream, OS_VERSION_STREAM | APP_VERSION_STREAM) {
+            if let Ok(word) = u32::try_from(r.value) {
+                let id = u64::from(r.reading_id);
+                out.os_app_versions.push((r.stream, word, id, timestamp));
+            }
+        }
+        out.data.push(NewDataRow {
+            stream_slug: slug.to_string(),
+            device_slug: streams.device_slug.clone(),
+            device_timestamp: Some(i64::from(r.raw_time)),
+            timestamp,
+            streamer_local_id: i64::from(r.reading_id),
+            dirty_ts: false,
+            status: Status::Unk.as_str().into(),
+            kind: kind.into(),
+            value: Some(value),
+            int_value: Some(r.value),
+        });
+    }
+
+    if out.new_count > 0 {
+        out.actual_first_id = Some(u64::from(lowest));
+        out.actual_last_id = Some(u64::from(highest));
+    }
+    Ok(out)
+}
+
+/// A msgpack value as compact JSON text; `None` for nil.
+fn json_text(value: MsgpackAsJson) -> Option<String> {
+    serde_json::to_string(&value)
+        .ok()
+        .filter(|text| text != "null")
+}
