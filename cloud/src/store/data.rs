@@ -209,3 +209,55 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Err
     let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// Rows per multi-row `INSERT`: 10 values each, well inside both engines' parameter limits.
+const BATCH_ROWS: usize = 500;
+
+/// Inserts rows inside the caller's transaction, many rows per statement (the ingest path).
+pub async fn insert_batch(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[NewDataRow],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let mut sql = String::with_capacity(64 + chunk.len() * 48);
+        sql.push_str(
+            "INSERT INTO stream_data (stream_slug, device_slug, device_timestamp, timestamp, \
+             streamer_local_id, dirty_ts, status, type, value, int_value) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 10;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(&r.stream_slug)
+                .bind(&r.device_slug)
+                .bind(r.device_timestamp)
+                .bind(r.timestamp)
+                .bind(r.streamer_local_id)
+                .bind(r.dirty_ts as i64)
+                .bind(&r.status)
+                .bind(&r.kind)
+                .bind(r.value)
+                .bind(r.int_value);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -144,3 +144,27 @@ pub async fn update(
     .await?;
     Ok(())
 }
+
+/// Inserts events inside the caller's transaction (the ingest path).
+pub async fn insert_batch(
+    conn: &mut sqlx::AnyConnection,
+    events: &[NewEvent],
+) -> Result<(), sqlx::Error> {
+    for e in events {
+        sqlx::query(
+            "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
+             timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&e.stream_slug)
+        .bind(&e.device_slug)
+        .bind(e.device_timestamp)
+        .bind(e.timestamp)
+        .bind(e.streamer_local_id)
+        .bind(&e.extra_data)
+        .bind(&e.raw_data)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
