@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::tokens::UserTokens;
+use crate::blobs::Blobs;
 use crate::db::Db;
 
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct Inner {
     pub tokens: UserTokens,
     pub login_limiter: LoginLimiter,
     pub site: SiteInfo,
+    pub blobs: Blobs,
 }
 
 /// What `GET /api/v1/server/` tells about this deployment.
@@ -25,12 +27,13 @@ pub struct SiteInfo {
 }
 
 impl AppState {
-    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo) -> AppState {
+    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo, blobs: Blobs) -> AppState {
         AppState(Arc::new(Inner {
             db,
             tokens,
             login_limiter: LoginLimiter::default(),
             site,
+            blobs,
         }))
     }
 }
