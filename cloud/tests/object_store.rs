@@ -116,9 +116,10 @@ async fn local_disk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_compatible_server() {
     let started = Instant::now();
+    // Starting blocks (venv, process, polling); its panic message is the test's failure.
     let server = tokio::task::spawn_blocking(common::s3::S3Server::start)
         .await
-        .unwrap();
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     println!("moto_server ready: {:?}", started.elapsed());
     server.create_bucket("iotile-reports").await;
     let blobs = Blobs::s3(&server.settings("iotile-reports")).unwrap();
