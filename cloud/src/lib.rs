@@ -5,12 +5,14 @@
 //! - `db`: SQLite or PostgreSQL pools (metadata and stream data) and embedded migrations;
 //! - `store`: every SQL statement, one module per table family;
 //! - `auth`: passwords, JWTs, org roles and the request's `Caller`;
+//! - `blobs`: object storage (local disk or S3) for raw reports and other files;
 //! - `http`: axum routes, one module per resource, with the original's JSON shapes and errors;
 //! - `time`: the API's datetime formats;
 //! - `state`: what handlers share;
 //! - `server`: binding, serving and graceful shutdown.
 
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod db;
 pub mod http;

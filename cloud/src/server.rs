@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::secret::{self, Secret};
 use crate::auth::tokens::UserTokens;
+use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http::{self, HttpOptions};
@@ -59,7 +60,15 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             stage: "production".to_string(),
             company: "IOTile Edge".to_string(),
         },
+        blobs(settings)?,
     ))
+}
+
+/// The object store named by the settings, logged (without credentials) at startup.
+pub fn blobs(settings: &Settings) -> anyhow::Result<Blobs> {
+    let blobs = Blobs::from_settings(settings).context("opening the object store")?;
+    tracing::info!(store = blobs.describe(), "object store");
+    Ok(blobs)
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::tokens::UserTokens;
+use crate::blobs::Blobs;
 use crate::db::Db;
 
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct Inner {
     pub site: SiteInfo,
     /// Wakes this process's idle workers when a job is queued here.
     pub jobs_ready: tokio::sync::Notify,
+    /// Raw report files, event documents and scripts.
+    pub blobs: Blobs,
 }
 
 /// What `GET /api/v1/server/` tells about this deployment.
@@ -27,13 +30,14 @@ pub struct SiteInfo {
 }
 
 impl AppState {
-    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo) -> AppState {
+    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo, blobs: Blobs) -> AppState {
         AppState(Arc::new(Inner {
             db,
             tokens,
             login_limiter: LoginLimiter::default(),
             site,
             jobs_ready: tokio::sync::Notify::new(),
+            blobs,
         }))
     }
 }

@@ -9,13 +9,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 const STAFF_EMAIL: &str = "staff@compat.example.com";
 const STAFF_PASSWORD: &str = "staff-password-1";
@@ -26,47 +26,12 @@ fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat")
 }
 
-/// A Python interpreter with the suite's requirements, (re)making the venv when the
-/// requirements file's hash differs from the one recorded at install time.
+/// A Python interpreter with the suite's requirements.
 fn sdk_python() -> PathBuf {
-    let requirements = compat_dir().join("requirements.txt");
-    let wanted = hex::encode(Sha256::digest(
-        std::fs::read(&requirements).expect("read tests/compat/requirements.txt"),
-    ));
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("iotile-cloud-sdk-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join(".requirements-sha256");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status();
-    assert!(
-        made.map(|s| s.success()).unwrap_or(false),
-        "cannot create a venv with `python3 -m venv` (install python3 and python3-venv)"
-    );
-    let installed = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements)
-        .status();
-    assert!(
-        installed.map(|s| s.success()).unwrap_or(false),
-        "cannot install {} from PyPI into {}",
-        requirements.display(),
-        venv.display()
-    );
-    std::fs::write(&stamp, &wanted).expect("record the requirements hash");
-    python
+    common::venv::python_with(
+        "iotile-cloud-sdk-venv",
+        &compat_dir().join("requirements.txt"),
+    )
 }
 
 /// The server binary with settings only from its flags: variables that would point it at

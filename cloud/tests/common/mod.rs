@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod s3;
+pub mod venv;
 
 use std::net::SocketAddr;
 
