@@ -9,6 +9,8 @@
 //! - `http`: axum routes, one module per resource, with the original's JSON shapes and errors;
 //! - `time`: the API's datetime formats;
 //! - `state`: what handlers share;
+//! - `ingest`: report processing, from decoded reports to stream rows (pure);
+//! - `worker`: job workers that process uploaded reports, exactly once;
 //! - `server`: binding, serving and graceful shutdown.
 
 pub mod auth;
@@ -21,3 +23,4 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod time;
+pub mod worker;

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use cloud::config::{Overrides, Settings};
 use cloud::http::HttpOptions;
 use cloud::store::users;
+use cloud::worker::WorkerOptions;
 
 #[derive(Parser)]
 #[command(
@@ -36,13 +37,43 @@ struct DbArgs {
     data_dir: Option<PathBuf>,
 }
 
+#[derive(Args, Clone)]
+struct WorkArgs {
+    /// Report workers in this process (0: none; run `iotile-cloud worker` elsewhere)
+    #[arg(long, env = "IOTILE_WORKERS", default_value_t = 1)]
+    workers: usize,
+    /// Seconds a worker holds a job without a heartbeat before another may take it over
+    #[arg(long, env = "IOTILE_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    job_lease_secs: u64,
+}
+
+impl WorkArgs {
+    fn options(&self) -> WorkerOptions {
+        WorkerOptions {
+            workers: self.workers,
+            lease: std::time::Duration::from_secs(self.job_lease_secs),
+            ..WorkerOptions::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API until Ctrl-C or SIGTERM.
+    /// Serve the API, with report workers, until Ctrl-C or SIGTERM.
     Serve {
         /// Address to listen on [default: 127.0.0.1:8000]
         #[arg(long, env = "IOTILE_BIND")]
         bind: Option<SocketAddr>,
+        #[command(flatten)]
+        work: WorkArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Process queued jobs (uploaded reports) without serving HTTP, until Ctrl-C or SIGTERM.
+    /// Any number of these may share one PostgreSQL database.
+    Worker {
+        #[command(flatten)]
+        work: WorkArgs,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -107,7 +138,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { bind, db } => serve(settings(db, bind)?).await,
+        Command::Serve { bind, work, db } => serve(settings(db, bind)?, work.options()).await,
+        Command::Worker { work, db } => {
+            let settings = settings(db, None)?;
+            let state = cloud::server::build_state(&settings).await?;
+            let options = work.options();
+            println!(
+                "iotile-cloud worker: {} workers on {}",
+                options.workers,
+                cloud::db::redact(&settings.database_url)
+            );
+            cloud::server::work(state, options, shutdown_signal()).await?;
+            println!("iotile-cloud worker stopped");
+            Ok(())
+        }
         Command::Migrate { db } => {
             let settings = settings(db, None)?;
             cloud::server::open_db(&settings).await?.close().await;
@@ -121,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, workers: WorkerOptions) -> anyhow::Result<()> {
     let state = cloud::server::build_state(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
@@ -135,7 +179,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let options = HttpOptions {
         cors_origins: settings.cors_origins.clone(),
     };
-    cloud::server::serve(listener, state, &options, shutdown_signal()).await?;
+    cloud::server::serve(listener, state, &options, workers, shutdown_signal()).await?;
     println!("iotile-cloud stopped");
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::http::{self, HttpOptions};
 use crate::state::{AppState, SiteInfo};
+use crate::worker::{self, WorkerOptions};
+use tokio_util::sync::CancellationToken;
 
 /// Opens and migrates the databases named by the settings, creating the data directory.
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
@@ -71,14 +73,18 @@ pub fn blobs(settings: &Settings) -> anyhow::Result<Blobs> {
     Ok(blobs)
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish.
+/// Serves HTTP and runs `workers` until `shutdown` resolves; then lets requests in flight and
+/// jobs in hand finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     options: &HttpOptions,
+    workers: WorkerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let stop_workers = CancellationToken::new();
+    let running = tokio::spawn(worker::run(state.clone(), workers, stop_workers.clone()));
     let app = http::app(state, options);
     axum::serve(
         listener,
@@ -87,6 +93,26 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP")?;
+    stop_workers.cancel();
+    if let Err(e) = running.await {
+        tracing::error!(error = %e, "a worker task ended abnormally");
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// Runs only workers (`iotile-cloud worker`) until `shutdown` resolves.
+pub async fn work(
+    state: AppState,
+    workers: WorkerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker::run(state, workers, stop.clone()));
+    shutdown.await;
+    stop.cancel();
+    running.await.context("worker task")?;
     db.close().await;
     Ok(())
 }

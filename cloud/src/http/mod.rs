@@ -23,6 +23,8 @@ pub mod pagination;
 pub mod params;
 pub mod project;
 pub mod property;
+pub mod report;
+pub mod report_upload;
 pub mod rows;
 pub mod server;
 pub mod stream;
@@ -75,6 +77,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(claim::routes())
         .merge(catalogue::routes())
         .merge(streamer::routes())
+        .merge(report::routes())
         .merge(fleet::routes())
         .merge(stream::routes())
         .merge(data::routes())

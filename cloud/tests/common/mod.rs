@@ -2,7 +2,8 @@
 //! database on a throwaway PostgreSQL cluster), driven over HTTP.
 //!
 //! `backends!` writes a test once and runs it on both backends:
-//! `backends!(name, |app| async move { ... });` gives `name::sqlite` and `name::postgres`.
+//! `backends!(name, |app| async move { ... });` gives `name::sqlite` and `name::postgres`;
+//! `backends!(name, spawn_idle, …)` starts the server without job workers.
 
 #![allow(dead_code)]
 
@@ -37,37 +38,54 @@ pub const PASSWORD: &str = "correct horse battery";
 
 #[macro_export]
 macro_rules! backends {
-    ($name:ident, $body:expr) => {
+    ($name:ident, $spawn:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await;
+                let app = $crate::common::TestApp::$spawn($crate::common::Backend::Sqlite).await;
                 ($body)(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let app = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await;
+                let app = $crate::common::TestApp::$spawn($crate::common::Backend::Postgres).await;
                 ($body)(app).await;
             }
         }
     };
+    ($name:ident, $body:expr) => {
+        $crate::backends!($name, spawn, $body);
+    };
+}
+
+/// One worker that looks for work often, so tests wait little for processing.
+pub fn worker_options() -> cloud::worker::WorkerOptions {
+    cloud::worker::WorkerOptions {
+        workers: 1,
+        lease: std::time::Duration::from_secs(30),
+        idle_poll: std::time::Duration::from_millis(50),
+    }
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        TestApp::start(backend, false).await
+        TestApp::start(backend, false, 1).await
     }
 
     /// A server whose stream data lives in a database of its own.
     pub async fn spawn_split(backend: Backend) -> TestApp {
-        TestApp::start(backend, true).await
+        TestApp::start(backend, true, 1).await
     }
 
-    async fn start(backend: Backend, split: bool) -> TestApp {
+    /// A server without job workers, for tests that drive the queue themselves.
+    pub async fn spawn_idle(backend: Backend) -> TestApp {
+        TestApp::start(backend, false, 0).await
+    }
+
+    async fn start(backend: Backend, split: bool, workers: usize) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => None,
@@ -102,9 +120,18 @@ impl TestApp {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            cloud::server::serve(listener, served, &HttpOptions::default(), shutdown)
-                .await
-                .expect("server");
+            cloud::server::serve(
+                listener,
+                served,
+                &HttpOptions::default(),
+                cloud::worker::WorkerOptions {
+                    workers,
+                    ..worker_options()
+                },
+                shutdown,
+            )
+            .await
+            .expect("server");
         });
         TestApp {
             addr,
