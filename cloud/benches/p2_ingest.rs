@@ -1,0 +1,333 @@
+//! P2: streamer reports of 200 readings, uploaded over HTTP to a real server, until every
+//! reading is queryable; against a raw prepared-statement bulk insert of the same number of
+//! rows into the same `stream_data` table (same migration, same indexes, same pragmas) through
+//! sqlx's own SQLite driver, in one transaction. Prints readings/s, rows/s and their ratio; with
+//! `IOTILE_BENCH_PG=1` also the server's figure on a throwaway PostgreSQL cluster.
+//!
+//! Knobs (environment): `IOTILE_BENCH_DEVICES` (default 16), `IOTILE_BENCH_REPORTS` per
+//! device (default 50), `IOTILE_BENCH_UPLOADERS` (default 4), `IOTILE_BENCH_WORKERS`
+//! (default 2).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloud::config::{Overrides, Settings};
+use cloud::http::HttpOptions;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
+use sync_protocol::Reading;
+
+const READINGS: u32 = 200;
+const FIRST_DEVICE: u32 = 0x100;
+const PASSWORD: &str = "correct horse battery";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Shape {
+    devices: usize,
+    reports: usize,
+    uploaders: usize,
+    workers: usize,
+}
+
+impl Shape {
+    fn readings(&self) -> usize {
+        self.devices * self.reports * READINGS as usize
+    }
+}
+
+fn main() {
+    let shape = Shape {
+        devices: env("IOTILE_BENCH_DEVICES", 16),
+        reports: env("IOTILE_BENCH_REPORTS", 50),
+        uploaders: env("IOTILE_BENCH_UPLOADERS", 4),
+        workers: env("IOTILE_BENCH_WORKERS", 2),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let raw = rt.block_on(raw_sqlite(shape.readings()));
+    let ours = rt.block_on(server_run(&shape, None));
+    println!(
+        "P2 sqlite devices={} reports={} readings={} workers={} uploaders={} \
+         ours_readings_per_s={:.0} raw_rows_per_s={:.0} ratio={:.3}",
+        shape.devices,
+        shape.devices * shape.reports,
+        shape.readings(),
+        shape.workers,
+        shape.uploaders,
+        ours,
+        raw,
+        ours / raw
+    );
+    if std::env::var("IOTILE_BENCH_PG").as_deref() == Ok("1") {
+        let url = rt.block_on(postgres::fresh_database_url());
+        let pg = rt.block_on(server_run(&shape, Some(url)));
+        println!(
+            "P2 postgres readings={} workers={} ours_readings_per_s={pg:.0}",
+            shape.readings(),
+            shape.workers
+        );
+    }
+}
+
+/// A report of readings `first..first+200` of stream 5001, 10 s apart.
+fn report(device: u32, index: u32) -> Vec<u8> {
+    let first = index * READINGS + 1;
+    let readings: Vec<Reading> = (first..first + READINGS)
+        .map(|id| Reading {
+            stream: 0x5001 + (id % 4) as u16,
+            reading_id: id,
+            raw_time: id * 10,
+            value: id * 3,
+        })
+        .collect();
+    let header = SignedListHeader {
+        device_id: device,
+        report_id: first + READINGS,
+        sent_timestamp: (first + READINGS) * 10,
+        streamer: 0,
+        selector: 0x100B,
+    };
+    SignedListReport::build(header, &readings, Signer::Hash)
+        .unwrap()
+        .encode()
+}
+
+struct Server {
+    base: String,
+    state: cloud::state::AppState,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    async fn start(workers: usize, database_url: Option<String>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::resolve(Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            database_url,
+            bind: Some("127.0.0.1:0".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        let state = cloud::server::build_state(&settings).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(settings.bind).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            let options = cloud::worker::WorkerOptions {
+                workers,
+                lease: Duration::from_secs(60),
+                idle_poll: Duration::from_millis(20),
+            };
+            cloud::server::serve(listener, served, &HttpOptions::default(), options, shutdown)
+                .await
+                .unwrap();
+        });
+        Server {
+            base: format!("http://{addr}/api/v1/"),
+            state,
+            client: reqwest::Client::new(),
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    async fn call(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            req = req.header("Authorization", format!("jwt {token}"));
+        }
+        let response = req.send().await.unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// A staff account, an org, a project and `devices` claimed devices; returns the JWT.
+async fn site(server: &Server, devices: usize) -> String {
+    let hash = cloud::auth::password::hash(PASSWORD).unwrap();
+    let token = cloud::auth::password::new_api_token();
+    cloud::store::users::create(
+        &server.state.db.meta,
+        &cloud::store::users::NewUser {
+            username: "bench",
+            email: "bench@arch.io",
+            name: "",
+            password_hash: &hash,
+            api_token: &token,
+            is_staff: true,
+            is_active: true,
+        },
+        cloud::time::now_micros(),
+    )
+    .await
+    .unwrap();
+    let (_, login) = server
+        .call(
+            "auth/login/",
+            None,
+            json!({"email": "bench@arch.io", "password": PASSWORD}),
+        )
+        .await;
+    let jwt = login["jwt"].as_str().unwrap().to_string();
+    let (_, org) = server
+        .call("org/", Some(&jwt), json!({"name": "Bench"}))
+        .await;
+    let (_, project) = server
+        .call(
+            "project/",
+            Some(&jwt),
+            json!({"name": "P", "org": org["slug"]}),
+        )
+        .await;
+    for d in 0..devices as u32 {
+        let id = FIRST_DEVICE + d;
+        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+        let (status, created) = server.call("device/?staff=1", Some(&jwt), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, claimed) = server
+            .call(
+                "device/claim/",
+                Some(&jwt),
+                json!({"device": created["slug"], "project": project["id"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
+    }
+    jwt
+}
+
+/// Uploads every report and waits until all are processed: readings per second.
+async fn server_run(shape: &Shape, database_url: Option<String>) -> f64 {
+    let server = Arc::new(Server::start(shape.workers, database_url).await);
+    let jwt = Arc::new(site(&server, shape.devices).await);
+    // Each uploader sends its devices' reports in order, as a gateway does.
+    let mut batches: Vec<Vec<Vec<u8>>> = vec![Vec::new(); shape.uploaders];
+    for r in 0..shape.reports as u32 {
+        for d in 0..shape.devices as u32 {
+            batches[d as usize % shape.uploaders].push(report(FIRST_DEVICE + d, r));
+        }
+    }
+    let url = format!(
+        "{}streamer/report/?timestamp=2026-01-01T00:00:00",
+        server.base
+    );
+    let started = Instant::now();
+    let mut uploads = Vec::new();
+    for batch in batches {
+        let (server, jwt, url) = (server.clone(), jwt.clone(), url.clone());
+        uploads.push(tokio::spawn(async move {
+            for bytes in batch {
+                let part = reqwest::multipart::Part::bytes(bytes).file_name("report.bin");
+                let form = reqwest::multipart::Form::new().part("file", part);
+                let response = server
+                    .client
+                    .post(&url)
+                    .header("Authorization", format!("jwt {jwt}"))
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+            }
+        }));
+    }
+    for u in uploads {
+        u.await.unwrap();
+    }
+    let uploaded = started.elapsed();
+    loop {
+        let counts = cloud::store::jobs::counts(&server.state.db.meta)
+            .await
+            .unwrap();
+        let open: i64 = counts
+            .iter()
+            .filter(|(state, _)| state != "done")
+            .map(|(_, n)| n)
+            .sum();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed();
+    // Every reading is there, once (plus one marker row per report).
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stream_data")
+        .fetch_one(&server.state.db.data)
+        .await
+        .unwrap();
+    let expected = shape.readings() + shape.devices * shape.reports;
+    assert_eq!(stored, expected as i64, "rows stored");
+    println!(
+        "P2 run: uploads done in {:.3}s, all processed in {:.3}s",
+        uploaded.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    shape.readings() as f64 / elapsed.as_secs_f64()
+}
+
+/// The floor: the same number of rows, one prepared INSERT each (sqlx's own SQLite driver,
+/// not `Any`; the statement is prepared once and cached), in one transaction, into a fresh
+/// database migrated like the server's and opened with the server's pragmas.
+async fn raw_sqlite(rows: usize) -> f64 {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("raw.sqlite3").display());
+    let db = cloud::db::Db::open(&url, None).await.unwrap();
+    db.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"] {
+        sqlx::query(pragma).execute(&mut conn).await.unwrap();
+    }
+    let device = "d--0000-0000-0000-0100";
+    let streams: Vec<String> = (0..4)
+        .map(|s| format!("s--0000-0001--0000-0000-0000-0100--500{}", s + 1))
+        .collect();
+    let started = Instant::now();
+    let mut tx = conn.begin().await.unwrap();
+    for i in 0..rows as i64 {
+        sqlx::query(
+            "INSERT INTO stream_data (stream_slug, device_slug, device_timestamp, timestamp, \
+             streamer_local_id, dirty_ts, status, type, value, int_value) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(&streams[(i % 4) as usize])
+        .bind(device)
+        .bind(i * 10)
+        .bind(1_767_225_600_000_000 + i * 10_000_000)
+        .bind(i + 1)
+        .bind(0i64)
+        .bind("cln")
+        .bind("Num")
+        .bind((i * 3) as f64)
+        .bind(i * 3)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    rows as f64 / started.elapsed().as_secs_f64()
+}
