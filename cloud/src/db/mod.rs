@@ -132,11 +132,11 @@ async fn connect(url: &str, backend: Backend) -> Result<AnyPool, DbError> {
         _ => AnyConnectOptions::from_str(url).map_err(connect_err)?,
     };
     // SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
-    // SQLite's busy handler (1, 2, 5, 10… ms): with several connections, concurrent uploads
-    // and workers spent most of their time asleep. One connection hands the database over in
-    // queue order without sleeping; reads in WAL mode are short enough to share it.
+    // SQLite's busy handler (1, 2, 5, 10… ms), which costs ingest about a fifth of its rate
+    // against a single connection. A single connection would also queue every read behind
+    // every write, so several are kept until writes get a pool of their own.
     let max = match backend {
-        Backend::Sqlite => 1,
+        Backend::Sqlite => 8,
         Backend::Postgres => 16,
     };
     AnyPoolOptions::new()
