@@ -155,6 +155,8 @@ backends!(
             .ok("streamer/?device=d--0000-0000-0000-0077", &s.staff)
             .await;
         assert_eq!(acks["results"][0]["last_id"], 200);
+        // The device booted 3000 s before the report was received.
+        assert_eq!(acks["results"][0]["last_reboot_ts"], "2025-12-31T23:10:00Z");
 
         // The same bytes again: the same answer, nothing new.
         let (status, again) = upload(&app, &s.staff, "report.bin", report(1..=200), &query).await;

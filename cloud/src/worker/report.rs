@@ -41,8 +41,8 @@ pub async fn process(state: &AppState, job: &jobs::Job, worker: &str) -> Result<
     }
     match prepare(state, &report).await? {
         Ok(work) => {
-            let logged = store_rows(state, &report, &work).await?;
-            finish(state, job, worker, Some((&report, Ok((work, logged))))).await
+            let stored = store_rows(state, &report, &work).await?;
+            finish(state, job, worker, Some((&report, Ok((work, stored))))).await
         }
         Err(reason) => finish(state, job, worker, Some((&report, Err(reason)))).await,
     }
@@ -196,12 +196,22 @@ async fn stream_settings(
 }
 
 /// Step 2: the rows and the ingest log, in one stream-data transaction.
-async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<Logged, JobError> {
+/// What step 2 stored: the logged outcome, and the time of the last reboot when this attempt
+/// ran the engine (a report found in the log leaves the streamer's reboot time as it is).
+struct Stored {
+    logged: Logged,
+    last_reboot_ts: Option<i64>,
+}
+
+async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<Stored, JobError> {
     let mut tx = state.db.data.begin().await?;
     let last_id = ingest_log::lock_progress(&mut tx, &work.streamer_slug).await?;
     if let Some(logged) = ingest_log::logged(&mut tx, &report.id).await? {
         tx.rollback().await?;
-        return Ok(logged);
+        return Ok(Stored {
+            logged,
+            last_reboot_ts: None,
+        });
     }
     let ctx = Context {
         project_gid: work.project_gid,
@@ -236,11 +246,14 @@ async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<Lo
     )
     .await?;
     tx.commit().await?;
-    Ok(logged)
+    Ok(Stored {
+        logged,
+        last_reboot_ts: outcome.last_reboot_ts,
+    })
 }
 
 /// What an attempt came to: the stored outcome, or why the report cannot be processed.
-type Attempt = Result<(Work, Logged), String>;
+type Attempt = Result<(Work, Stored), String>;
 
 /// Step 3: the books and the job's completion, in one metadata transaction. When the lease
 /// was lost meanwhile, nothing is written: the job's new holder finishes it.
@@ -254,7 +267,16 @@ async fn finish(
     let mut tx = state.db.meta.begin().await?;
     match &result {
         None => {}
-        Some((report, Ok((work, logged)))) => {
+        Some((
+            report,
+            Ok((
+                work,
+                Stored {
+                    logged,
+                    last_reboot_ts,
+                },
+            )),
+        )) => {
             let original = match &work.decoded {
                 Decoded::SignedList(r) => {
                     (Some(i64::from(r.lowest_id)), Some(i64::from(r.highest_id)))
@@ -270,7 +292,7 @@ async fn finish(
                 actual: (logged.new_count > 0).then_some((logged.first_id, logged.last_id)),
                 new_count: logged.new_count,
                 duplicate_count: logged.dup_count,
-                last_reboot_ts: None,
+                last_reboot_ts: *last_reboot_ts,
             };
             reports::record_processed(
                 &mut tx,
