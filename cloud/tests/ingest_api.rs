@@ -42,6 +42,26 @@ fn report(ids: std::ops::RangeInclusive<u32>) -> Vec<u8> {
         .encode()
 }
 
+/// A hash-signed report of one reading from `device`.
+fn one_reading(device: u32) -> Vec<u8> {
+    let readings = [Reading {
+        stream: 0x5001,
+        reading_id: 1,
+        raw_time: 1,
+        value: 1,
+    }];
+    let header = SignedListHeader {
+        device_id: device,
+        report_id: 2,
+        sent_timestamp: 10,
+        streamer: 0,
+        selector: 0x100B,
+    };
+    SignedListReport::build(header, &readings, Signer::Hash)
+        .unwrap()
+        .encode()
+}
+
 async fn upload(
     app: &common::TestApp,
     token: &str,
@@ -326,44 +346,10 @@ backends!(
         );
 
         // Unclaimed and unknown devices.
-        let unclaimed = {
-            let readings = [Reading {
-                stream: 0x5001,
-                reading_id: 1,
-                raw_time: 1,
-                value: 1,
-            }];
-            let header = SignedListHeader {
-                device_id: DEVICE + 1,
-                report_id: 2,
-                sent_timestamp: 10,
-                streamer: 0,
-                selector: 0x100B,
-            };
-            SignedListReport::build(header, &readings, Signer::Hash)
-                .unwrap()
-                .encode()
-        };
+        let unclaimed = one_reading(DEVICE + 1);
         let (status, body) = upload(&app, &s.staff, "report.bin", unclaimed, &query).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!(["Device d--0000-0000-0000-0078 has not been claimed. Yet, it is uploading a report"])));
-        let unknown = {
-            let readings = [Reading {
-                stream: 0x5001,
-                reading_id: 1,
-                raw_time: 1,
-                value: 1,
-            }];
-            let header = SignedListHeader {
-                device_id: 0xBEEF,
-                report_id: 2,
-                sent_timestamp: 10,
-                streamer: 0,
-                selector: 0x100B,
-            };
-            SignedListReport::build(header, &readings, Signer::Hash)
-                .unwrap()
-                .encode()
-        };
+        let unknown = one_reading(0xBEEF);
         assert_eq!(
             upload(&app, &s.staff, "report.bin", unknown, &query)
                 .await

@@ -171,19 +171,7 @@ pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>,
              streamer_local_id, dirty_ts, status, type, value, int_value) VALUES ($1, $2, $3, \
              $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&sql)
-            .bind(&r.stream_slug)
-            .bind(&r.device_slug)
-            .bind(r.device_timestamp)
-            .bind(r.timestamp)
-            .bind(r.streamer_local_id)
-            .bind(r.dirty_ts as i64)
-            .bind(&r.status)
-            .bind(&r.kind)
-            .bind(r.value)
-            .bind(r.int_value)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = bind_row(sqlx::query(&sql), r).fetch_one(&mut *tx).await?;
         out.push(from_row(&row)?);
     }
     tx.commit().await?;
@@ -255,19 +243,27 @@ pub async fn insert_batch(
         }
         let mut query = sqlx::query(&sql);
         for r in chunk {
-            query = query
-                .bind(&r.stream_slug)
-                .bind(&r.device_slug)
-                .bind(r.device_timestamp)
-                .bind(r.timestamp)
-                .bind(r.streamer_local_id)
-                .bind(r.dirty_ts as i64)
-                .bind(&r.status)
-                .bind(&r.kind)
-                .bind(r.value)
-                .bind(r.int_value);
+            query = bind_row(query, r);
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Binds a row's ten values in the column order of the inserts above.
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    r: &'q NewDataRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&r.stream_slug)
+        .bind(&r.device_slug)
+        .bind(r.device_timestamp)
+        .bind(r.timestamp)
+        .bind(r.streamer_local_id)
+        .bind(r.dirty_ts as i64)
+        .bind(&r.status)
+        .bind(&r.kind)
+        .bind(r.value)
+        .bind(r.int_value)
 }

@@ -110,17 +110,7 @@ pub async fn insert(pool: &AnyPool, events: &[NewEvent]) -> Result<Vec<Event>, s
              timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, \
              $7, $8) RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&sql)
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&e.stream_slug)
-            .bind(&e.device_slug)
-            .bind(e.device_timestamp)
-            .bind(e.timestamp)
-            .bind(e.streamer_local_id)
-            .bind(&e.extra_data)
-            .bind(&e.raw_data)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = bind_event(sqlx::query(&sql), e).fetch_one(&mut *tx).await?;
         out.push(from_row(&row)?);
     }
     tx.commit().await?;
@@ -151,10 +141,19 @@ pub async fn insert_batch(
     events: &[NewEvent],
 ) -> Result<(), sqlx::Error> {
     for e in events {
-        sqlx::query(
-            "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
-             timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+        let sql = "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
+                   timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        bind_event(sqlx::query(sql), e).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Binds an event's values (with a fresh uuid) in the column order of the inserts above.
+fn bind_event<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    e: &'q NewEvent,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(&e.stream_slug)
         .bind(&e.device_slug)
@@ -163,8 +162,4 @@ pub async fn insert_batch(
         .bind(e.streamer_local_id)
         .bind(&e.extra_data)
         .bind(&e.raw_data)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
 }
