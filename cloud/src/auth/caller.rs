@@ -42,6 +42,12 @@ impl Caller {
             .find(|m| m.org_id == org_id && m.is_active)
     }
 
+    /// Whether the org's objects show in this caller's lists and lookups: a member's, or any
+    /// org's for staff who asked with `?staff=1`.
+    pub fn sees_org(&self, org_id: &str) -> bool {
+        self.staff_mode || self.membership(org_id).is_some()
+    }
+
     /// Staff, or an active member of the org.
     pub fn has_access(&self, org_id: &str) -> bool {
         self.is_staff() || self.membership(org_id).is_some()

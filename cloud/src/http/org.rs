@@ -78,7 +78,7 @@ async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org
     let org = orgs::by_slug(&state.db.meta, slug)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if caller.staff_mode || caller.membership(&org.id).is_some() {
+    if caller.sees_org(&org.id) {
         Ok(org)
     } else {
         Err(ApiError::NotFound)

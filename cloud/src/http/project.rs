@@ -67,7 +67,7 @@ pub async fn visible(state: &AppState, caller: &Caller, id: &str) -> ApiResult<P
     let project = projects::by_id(&state.db.meta, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if caller.staff_mode || caller.membership(&project.org_id).is_some() {
+    if caller.sees_org(&project.org_id) {
         Ok(project)
     } else {
         Err(ApiError::NotFound)

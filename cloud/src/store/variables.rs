@@ -187,64 +187,57 @@ pub async fn create(
     created_by: i64,
     now: i64,
 ) -> Result<Variable, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO variables (id, slug, project_id, org_id, lid, name, about, var_type, input_unit, \
-         output_unit, units, raw_value_format, multiplication_factor, division_factor, \"offset\", \
-         decimal_places, mdo_label, web_only, app_only, created_on, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(slug)
-    .bind(project_id)
-    .bind(org_id)
-    .bind(lid)
-    .bind(&fields.name)
-    .bind(&fields.about)
-    .bind(&fields.var_type)
-    .bind(json_text(&fields.input_unit))
-    .bind(json_text(&fields.output_unit))
-    .bind(&fields.units)
-    .bind(&fields.raw_value_format)
-    .bind(fields.multiplication_factor)
-    .bind(fields.division_factor)
-    .bind(fields.offset)
-    .bind(fields.decimal_places)
-    .bind(&fields.mdo_label)
-    .bind(fields.web_only as i64)
-    .bind(fields.app_only as i64)
-    .bind(now)
-    .bind(created_by)
-    .execute(pool)
-    .await?;
+    const SQL: &str = "INSERT INTO variables (id, slug, project_id, org_id, lid, name, about, \
+        var_type, input_unit, output_unit, units, raw_value_format, multiplication_factor, \
+        division_factor, \"offset\", decimal_places, mdo_label, web_only, app_only, created_on, \
+        created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+        $16, $17, $18, $19, $20, $21)";
+    let keys = sqlx::query(SQL)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(slug)
+        .bind(project_id)
+        .bind(org_id)
+        .bind(lid);
+    bind_fields(keys, fields)
+        .bind(now)
+        .bind(created_by)
+        .execute(pool)
+        .await?;
     by_slug(pool, slug).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 pub async fn update(pool: &AnyPool, id: &str, fields: &Fields) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE variables SET name = $1, about = $2, var_type = $3, input_unit = $4, output_unit = $5, \
-         units = $6, raw_value_format = $7, multiplication_factor = $8, division_factor = $9, \
-         \"offset\" = $10, decimal_places = $11, mdo_label = $12, web_only = $13, app_only = $14 \
-         WHERE id = $15",
-    )
-    .bind(&fields.name)
-    .bind(&fields.about)
-    .bind(&fields.var_type)
-    .bind(json_text(&fields.input_unit))
-    .bind(json_text(&fields.output_unit))
-    .bind(&fields.units)
-    .bind(&fields.raw_value_format)
-    .bind(fields.multiplication_factor)
-    .bind(fields.division_factor)
-    .bind(fields.offset)
-    .bind(fields.decimal_places)
-    .bind(&fields.mdo_label)
-    .bind(fields.web_only as i64)
-    .bind(fields.app_only as i64)
-    .bind(id)
-    .execute(pool)
-    .await?;
+    const SQL: &str = "UPDATE variables SET name = $1, about = $2, var_type = $3, \
+        input_unit = $4, output_unit = $5, units = $6, raw_value_format = $7, \
+        multiplication_factor = $8, division_factor = $9, \"offset\" = $10, decimal_places = $11, \
+        mdo_label = $12, web_only = $13, app_only = $14 WHERE id = $15";
+    bind_fields(sqlx::query(SQL), fields)
+        .bind(id)
+        .execute(pool)
+        .await?;
     Ok(())
+}
+
+/// Binds the caller-settable columns, in the order both statements above list them.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    fields: &'q Fields,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&fields.name)
+        .bind(&fields.about)
+        .bind(&fields.var_type)
+        .bind(json_text(&fields.input_unit))
+        .bind(json_text(&fields.output_unit))
+        .bind(&fields.units)
+        .bind(&fields.raw_value_format)
+        .bind(fields.multiplication_factor)
+        .bind(fields.division_factor)
+        .bind(fields.offset)
+        .bind(fields.decimal_places)
+        .bind(&fields.mdo_label)
+        .bind(fields.web_only as i64)
+        .bind(fields.app_only as i64)
 }
 
 pub async fn delete(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
