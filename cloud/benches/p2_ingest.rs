@@ -61,6 +61,8 @@ fn main() {
         .build()
         .unwrap();
     let raw = rt.block_on(raw_sqlite(shape.readings()));
+    let driver = rt.block_on(driver_insert(shape.readings()));
+    println!("P2 sqlite storage layer alone (store::data::insert_batch, 200 rows per call, one transaction): rows_per_s={driver:.0}");
     let ours = rt.block_on(server_run(&shape, None));
     println!(
         "P2 sqlite devices={} reports={} readings={} workers={} uploaders={} \
@@ -339,4 +341,35 @@ async fn raw_sqlite(rows: usize) -> f64 {
     })
     .await
     .unwrap()
+}
+
+/// The storage layer's own floor: the same rows through `store::data::insert_batch` (sqlx
+/// `Any`), a report's 200 rows per call, in one transaction.
+async fn driver_insert(rows: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("any.sqlite3").display());
+    let db = cloud::db::Db::open(&url, None).await.unwrap();
+    let all: Vec<cloud::store::data::NewDataRow> = (0..rows as i64)
+        .map(|i| cloud::store::data::NewDataRow {
+            stream_slug: format!("s--0000-0001--0000-0000-0000-0100--500{}", i % 4 + 1),
+            device_slug: "d--0000-0000-0000-0100".into(),
+            device_timestamp: Some(i * 10),
+            timestamp: 1_767_225_600_000_000 + i * 10_000_000,
+            streamer_local_id: i + 1,
+            dirty_ts: false,
+            status: "cln".into(),
+            kind: "Num".into(),
+            value: Some((i * 3) as f64),
+            int_value: Some(i * 3),
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tx = db.data_writes.begin().await.unwrap();
+    for chunk in all.chunks(200) {
+        cloud::store::data::insert_batch(&mut tx, chunk)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    rows as f64 / started.elapsed().as_secs_f64()
 }

@@ -47,11 +47,20 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
 }
 
-/// The two pools the server works with.
+/// The pools the server works with.
+///
+/// SQLite has one writer at a time; a writer that finds the lock taken sleeps in SQLite's
+/// busy handler (1, 2, 5, 10… ms) rather than being woken when it frees. The hot write paths
+/// (report upload, the job queue, ingest) therefore take their connection from a pool of one
+/// per SQLite database (`meta_writes`, `data_writes`), where waiting is a queue, while reads
+/// use the larger pools beside them (WAL). On PostgreSQL the write pools are the read pools.
+/// A transaction on a write pool must not wait on the same write pool.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub meta: AnyPool,
     pub data: AnyPool,
+    pub meta_writes: AnyPool,
+    pub data_writes: AnyPool,
     pub backend: Backend,
     pub data_backend: Backend,
 }
@@ -61,13 +70,16 @@ impl Db {
     pub async fn open(meta_url: &str, data_url: Option<&str>) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(meta_url)?;
-        let meta = connect(meta_url, backend).await?;
-        let (data, data_backend) = match data_url {
+        let meta = connect(meta_url, backend, false).await?;
+        let meta_writes = writer(&meta, meta_url, backend).await?;
+        let (data, data_writes, data_backend) = match data_url {
             Some(url) if url != meta_url => {
                 let b = Backend::of_url(url)?;
-                (connect(url, b).await?, b)
+                let data = connect(url, b, false).await?;
+                let writes = writer(&data, url, b).await?;
+                (data, writes, b)
             }
-            _ => (meta.clone(), backend),
+            _ => (meta.clone(), meta_writes.clone(), backend),
         };
         migrate(&meta, MigrationSet::Meta, backend, meta_url).await?;
         migrate(
@@ -80,14 +92,17 @@ impl Db {
         Ok(Db {
             meta,
             data,
+            meta_writes,
+            data_writes,
             backend,
             data_backend,
         })
     }
 
     pub async fn close(&self) {
-        self.meta.close().await;
-        self.data.close().await;
+        for pool in [&self.meta, &self.data, &self.meta_writes, &self.data_writes] {
+            pool.close().await;
+        }
     }
 }
 
@@ -118,7 +133,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-async fn connect(url: &str, backend: Backend) -> Result<AnyPool, DbError> {
+/// The write pool beside `pool`: its own single connection on SQLite, `pool` itself elsewhere.
+async fn writer(pool: &AnyPool, url: &str, backend: Backend) -> Result<AnyPool, DbError> {
+    match backend {
+        Backend::Sqlite => connect(url, backend, true).await,
+        Backend::Postgres => Ok(pool.clone()),
+    }
+}
+
+async fn connect(url: &str, backend: Backend, single: bool) -> Result<AnyPool, DbError> {
     let connect_err = |source| DbError::Connect {
         url: redact(url),
         source,
@@ -131,11 +154,8 @@ async fn connect(url: &str, backend: Backend) -> Result<AnyPool, DbError> {
         }
         _ => AnyConnectOptions::from_str(url).map_err(connect_err)?,
     };
-    // SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
-    // SQLite's busy handler (1, 2, 5, 10… ms), which costs ingest about a fifth of its rate
-    // against a single connection. A single connection would also queue every read behind
-    // every write, so several are kept until writes get a pool of their own.
     let max = match backend {
+        _ if single => 1,
         Backend::Sqlite => 8,
         Backend::Postgres => 16,
     };

@@ -262,7 +262,7 @@ pub async fn upload(
         }
     }
 
-    let streamer = streamers::upsert(&state.db.meta, device.id, index, selector, 0).await?;
+    let streamer = streamers::upsert(&state.db.meta_writes, device.id, index, selector, 0).await?;
     let digest = hex::encode(Sha256::digest(&bytes));
     let count = decoded.count();
     if let Some(earlier) = reports::by_digest(&state.db.meta, streamer.id, &digest).await? {
@@ -308,7 +308,7 @@ pub async fn upload(
         ext: kind.ext(),
         reading_count: i64::try_from(count).unwrap_or(i64::MAX),
     };
-    let job = reports::accept(&state.db.meta, &new, now).await?;
+    let job = reports::accept(&state.db.meta_writes, &new, now).await?;
     state.jobs_ready.notify_one();
     Ok((
         StatusCode::CREATED,

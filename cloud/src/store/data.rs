@@ -198,15 +198,16 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Err
     row.as_ref().map(from_row).transpose()
 }
 
-/// Rows per multi-row `INSERT` (10 values each). SQLite looks each parameter up by name with
-/// a linear scan of the statement's parameters, so binding costs grow with the square of
-/// the statement's size there: small statements, repeated (and cached as prepared), are
-/// fastest on SQLite; PostgreSQL prefers fewer round trips.
-fn batch_rows(conn: &sqlx::AnyConnection) -> usize {
+/// Rows per multi-row `INSERT` (10 values each), and how its parameters are written. SQLite
+/// looks a numbered parameter (`$7`) up by name with a linear scan, so binding a large
+/// statement costs the square of its size there; anonymous `?` parameters bind by position,
+/// so one statement can carry a whole report. PostgreSQL takes `$N` and prefers few round
+/// trips as well.
+fn statement_shape(conn: &sqlx::AnyConnection) -> (usize, bool) {
     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
-        25
+        (1000, false)
     } else {
-        500
+        (500, true)
     }
 }
 
@@ -215,31 +216,28 @@ pub async fn insert_batch(
     conn: &mut sqlx::AnyConnection,
     rows: &[NewDataRow],
 ) -> Result<(), sqlx::Error> {
-    let per_statement = batch_rows(conn);
+    use std::fmt::Write;
+    let (per_statement, numbered) = statement_shape(conn);
     for chunk in rows.chunks(per_statement) {
-        let mut sql = String::with_capacity(64 + chunk.len() * 48);
+        let mut sql = String::with_capacity(160 + chunk.len() * 48);
         sql.push_str(
             "INSERT INTO stream_data (stream_slug, device_slug, device_timestamp, timestamp, \
              streamer_local_id, dirty_ts, status, type, value, int_value) VALUES ",
         );
         for i in 0..chunk.len() {
-            let b = i * 10;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10
-            ));
+            if numbered {
+                let b = i * 10;
+                sql.push('(');
+                for k in 1..=10 {
+                    let sep = if k < 10 { "," } else { ")" };
+                    let _ = write!(sql, "${}{sep}", b + k);
+                }
+            } else {
+                sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
+            }
         }
         let mut query = sqlx::query(&sql);
         for r in chunk {

@@ -1,6 +1,8 @@
 //! Exactly-once bookkeeping of ingest, kept in the stream-data database so that it commits in
 //! the same transaction as the rows it describes (see `migrations/data/1002_ingest_log.sql`).
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 /// What processing a report stored, as logged when it committed.
@@ -12,71 +14,136 @@ pub struct Logged {
     pub dup_count: i64,
 }
 
-/// Takes the streamer's progress row for this transaction and returns its `last_id`.
+/// `$first, $first+1, … ` for `n` parameters.
+fn params(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Takes the progress rows of `streamers` (distinct) for this transaction and returns each
+/// one's `last_id`, in one statement.
 ///
-/// The first statement is a write, so on SQLite the transaction holds the write lock before
-/// it reads, and on PostgreSQL the row stays locked until commit: two attempts at the same
-/// streamer's reports can never both read the same `last_id`.
-pub async fn lock_progress(conn: &mut AnyConnection, streamer: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO streamer_progress (streamer_slug, last_id) VALUES ($1, 0) \
-         ON CONFLICT (streamer_slug) DO UPDATE SET last_id = streamer_progress.last_id",
-    )
-    .bind(streamer)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query_scalar("SELECT last_id FROM streamer_progress WHERE streamer_slug = $1")
-        .bind(streamer)
-        .fetch_one(&mut *conn)
-        .await
+/// The statement is a write, so on SQLite the transaction holds the write lock before it
+/// reads, and on PostgreSQL the rows stay locked until commit: two attempts at the same
+/// streamer's reports can never both read the same `last_id`. Rows are taken in slug order,
+/// so two transactions never wait on each other crosswise.
+pub async fn lock_progress(
+    conn: &mut AnyConnection,
+    streamers: &[&str],
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    if streamers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sorted = streamers.to_vec();
+    sorted.sort_unstable();
+    let values: Vec<String> = (1..=sorted.len()).map(|i| format!("(${i}, 0)")).collect();
+    let sql = format!(
+        "INSERT INTO streamer_progress (streamer_slug, last_id) VALUES {} \
+         ON CONFLICT (streamer_slug) DO UPDATE SET last_id = streamer_progress.last_id \
+         RETURNING streamer_slug, last_id",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for slug in &sorted {
+        query = query.bind(*slug);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("streamer_slug")?, r.try_get("last_id")?)))
+        .collect()
 }
 
-/// The logged outcome of a report that was processed before.
-pub async fn logged(conn: &mut AnyConnection, report: &str) -> Result<Option<Logged>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT first_id, last_id, new_count, dup_count FROM ingest_log WHERE report_id = $1",
-    )
-    .bind(report)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(Logged {
-            first_id: r.try_get("first_id")?,
-            last_id: r.try_get("last_id")?,
-            new_count: r.try_get("new_count")?,
-            dup_count: r.try_get("dup_count")?,
+/// The logged outcomes of those of `reports` that were processed before.
+pub async fn logged(
+    conn: &mut AnyConnection,
+    reports: &[&str],
+) -> Result<HashMap<String, Logged>, sqlx::Error> {
+    if reports.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT report_id, first_id, last_id, new_count, dup_count FROM ingest_log \
+         WHERE report_id IN ({})",
+        params(1, reports.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in reports {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("report_id")?,
+                Logged {
+                    first_id: r.try_get("first_id")?,
+                    last_id: r.try_get("last_id")?,
+                    new_count: r.try_get("new_count")?,
+                    dup_count: r.try_get("dup_count")?,
+                },
+            ))
         })
-    })
-    .transpose()
+        .collect()
 }
 
-/// Logs a report's outcome and moves the streamer's progress up to `last_id` (never down).
+/// A report's outcome to log.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub report: &'a str,
+    pub streamer: &'a str,
+    pub outcome: Logged,
+}
+
+/// Logs the outcomes and moves each streamer's progress up to its `last_id` (never down),
+/// in two statements. Each streamer appears at most once in `entries`.
 pub async fn record(
     conn: &mut AnyConnection,
-    report: &str,
-    streamer: &str,
-    outcome: Logged,
+    entries: &[Entry<'_>],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..entries.len())
+        .map(|i| format!("({}, ${})", params(i * 5 + 2, 5), 1))
+        .collect();
+    let sql = format!(
         "INSERT INTO ingest_log (report_id, first_id, last_id, new_count, dup_count, processed) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(report)
-    .bind(outcome.first_id)
-    .bind(outcome.last_id)
-    .bind(outcome.new_count)
-    .bind(outcome.dup_count)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE streamer_progress SET last_id = CASE WHEN last_id < $1 THEN $1 ELSE last_id END \
-         WHERE streamer_slug = $2",
-    )
-    .bind(outcome.last_id)
-    .bind(streamer)
-    .execute(&mut *conn)
-    .await?;
+         VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for e in entries {
+        query = query
+            .bind(e.report)
+            .bind(e.outcome.first_id)
+            .bind(e.outcome.last_id)
+            .bind(e.outcome.new_count)
+            .bind(e.outcome.dup_count);
+    }
+    query.execute(&mut *conn).await?;
+    let mut sorted = entries.to_vec();
+    sorted.sort_unstable_by_key(|e| e.streamer);
+    let values: Vec<String> = (0..sorted.len())
+        .map(|i| format!("({})", params(i * 2 + 1, 2)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO streamer_progress (streamer_slug, last_id) VALUES {} \
+         ON CONFLICT (streamer_slug) DO UPDATE SET last_id = CASE \
+             WHEN excluded.last_id > streamer_progress.last_id THEN excluded.last_id \
+             ELSE streamer_progress.last_id END",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for e in &sorted {
+        query = query.bind(e.streamer).bind(e.outcome.last_id);
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }

@@ -80,37 +80,58 @@ pub async fn claim(
     now: i64,
     lease: i64,
 ) -> Result<Option<Job>, sqlx::Error> {
+    Ok(claim_many(pool, backend, worker, now, lease, 1)
+        .await?
+        .pop())
+}
+
+/// Takes up to `max` eligible jobs at once, in queue order, each with a lease until
+/// `now + lease`. At most one job per key is eligible at a time, so a batch never holds two
+/// jobs of one key.
+pub async fn claim_many(
+    pool: &AnyPool,
+    backend: Backend,
+    worker: &str,
+    now: i64,
+    lease: i64,
+    max: i64,
+) -> Result<Vec<Job>, sqlx::Error> {
     let lock = match backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2 \
-         WHERE id = (SELECT j.id FROM jobs j \
+         WHERE id IN (SELECT j.id FROM jobs j \
              WHERE ((j.state = 'queued' AND j.run_after <= $3) OR (j.state = 'running' AND j.lease_until < $3)) \
              AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.job_key = j.job_key AND e.id < j.id \
                              AND e.state IN ('queued', 'running')) \
-             ORDER BY j.id LIMIT 1 {lock}) \
+             ORDER BY j.id LIMIT $4 {lock}) \
          AND (state = 'queued' OR lease_until < $3) \
          RETURNING id, kind, job_key, payload, attempts, max_attempts"
     );
-    let row = sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
         .bind(now + lease)
         .bind(worker)
         .bind(now)
-        .fetch_optional(pool)
+        .bind(max)
+        .fetch_all(pool)
         .await?;
-    row.map(|r| {
-        Ok(Job {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            key: r.try_get("job_key")?,
-            payload: r.try_get("payload")?,
-            attempts: r.try_get("attempts")?,
-            max_attempts: r.try_get("max_attempts")?,
+    let mut jobs = rows
+        .iter()
+        .map(|r| {
+            Ok(Job {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                key: r.try_get("job_key")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                max_attempts: r.try_get("max_attempts")?,
+            })
         })
-    })
-    .transpose()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
 }
 
 /// Extends the lease; false when the job is no longer this worker's.
@@ -120,15 +141,27 @@ pub async fn heartbeat(
     worker: &str,
     lease_until: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
-    )
-    .bind(lease_until)
-    .bind(id)
-    .bind(worker)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    heartbeat_many(pool, &[id], worker, lease_until).await
+}
+
+/// Extends the leases of a batch; false when any of its jobs is no longer this worker's.
+pub async fn heartbeat_many(
+    pool: &AnyPool,
+    ids: &[i64],
+    worker: &str,
+    lease_until: i64,
+) -> Result<bool, sqlx::Error> {
+    let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE jobs SET lease_until = $1 WHERE worker = $2 AND state = 'running' AND id IN ({})",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(lease_until).bind(worker);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let done = query.execute(pool).await?;
+    Ok(done.rows_affected() == ids.len() as u64)
 }
 
 /// Marks the job done, inside the caller's transaction; false when the lease was lost.

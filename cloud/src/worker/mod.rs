@@ -67,6 +67,9 @@ pub async fn run(state: AppState, options: WorkerOptions, shutdown: Cancellation
     tracker.wait().await;
 }
 
+/// Jobs a worker takes at once; their writes share transactions (see `report`).
+const BATCH: i64 = 32;
+
 async fn worker_loop(
     state: AppState,
     name: String,
@@ -76,9 +79,19 @@ async fn worker_loop(
     let lease = i64::try_from(options.lease.as_micros()).unwrap_or(i64::MAX);
     tracing::info!(worker = %name, "worker started");
     while !shutdown.is_cancelled() {
-        match jobs::claim(&state.db.meta, state.db.backend, &name, now_micros(), lease).await {
-            Ok(Some(job)) => execute(&state, &job, &name, options.lease).await,
-            Ok(None) => {
+        let db = &state.db;
+        match jobs::claim_many(
+            &db.meta_writes,
+            db.backend,
+            &name,
+            now_micros(),
+            lease,
+            BATCH,
+        )
+        .await
+        {
+            Ok(batch) if !batch.is_empty() => execute(&state, &batch, &name, options.lease).await,
+            Ok(_) => {
                 tokio::select! {
                     _ = tokio::time::sleep(options.idle_poll) => {}
                     _ = state.jobs_ready.notified() => {}
@@ -86,7 +99,7 @@ async fn worker_loop(
                 }
             }
             Err(e) => {
-                tracing::warn!(worker = %name, error = %e, "taking a job failed");
+                tracing::warn!(worker = %name, error = %e, "taking jobs failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -94,39 +107,47 @@ async fn worker_loop(
     tracing::info!(worker = %name, "worker stopped");
 }
 
-/// One attempt at a job, with a heartbeat that extends the lease every third of it. If the
-/// lease is lost (this worker stalled and another took the job), the attempt is abandoned.
-async fn execute(state: &AppState, job: &Job, name: &str, lease: Duration) {
+/// One attempt at a batch of jobs, with a heartbeat that extends their leases every third of
+/// the lease. If a lease is lost (this worker stalled and another took a job), the attempt is
+/// abandoned; the batch's other jobs are taken again when their leases run out.
+async fn execute(state: &AppState, batch: &[Job], name: &str, lease: Duration) {
     let lease_micros = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+    let ids: Vec<i64> = batch.iter().map(|j| j.id).collect();
     let heartbeat = async {
         loop {
             tokio::time::sleep(lease / 3).await;
-            match jobs::heartbeat(&state.db.meta, job.id, name, now_micros() + lease_micros).await {
+            let until = now_micros() + lease_micros;
+            match jobs::heartbeat_many(&state.db.meta_writes, &ids, name, until).await {
                 Ok(true) => {}
                 Ok(false) => return,
-                Err(e) => tracing::warn!(job = job.id, error = %e, "heartbeat failed"),
+                Err(e) => tracing::warn!(jobs = ?ids, error = %e, "heartbeat failed"),
             }
         }
     };
-    let outcome = tokio::select! {
-        result = handle(state, job, name) => result,
+    let outcomes = tokio::select! {
+        outcomes = handle(state, batch, name) => outcomes,
         _ = heartbeat => {
-            tracing::warn!(job = job.id, worker = name, "lease lost; abandoning the attempt");
+            tracing::warn!(jobs = ?ids, worker = name, "lease lost; abandoning the attempt");
             return;
         }
     };
-    let Err(error) = outcome else {
-        return;
-    };
-    let (message, permanent) = match &error {
-        JobError::Retry(m) => (m.clone(), false),
-        JobError::Permanent(m) => (m.clone(), true),
+    for (job, outcome) in batch.iter().zip(outcomes) {
+        if let Err(error) = outcome {
+            record_failure(state, job, name, &error).await;
+        }
+    }
+}
+
+async fn record_failure(state: &AppState, job: &Job, name: &str, error: &JobError) {
+    let (message, permanent) = match error {
+        JobError::Retry(m) => (m.as_str(), false),
+        JobError::Permanent(m) => (m.as_str(), true),
     };
     let mut failing = job.clone();
     if permanent {
         failing.attempts = failing.max_attempts;
     }
-    match jobs::fail(&state.db.meta, &failing, name, &message, now_micros()).await {
+    match jobs::fail(&state.db.meta_writes, &failing, name, message, now_micros()).await {
         Ok(AfterFailure::Retry { .. }) => {
             tracing::warn!(job = job.id, error = %message, "job failed; will retry")
         }
@@ -140,9 +161,21 @@ async fn execute(state: &AppState, job: &Job, name: &str, lease: Duration) {
     }
 }
 
-async fn handle(state: &AppState, job: &Job, name: &str) -> Result<(), JobError> {
-    match job.kind.as_str() {
-        jobs::PROCESS_REPORT => report::process(state, job, name).await,
-        other => Err(JobError::Permanent(format!("unknown job kind {other:?}"))),
-    }
+/// Runs a batch, kind by kind; the results follow the order of `batch`.
+async fn handle(state: &AppState, batch: &[Job], name: &str) -> Vec<Result<(), JobError>> {
+    let reports: Vec<Job> = batch
+        .iter()
+        .filter(|j| j.kind == jobs::PROCESS_REPORT)
+        .cloned()
+        .collect();
+    let mut processed = report::process(state, &reports, name).await.into_iter();
+    batch
+        .iter()
+        .map(|job| match job.kind.as_str() {
+            jobs::PROCESS_REPORT => processed
+                .next()
+                .unwrap_or_else(|| Err(JobError::Retry("no result for the job".into()))),
+            other => Err(JobError::Permanent(format!("unknown job kind {other:?}"))),
+        })
+        .collect()
 }

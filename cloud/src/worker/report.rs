@@ -1,10 +1,12 @@
-//! The `process_report` job: turns a stored report into stream data, exactly once.
+//! The `process_report` job: turns stored reports into stream data, exactly once. Jobs come
+//! in batches (at most one per streamer, see `jobs::claim_many`), so the writes of many
+//! reports share a transaction:
 //!
-//! 1. Load the report's books, its streamer, device and project, and the raw file.
-//! 2. In one transaction on the stream-data database: lock the streamer's progress row, and
-//!    unless the ingest log already has this report, run the engine against the stored
-//!    `last_id`, insert the new rows, move the progress up and log the outcome.
-//! 3. In one transaction on the metadata database: write the report's ids and counts, the
+//! 1. For each report: load its books, streamer, device and project, and the raw file.
+//! 2. In one transaction on the stream-data database, for each report: lock the streamer's
+//!    progress row, and unless the ingest log already has this report, run the engine against
+//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome.
+//! 3. In one transaction on the metadata database: write each report's ids and counts, the
 //!    streamer's acknowledgement and the job's completion.
 //!
 //! A crash after 2 and before 3 leaves the log behind: the next attempt finds it, inserts
@@ -25,27 +27,101 @@ use crate::store::reports::{self, Processed, Report};
 use crate::store::{data, devices, events, jobs, projects, streamers, streams, variables};
 use crate::time::now_micros;
 
-pub async fn process(state: &AppState, job: &jobs::Job, worker: &str) -> Result<(), JobError> {
+/// Readings per stream-data transaction: a batch of large reports is split so that one
+/// transaction never holds an unbounded number of rows.
+const ROWS_PER_TRANSACTION: usize = 20_000;
+
+/// One job's way through a batch.
+struct Entry<'a> {
+    job: &'a jobs::Job,
+    step: Step,
+    /// How the attempt ended, once it has.
+    result: Option<Result<(), JobError>>,
+}
+
+enum Step {
+    /// Only the job's completion is left (the report is gone, or was processed before).
+    Nothing,
+    /// The report cannot be processed: it is recorded as failed.
+    Refused(Report, String),
+    /// Ready for the engine; `stored` is filled by step 2.
+    Ready(Report, Box<Work>, Option<Stored>),
+}
+
+/// Processes a batch of `process_report` jobs; the results follow the order of `batch`.
+pub async fn process(
+    state: &AppState,
+    batch: &[jobs::Job],
+    worker: &str,
+) -> Vec<Result<(), JobError>> {
+    // The reads of step 1 overlap; they use the read pool.
+    let loaded = futures::future::join_all(batch.iter().map(|job| load(state, job))).await;
+    let mut entries: Vec<Entry> = batch
+        .iter()
+        .zip(loaded)
+        .map(|(job, loaded)| match loaded {
+            Ok(step) => Entry {
+                job,
+                step,
+                result: None,
+            },
+            Err(e) => Entry {
+                job,
+                step: Step::Nothing,
+                result: Some(Err(e)),
+            },
+        })
+        .collect();
+    let mut start = 0;
+    while start < entries.len() {
+        // A group: bounded in rows, and each streamer at most once (its progress is read
+        // once per transaction).
+        let mut end = start;
+        let mut rows = 0;
+        let mut streamers = std::collections::HashSet::new();
+        while end < entries.len() && (end == start || rows < ROWS_PER_TRANSACTION) {
+            if let Step::Ready(_, work, _) = &entries[end].step {
+                if !streamers.insert(work.streamer_slug.clone()) {
+                    break;
+                }
+                rows += work.readings.len();
+            }
+            end += 1;
+        }
+        let group = &mut entries[start..end];
+        if let Err(e) = store_rows(state, group).await {
+            for entry in group.iter_mut().filter(|e| e.result.is_none()) {
+                entry.result = Some(Err(JobError::Retry(e.to_string())));
+            }
+        } else {
+            finish(state, group, worker).await;
+        }
+        start = end;
+    }
+    entries
+        .into_iter()
+        .map(|e| e.result.unwrap_or(Ok(())))
+        .collect()
+}
+
+/// Step 1 for one job.
+async fn load(state: &AppState, job: &jobs::Job) -> Result<Step, JobError> {
     let payload: Value = serde_json::from_str(&job.payload)
         .map_err(|e| JobError::Permanent(format!("payload is not JSON: {e}")))?;
     let id = payload["report"]
         .as_str()
         .ok_or_else(|| JobError::Permanent("payload names no report".into()))?;
-    let meta = &state.db.meta;
-    let Some(report) = reports::by_id(meta, id).await? else {
+    let Some(report) = reports::by_id(&state.db.meta, id).await? else {
         // Deleted with its device's books (unclaim): nothing left to do.
-        return finish(state, job, worker, None).await;
+        return Ok(Step::Nothing);
     };
     if report.status != "scheduled" {
-        return finish(state, job, worker, None).await;
+        return Ok(Step::Nothing);
     }
-    match prepare(state, &report).await? {
-        Ok(work) => {
-            let stored = store_rows(state, &report, &work).await?;
-            finish(state, job, worker, Some((&report, Ok((work, stored))))).await
-        }
-        Err(reason) => finish(state, job, worker, Some((&report, Err(reason)))).await,
-    }
+    Ok(match prepare(state, &report).await? {
+        Ok(work) => Step::Ready(report, Box::new(work), None),
+        Err(reason) => Step::Refused(report, reason),
+    })
 }
 
 /// Everything the engine needs, or why the report cannot be processed.
@@ -195,7 +271,6 @@ async fn stream_settings(
         .collect())
 }
 
-/// Step 2: the rows and the ingest log, in one stream-data transaction.
 /// What step 2 stored: the logged outcome, and the time of the last reboot when this attempt
 /// ran the engine (a report found in the log leaves the streamer's reboot time as it is).
 struct Stored {
@@ -203,16 +278,92 @@ struct Stored {
     last_reboot_ts: Option<i64>,
 }
 
-async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<Stored, JobError> {
-    let mut tx = state.db.data.begin().await?;
-    let last_id = ingest_log::lock_progress(&mut tx, &work.streamer_slug).await?;
-    if let Some(logged) = ingest_log::logged(&mut tx, &report.id).await? {
-        tx.rollback().await?;
-        return Ok(Stored {
-            logged,
-            last_reboot_ts: None,
-        });
+/// Step 2: the rows and the ingest log of a group, in one stream-data transaction. A report
+/// the engine refuses is left out (its job fails for good); a database error fails the group.
+async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sqlx::Error> {
+    let ready: Vec<(&Report, &Work)> = group
+        .iter()
+        .filter_map(|e| match &e.step {
+            Step::Ready(report, work, _) => Some((report, work.as_ref())),
+            _ => None,
+        })
+        .collect();
+    if ready.is_empty() {
+        return Ok(());
     }
+    let streamers: Vec<&str> = ready
+        .iter()
+        .map(|(_, w)| w.streamer_slug.as_str())
+        .collect();
+    let ids: Vec<&str> = ready.iter().map(|(r, _)| r.id.as_str()).collect();
+    let mut tx = state.db.data_writes.begin().await?;
+    let progress = ingest_log::lock_progress(&mut tx, &streamers).await?;
+    let logged = ingest_log::logged(&mut tx, &ids).await?;
+    // A report found in the log keeps its logged numbers; the engine runs on the others and
+    // their rows go in together.
+    let mut results: HashMap<String, Result<(Stored, Outcome), String>> = HashMap::new();
+    for (report, work) in &ready {
+        let result = match logged.get(&report.id) {
+            Some(logged) => Ok((
+                Stored {
+                    logged: *logged,
+                    last_reboot_ts: None,
+                },
+                Outcome::default(),
+            )),
+            None => {
+                let last_id = progress.get(&work.streamer_slug).copied().unwrap_or(0);
+                run_engine(report, work, last_id)
+            }
+        };
+        results.insert(report.id.clone(), result);
+    }
+    let fresh: Vec<(&str, &str, &Stored, &Outcome)> = ready
+        .iter()
+        .filter(|(r, _)| !logged.contains_key(&r.id))
+        .filter_map(|(r, w)| match results.get(&r.id) {
+            Some(Ok((stored, outcome))) => {
+                Some((r.id.as_str(), w.streamer_slug.as_str(), stored, outcome))
+            }
+            _ => None,
+        })
+        .collect();
+    let rows: Vec<data::NewDataRow> = fresh
+        .iter()
+        .flat_map(|(.., o)| o.data.iter().cloned())
+        .collect();
+    data::insert_batch(&mut tx, &rows).await?;
+    let events: Vec<events::NewEvent> = fresh
+        .iter()
+        .flat_map(|(.., o)| o.events.iter().cloned())
+        .collect();
+    events::insert_batch(&mut tx, &events).await?;
+    let log: Vec<ingest_log::Entry> = fresh
+        .iter()
+        .map(|(report, streamer, stored, _)| ingest_log::Entry {
+            report,
+            streamer,
+            outcome: stored.logged,
+        })
+        .collect();
+    ingest_log::record(&mut tx, &log, now_micros()).await?;
+    tx.commit().await?;
+    for entry in group.iter_mut() {
+        let Step::Ready(report, _, stored) = &mut entry.step else {
+            continue;
+        };
+        match results.remove(&report.id) {
+            Some(Ok((s, _))) => *stored = Some(s),
+            Some(Err(reason)) => entry.result = Some(Err(JobError::Permanent(reason))),
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The engine on one report against its streamer's stored `last_id`: what it stores, or why
+/// the report is refused.
+fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Outcome), String> {
     let ctx = Context {
         project_gid: work.project_gid,
         device_id: u64::try_from(work.device_id).unwrap_or_default(),
@@ -223,13 +374,11 @@ async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<St
         previous: work.previous,
         streams: &work.streams,
     };
-    let outcome: Outcome = match &work.decoded {
+    let outcome = match &work.decoded {
         Decoded::SignedList(r) => ingest::process_signed_readings(r, &work.readings, &ctx),
         Decoded::Flexible(r) => ingest::process_flexible(r, &ctx),
     }
-    .map_err(|e| JobError::Permanent(e.to_string()))?;
-    data::insert_batch(&mut tx, &outcome.data).await?;
-    events::insert_batch(&mut tx, &outcome.events).await?;
+    .map_err(|e| e.to_string())?;
     let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let logged = Logged {
         first_id: outcome.actual_first_id.map_or(0, as_i64),
@@ -237,84 +386,110 @@ async fn store_rows(state: &AppState, report: &Report, work: &Work) -> Result<St
         new_count: i64::try_from(outcome.new_count).unwrap_or(i64::MAX),
         dup_count: i64::try_from(outcome.duplicate_count).unwrap_or(i64::MAX),
     };
-    ingest_log::record(
-        &mut tx,
-        &report.id,
-        &work.streamer_slug,
-        logged,
-        now_micros(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Stored {
+    let stored = Stored {
         logged,
         last_reboot_ts: outcome.last_reboot_ts,
-    })
+    };
+    Ok((stored, outcome))
 }
 
-/// What an attempt came to: the stored outcome, or why the report cannot be processed.
-type Attempt = Result<(Work, Stored), String>;
-
-/// Step 3: the books and the job's completion, in one metadata transaction. When the lease
-/// was lost meanwhile, nothing is written: the job's new holder finishes it.
-async fn finish(
-    state: &AppState,
-    job: &jobs::Job,
-    worker: &str,
-    result: Option<(&Report, Attempt)>,
-) -> Result<(), JobError> {
-    let now = now_micros();
-    let mut tx = state.db.meta.begin().await?;
-    match &result {
-        None => {}
-        Some((
-            report,
-            Ok((
-                work,
-                Stored {
-                    logged,
-                    last_reboot_ts,
-                },
-            )),
-        )) => {
-            let original = match &work.decoded {
-                Decoded::SignedList(r) => {
-                    (Some(i64::from(r.lowest_id)), Some(i64::from(r.highest_id)))
+/// Step 3: the books and the completions of a group's unfinished jobs, in one metadata
+/// transaction. A job whose lease passed to another worker meanwhile is left to its new
+/// holder (who finds the log) and the others are finished without it.
+async fn finish(state: &AppState, group: &mut [Entry<'_>], worker: &str) {
+    loop {
+        let open: Vec<usize> = (0..group.len())
+            .filter(|i| group[*i].result.is_none())
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        match finish_once(state, group, &open, worker).await {
+            Ok(lost) if lost.is_empty() => {
+                for i in open {
+                    group[i].result = Some(Ok(()));
                 }
-                Decoded::Flexible(r) => (
-                    r.lowest_id().and_then(|v| i64::try_from(v).ok()),
-                    r.highest_id().and_then(|v| i64::try_from(v).ok()),
-                ),
-            };
-            let processed = Processed {
-                original_first_id: original.0,
-                original_last_id: original.1,
-                actual: (logged.new_count > 0).then_some((logged.first_id, logged.last_id)),
-                new_count: logged.new_count,
-                duplicate_count: logged.dup_count,
-                last_reboot_ts: *last_reboot_ts,
-            };
-            reports::record_processed(
-                &mut tx,
-                &report.id,
-                work.streamer_id,
-                work.device_id,
-                &processed,
-                now,
-            )
-            .await?;
-        }
-        Some((report, Err(reason))) => {
-            tracing::warn!(report = %report.id, reason = %reason, "report not processed");
-            reports::record_failed(&mut tx, &report.id, reason, now).await?;
+                return;
+            }
+            Ok(lost) => {
+                for i in lost {
+                    group[i].result = Some(Err(JobError::Retry(
+                        "the job's lease passed to another worker".into(),
+                    )));
+                }
+            }
+            Err(e) => {
+                for i in open {
+                    group[i].result = Some(Err(JobError::Retry(e.to_string())));
+                }
+                return;
+            }
         }
     }
-    if !jobs::complete(&mut *tx, job.id, worker, now).await? {
+}
+
+/// One try at step 3 for the entries `open`; returns those whose lease was lost, in which
+/// case nothing was written.
+async fn finish_once(
+    state: &AppState,
+    group: &[Entry<'_>],
+    open: &[usize],
+    worker: &str,
+) -> Result<Vec<usize>, sqlx::Error> {
+    let now = now_micros();
+    let mut tx = state.db.meta_writes.begin().await?;
+    let mut lost = Vec::new();
+    for &i in open {
+        let entry = &group[i];
+        match &entry.step {
+            Step::Nothing => {}
+            Step::Ready(report, work, Some(stored)) => {
+                let processed = processed(work, stored);
+                reports::record_processed(
+                    &mut tx,
+                    &report.id,
+                    work.streamer_id,
+                    work.device_id,
+                    &processed,
+                    now,
+                )
+                .await?;
+            }
+            // Not stored: the engine refused it, and its result is already set.
+            Step::Ready(_, _, None) => continue,
+            Step::Refused(report, reason) => {
+                tracing::warn!(report = %report.id, reason = %reason, "report not processed");
+                reports::record_failed(&mut tx, &report.id, reason, now).await?;
+            }
+        }
+        if !jobs::complete(&mut *tx, entry.job.id, worker, now).await? {
+            lost.push(i);
+        }
+    }
+    if lost.is_empty() {
+        tx.commit().await?;
+    } else {
         tx.rollback().await?;
-        return Err(JobError::Retry(
-            "the job's lease passed to another worker".into(),
-        ));
     }
-    tx.commit().await?;
-    Ok(())
+    Ok(lost)
+}
+
+/// The report's books as step 2 left them.
+fn processed(work: &Work, stored: &Stored) -> Processed {
+    let original = match &work.decoded {
+        Decoded::SignedList(r) => (Some(i64::from(r.lowest_id)), Some(i64::from(r.highest_id))),
+        Decoded::Flexible(r) => (
+            r.lowest_id().and_then(|v| i64::try_from(v).ok()),
+            r.highest_id().and_then(|v| i64::try_from(v).ok()),
+        ),
+    };
+    let logged = &stored.logged;
+    Processed {
+        original_first_id: original.0,
+        original_last_id: original.1,
+        actual: (logged.new_count > 0).then_some((logged.first_id, logged.last_id)),
+        new_count: logged.new_count,
+        duplicate_count: logged.dup_count,
+        last_reboot_ts: stored.last_reboot_ts,
+    }
 }
