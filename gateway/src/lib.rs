@@ -4,5 +4,7 @@
 //! Module map:
 //! - [`buffer`]: the store-and-forward buffer, one SQLite file (WAL, `synchronous=FULL`)
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
+//! - [`config`]: the TOML configuration, every key with a default.
 
 pub mod buffer;
+pub mod config;
