@@ -5,6 +5,8 @@
 //! - [`buffer`]: the store-and-forward buffer, one SQLite file (WAL, `synchronous=FULL`)
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
 //! - [`config`]: the TOML configuration, every key with a default.
+//! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
 
 pub mod buffer;
 pub mod config;
+pub mod identity;

@@ -33,8 +33,10 @@ pub enum BufferError {
     },
     #[error("buffer database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("buffer schema version {found} is newer than this gateway knows ({known})")]
-    NewerSchema { found: u32, known: u32 },
+    #[error("buffer schema version {found} is not the version this gateway runs ({known})")]
+    SchemaMismatch { found: u32, known: u32 },
+    #[error("buffer file is corrupt: {0}")]
+    Corrupt(String),
     #[error("buffer row {id}: {reason}")]
     BadRow { id: i64, reason: String },
 }
@@ -152,6 +154,16 @@ impl Buffer {
             },
             report,
         ))
+    }
+
+    /// Opens an existing buffer for reading only: no creation, recovery or migration, and
+    /// writes disabled. Used to inspect a buffer a running daemon owns.
+    pub fn open_read_only(path: &Path, budget: Budget) -> Result<Buffer, BufferError> {
+        Ok(Buffer {
+            conn: open::open_existing(path)?,
+            path: path.to_owned(),
+            budget,
+        })
     }
 
     pub fn path(&self) -> &Path {

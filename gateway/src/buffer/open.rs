@@ -97,6 +97,25 @@ pub(super) fn open(path: &Path) -> Result<(Connection, OpenReport), BufferError>
     ))
 }
 
+/// Opens an existing, sound, current file without creating, recovering or migrating it,
+/// and with writes disabled: for inspection next to a running daemon.
+pub(super) fn open_existing(path: &Path) -> Result<Connection, BufferError> {
+    if !path.is_file() {
+        return Err(BufferError::Io {
+            path: path.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+    }
+    let conn = check(path).map_err(BufferError::Corrupt)?;
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as u32;
+    if found != known {
+        return Err(BufferError::SchemaMismatch { found, known });
+    }
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -129,7 +148,7 @@ fn migrate(conn: &Connection) -> Result<(u32, u32), BufferError> {
     let from: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as u32;
     if from > known {
-        return Err(BufferError::NewerSchema { found: from, known });
+        return Err(BufferError::SchemaMismatch { found: from, known });
     }
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         let tx = conn.unchecked_transaction()?;

@@ -338,9 +338,31 @@ fn a_newer_schema_is_refused() {
     drop(conn);
     assert!(matches!(
         Buffer::open(&path, BIG),
-        Err(BufferError::NewerSchema {
+        Err(BufferError::SchemaMismatch {
             found: 99,
             known: 1
         })
+    ));
+}
+
+#[test]
+fn read_only_open_sees_stats_and_cannot_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("b.sqlite");
+    assert!(matches!(
+        Buffer::open_read_only(&path, BIG),
+        Err(BufferError::Io { .. })
+    ));
+    assert!(!path.exists(), "not created");
+    let (mut writer, _) = open_at(&path, BIG);
+    writer.store(&report(1, 100)).expect("stores");
+    let mut reader = Buffer::open_read_only(&path, BIG).expect("opens");
+    assert_eq!(reader.stats().expect("stats").pending_reports, 1);
+    assert!(reader.store(&report(2, 100)).is_err());
+    drop((reader, writer));
+    std::fs::write(&path, b"garbage").expect("writes");
+    assert!(matches!(
+        Buffer::open_read_only(&path, BIG),
+        Err(BufferError::Corrupt(_))
     ));
 }
