@@ -164,7 +164,14 @@ fn recover(path: &Path, reason: String) -> Result<(Connection, Recovery), Buffer
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let moved_to = sibling(path, &format!(".corrupt-{unix}"));
+    // Never overwrite an earlier damaged file, even one moved aside in the same second.
+    let moved_to = (0..)
+        .map(|n| match n {
+            0 => sibling(path, &format!(".corrupt-{unix}")),
+            n => sibling(path, &format!(".corrupt-{unix}-{n}")),
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| sibling(path, ".corrupt"));
     std::fs::rename(path, &moved_to).map_err(io(path))?;
     for suffix in ["-wal", "-shm"] {
         let from = sibling(path, suffix);

@@ -326,6 +326,15 @@ fn a_file_that_is_not_sqlite_is_moved_aside() {
     assert_eq!(rec.rows_lost, None, "nothing could be counted");
     assert_eq!(std::fs::read(&rec.moved_to).expect("kept"), junk);
     assert!(matches!(buf.store(&report(1, 10)), Ok(Stored::New(_))));
+    drop(buf);
+
+    // A second corruption right after keeps both damaged files.
+    std::fs::write(&path, b"not sqlite either").expect("writes");
+    let (_, again) = open_at(&path, BIG);
+    let second = again.recovery.expect("recovered").moved_to;
+    assert_ne!(second, rec.moved_to);
+    assert_eq!(std::fs::read(&rec.moved_to).expect("kept"), junk);
+    assert_eq!(std::fs::read(&second).expect("kept"), b"not sqlite either");
 }
 
 #[test]
