@@ -20,7 +20,7 @@ use super::BufferError;
 /// Schema migrations; migration `i` takes `user_version` from `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
-/// Past this many rowids, a damaged range is counted as lost instead of probed row by row.
+/// A damaged range wider than this many rowids is not probed row by row.
 const MAX_PROBES: i64 = 1_000_000;
 
 /// What [`super::Buffer::open`] found and did.
@@ -47,8 +47,9 @@ pub struct Recovery {
     /// Reports salvaged whose bytes were damaged: moved to quarantine, not synced.
     pub reports_quarantined: u64,
     /// Rows not restored to their table (quarantined ones included): the damaged file's own
-    /// count minus those restored when it can still count, otherwise the unreadable rowids
-    /// probed. `None` when not even the schema could be read.
+    /// count minus those restored when it can still count, otherwise the rowids that failed
+    /// to read when the damaged range was probed row by row (an upper bound). `None` when it
+    /// cannot be known: the schema is unreadable or the damaged range too wide to probe.
     pub rows_lost: Option<u64>,
 }
 
@@ -237,15 +238,20 @@ const TABLES: &[Table] = &[
 ];
 
 fn salvage(damaged: &Connection, fresh: &Connection, recovery: &mut Recovery) {
+    // Known only if some table could be read and every readable table could be counted.
     let mut lost_total: Option<u64> = None;
+    let mut unknown = false;
     for table in TABLES {
         let Some((copied, lost)) = salvage_table(damaged, fresh, table, recovery) else {
             continue;
         };
         recovery.rows_salvaged += copied;
-        lost_total = Some(lost_total.unwrap_or(0) + lost);
+        match lost {
+            Some(lost) => lost_total = Some(lost_total.unwrap_or(0) + lost),
+            None => unknown = true,
+        }
     }
-    recovery.rows_lost = lost_total;
+    recovery.rows_lost = if unknown { None } else { lost_total };
 }
 
 type Values = Vec<rusqlite::types::Value>;
@@ -256,78 +262,78 @@ fn salvage_table(
     fresh: &Connection,
     table: &Table,
     recovery: &mut Recovery,
-) -> Option<(u64, u64)> {
+) -> Option<(u64, Option<u64>)> {
     let width = table.columns.split(',').count();
     let read_row = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Values> {
         (0..width).map(|i| row.get(i)).collect()
     };
     let select = format!("SELECT {} FROM {}", table.columns, table.name);
     let mut rows: std::collections::BTreeMap<i64, Values> = Default::default();
-    let mut scan = |sql: String| {
-        let Ok(mut stmt) = damaged.prepare(&sql) else {
-            return false;
+    // Reads rows in the given order until the end or an error; returns whether it reached
+    // the end and the last rowid it read.
+    let mut scan = |order: &str| -> (bool, Option<i64>) {
+        let Ok(mut stmt) = damaged.prepare(&format!("{select} ORDER BY rowid {order}")) else {
+            return (false, None);
         };
         let Ok(mut cursor) = stmt.query([]) else {
-            return false;
+            return (false, None);
         };
+        let mut last = None;
         loop {
             match cursor.next() {
                 Ok(Some(row)) => {
                     if let Ok(values) = read_row(row) {
                         if let rusqlite::types::Value::Integer(id) = values[0] {
+                            last = Some(id);
                             rows.insert(id, values);
                         }
                     }
                 }
-                Ok(None) => return true,
-                Err(_) => return false,
+                Ok(None) => return (true, last),
+                Err(_) => return (false, last),
             }
         }
     };
-    let readable = scan(format!("{select} ORDER BY rowid"));
-    let mut probed_lost = 0u64;
+    let (readable, ascending_last) = scan("ASC");
+    let mut probed_lost = Some(0u64);
     if !readable {
-        scan(format!("{select} ORDER BY rowid DESC"));
+        let (_, descending_last) = scan("DESC");
         // Probe the damaged range between the two scans row by row.
-        let low = rows.keys().next().copied().unwrap_or(0);
-        let high: Option<i64> = damaged
-            .query_row(&format!("SELECT max(rowid) FROM {}", table.name), [], |r| {
-                r.get(0)
-            })
-            .ok()
-            .flatten();
-        let high = high
-            .or_else(|| rows.keys().next_back().copied())
-            .unwrap_or(low);
-        let gaps: Vec<(i64, i64)> = {
-            let mut keys: Vec<i64> = rows.keys().copied().collect();
-            keys.insert(0, 0);
-            keys.push(high.saturating_add(1));
-            keys.windows(2)
-                .filter(|w| w[1] - w[0] > 1)
-                .map(|w| (w[0] + 1, w[1] - 1))
-                .collect()
+        let bound = |f: &str| -> Option<i64> {
+            damaged
+                .query_row(&format!("SELECT {f}(rowid) FROM {}", table.name), [], |r| {
+                    r.get(0)
+                })
+                .ok()
+                .flatten()
         };
-        let mut probes = 0i64;
-        let one = format!("{select} WHERE rowid = ?1");
-        for (from, to) in gaps {
+        let from = ascending_last
+            .map(|id| id.saturating_add(1))
+            .or_else(|| bound("min"))
+            .unwrap_or(1);
+        let to = descending_last
+            .map(|id| id.saturating_sub(1))
+            .or_else(|| bound("max"))
+            .unwrap_or(0);
+        if to.saturating_sub(from) >= MAX_PROBES {
+            // Too wide to probe (or a damaged bound): how much is lost cannot be known.
+            probed_lost = None;
+        } else {
+            let one = format!("{select} WHERE rowid = ?1");
+            let mut lost = 0;
             for rowid in from..=to {
-                probes += 1;
-                if probes > MAX_PROBES {
-                    probed_lost += 1;
-                    continue;
-                }
                 match damaged.query_row(&one, [rowid], read_row).optional() {
                     Ok(Some(values)) => {
                         rows.insert(rowid, values);
                     }
                     Ok(None) => {}
-                    Err(_) => probed_lost += 1,
+                    Err(_) => lost += 1,
                 }
             }
+            probed_lost = Some(lost);
         }
     }
-    if rows.is_empty() && !readable && probed_lost == 0 {
+    if rows.is_empty() && !readable && probed_lost == Some(0) {
         return None;
     }
     let mut copied = 0u64;
@@ -359,8 +365,8 @@ fn salvage_table(
         })
         .ok();
     let lost = match counted {
-        Some(n) => u64::try_from(n).unwrap_or(0).saturating_sub(copied),
-        None => probed_lost + unusable,
+        Some(n) => Some(u64::try_from(n).unwrap_or(0).saturating_sub(copied)),
+        None => probed_lost.map(|p| p + unusable),
     };
     Some((copied, lost))
 }

@@ -310,6 +310,50 @@ fn corrupt_file_is_moved_aside_and_salvaged() {
     ));
 }
 
+#[test]
+fn damaged_table_and_index_are_probed_row_by_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("b.sqlite");
+    let total = 400u32;
+    {
+        let (mut buf, _) = open_at(&path, BIG);
+        for n in 0..total {
+            buf.store(&report(n, 3300)).expect("stores");
+        }
+    }
+    // With the sha256 index's root page gone the file cannot count its rows, and with a
+    // table page gone it cannot be scanned end to end either.
+    let index_root: i64 = rusqlite::Connection::open(&path)
+        .expect("opens")
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_reports_1'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index root");
+    let mut bytes = std::fs::read(&path).expect("reads");
+    let page = 4096usize;
+    let pages = bytes.len() / page;
+    for number in [index_root as usize, pages / 2] {
+        bytes[(number - 1) * page..number * page].fill(0xEE);
+    }
+    std::fs::write(&path, &bytes).expect("writes");
+
+    let (buf, opened) = open_at(&path, BIG);
+    let rec = opened.recovery.expect("recovered");
+    let lost = rec.rows_lost.expect("probed");
+    assert!((1..=5).contains(&lost), "{rec:?}");
+    let pending = buf.pending(100_000, usize::MAX).expect("pending");
+    assert_eq!(pending.len() as u64 + lost, u64::from(total), "{rec:?}");
+    for p in &pending {
+        assert_eq!(
+            p.report,
+            report(p.report.report_id, 3300),
+            "salvaged bytes intact"
+        );
+    }
+}
+
 fn sibling_exists(path: &Path, suffix: &str) -> bool {
     open::sibling(path, suffix).exists()
 }
