@@ -2,10 +2,11 @@
 //!
 //! The file runs in WAL mode with `synchronous=FULL`: when [`Buffer::store`] returns, the
 //! report survives a crash or power cut, so only then may the POD be acknowledged. The schema
-//! is versioned with `PRAGMA user_version` and migrated by embedded SQL ([`open`]). A disk
+//! is versioned with `PRAGMA user_version` and migrated by embedded SQL (`migrations/`). A disk
 //! budget bounds the file: past it `store` refuses with [`BufferError::OverBudget`] (the
 //! daemon stops collecting) and nothing unsent is ever deleted to make room; only
-//! [`Buffer::prune_synced`] deletes, and only what the cloud confirmed.
+//! [`Buffer::prune_synced`] deletes, and only what the cloud confirmed. A corrupt file is
+//! moved aside, never deleted, and its readable rows are copied to a fresh one ([`Recovery`]).
 //!
 //! The API is synchronous; async callers use `spawn_blocking`.
 
