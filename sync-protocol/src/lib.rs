@@ -15,11 +15,14 @@
 //! - [`bgapi`]: the BLED112 dongle's binary protocol: packet framing, commands, events.
 //! - [`script`]: update scripts (`.trub`): every record kind, parsed and encoded byte-exact.
 //! - [`time`]: device time to UTC, the one conversion every component uses.
+//! - [`gateway`]: gateway⇄cloud sync: the gateway's ed25519 key, signed request headers,
+//!   registration with a one-time code, upload batches and the cloud's answer.
 //! - [`version`]: packed tag and version words (`0x5C08`/`0x5C09`, RPC `0x1008`).
 
 pub mod auth;
 pub mod bgapi;
 pub mod ble;
+pub mod gateway;
 pub mod ids;
 pub mod reading;
 pub mod report;

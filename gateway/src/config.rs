@@ -1,0 +1,417 @@
+//! The gateway's configuration: one TOML file, every key optional with a default, unknown
+//! keys refused (a typo must not silently fall back to a default). Sizes are integer bytes
+//! or a string with a unit: `"512 MiB"`, `"2MB"`, `"4096"` (B, KB, MB, GB powers of 1000;
+//! KiB, MiB, GiB powers of 1024). `iotile-gateway.example.toml` documents every key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+use sync_protocol::gateway::batch::{MAX_BATCH_RAW_BYTES, MAX_BATCH_REPORTS};
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing the configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub cloud: Cloud,
+    pub paths: Paths,
+    pub budget: BudgetConfig,
+    pub ack: Ack,
+    pub retention: Retention,
+    pub adapters: Vec<Adapter>,
+    pub sync: Sync,
+    pub status: Status,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cloud {
+    /// The cloud's base URL; the API lives under `/api/v1`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    pub buffer: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    pub max_bytes: ByteSize,
+}
+
+/// When a POD's streamer is acknowledged, letting the POD free its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AckPolicy {
+    /// As soon as the report is durable in the gateway's buffer.
+    #[default]
+    Custody,
+    /// Only once the cloud confirms it has the readings.
+    Cloud,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ack {
+    pub policy: AckPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days a report the cloud confirmed stays in the buffer before it is pruned.
+    pub synced_days: u32,
+}
+
+/// A radio the gateway collects through.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Adapter {
+    /// A BlueZ controller, by name (`hci0`).
+    Bluez {
+        #[serde(default = "default_hci")]
+        name: String,
+        #[serde(default = "default_connections")]
+        max_connections: u8,
+    },
+    /// A BLED112 dongle, by serial port.
+    Bled112 {
+        port: PathBuf,
+        #[serde(default = "default_connections")]
+        max_connections: u8,
+    },
+}
+
+impl Adapter {
+    pub fn max_connections(&self) -> u8 {
+        match self {
+            Adapter::Bluez {
+                max_connections, ..
+            }
+            | Adapter::Bled112 {
+                max_connections, ..
+            } => *max_connections,
+        }
+    }
+}
+
+fn default_hci() -> String {
+    "hci0".to_owned()
+}
+
+fn default_connections() -> u8 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sync {
+    /// The most reports in one upload.
+    pub batch_reports: usize,
+    /// The most raw report bytes in one upload.
+    pub batch_bytes: ByteSize,
+    /// The longest wait between failed uploads.
+    pub backoff_max_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Status {
+    /// Where the local status API listens; loopback unless deliberately opened.
+    pub bind: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    #[default]
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+}
+
+impl Default for Cloud {
+    fn default() -> Self {
+        Cloud {
+            url: "http://127.0.0.1:8000".to_owned(),
+        }
+    }
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            buffer: "/var/lib/iotile-gateway/buffer.sqlite".into(),
+            key: "/var/lib/iotile-gateway/gateway.key".into(),
+        }
+    }
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig {
+            max_bytes: ByteSize(512 * 1024 * 1024),
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { synced_days: 7 }
+    }
+}
+
+impl Default for Sync {
+    fn default() -> Self {
+        Sync {
+            batch_reports: 500,
+            batch_bytes: ByteSize(2 * 1024 * 1024),
+            backoff_max_secs: 300,
+        }
+    }
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            bind: SocketAddr::from(([127, 0, 0, 1], 9780)),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cloud: Cloud::default(),
+            paths: Paths::default(),
+            budget: BudgetConfig::default(),
+            ack: Ack::default(),
+            retention: Retention::default(),
+            adapters: vec![Adapter::Bluez {
+                name: default_hci(),
+                max_connections: default_connections(),
+            }],
+            sync: Sync::default(),
+            status: Status::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and checks configuration text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let url = self.cloud.url.as_str();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return invalid(format!("cloud.url must be an http(s) URL, got {url:?}"));
+        }
+        if self.budget.max_bytes.0 == 0 {
+            return invalid("budget.max_bytes must be above 0".into());
+        }
+        if !(1..=MAX_BATCH_REPORTS).contains(&self.sync.batch_reports) {
+            return invalid(format!(
+                "sync.batch_reports must be 1 to {MAX_BATCH_REPORTS}"
+            ));
+        }
+        if !(1..=MAX_BATCH_RAW_BYTES as u64).contains(&self.sync.batch_bytes.0) {
+            return invalid(format!(
+                "sync.batch_bytes must be 1 to {MAX_BATCH_RAW_BYTES}"
+            ));
+        }
+        if self.adapters.iter().any(|a| a.max_connections() == 0) {
+            return invalid("adapters.max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// A size in bytes, written as an integer or a string with a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size like \"512 MiB\""))?;
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1000,
+            "mb" => 1000 * 1000,
+            "gb" => 1000 * 1000 * 1000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit {other:?} (B, KB, MB, GB, KiB, MiB, GiB)"
+                ))
+            }
+        };
+        number
+            .checked_mul(factor)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{text:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../iotile-gateway.example.toml");
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        assert_eq!(Config::parse(EXAMPLE).expect("parses"), Config::default());
+        assert_eq!(Config::parse("").expect("parses"), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        for text in [
+            "colud = 1",
+            "[cloud]\nurl = \"https://x\"\nretries = 3",
+            "[[adapters]]\nkind = \"bluez\"\nport = \"/dev/ttyACM0\"",
+            "[[adapters]]\nkind = \"usb\"",
+            "[ack]\npolicy = \"later\"",
+        ] {
+            assert!(
+                matches!(Config::parse(text), Err(ConfigError::Parse(_))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_override_defaults() {
+        let text = r#"
+            [budget]
+            max_bytes = "1 GiB"
+            [ack]
+            policy = "cloud"
+            [[adapters]]
+            kind = "bled112"
+            port = "/dev/ttyACM0"
+            [[adapters]]
+            kind = "bluez"
+            [sync]
+            batch_bytes = 65536
+            [log]
+            format = "json"
+        "#;
+        let c = Config::parse(text).expect("parses");
+        assert_eq!(c.budget.max_bytes, ByteSize(1 << 30));
+        assert_eq!(c.ack.policy, AckPolicy::Cloud);
+        assert_eq!(c.sync.batch_bytes, ByteSize(65536));
+        assert_eq!(c.sync.batch_reports, 500);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(
+            c.adapters,
+            [
+                Adapter::Bled112 {
+                    port: "/dev/ttyACM0".into(),
+                    max_connections: 3
+                },
+                Adapter::Bluez {
+                    name: "hci0".into(),
+                    max_connections: 3
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for text in [
+            "[cloud]\nurl = \"ftp://x\"",
+            "[budget]\nmax_bytes = 0",
+            "[sync]\nbatch_reports = 0",
+            "[sync]\nbatch_bytes = \"1 GiB\"",
+            "[[adapters]]\nkind = \"bluez\"\nmax_connections = 0",
+        ] {
+            assert!(
+                matches!(Config::parse(text), Err(ConfigError::Invalid(_))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(ByteSize::parse("512 MiB"), Ok(ByteSize(512 << 20)));
+        assert_eq!(ByteSize::parse("2MB"), Ok(ByteSize(2_000_000)));
+        assert_eq!(ByteSize::parse(" 4096 "), Ok(ByteSize(4096)));
+        assert_eq!(ByteSize::parse("1 kib"), Ok(ByteSize(1024)));
+        assert!(ByteSize::parse("12 parsecs").is_err());
+        assert!(ByteSize::parse("MiB").is_err());
+        assert!(ByteSize::parse("99999999999999999999 GiB").is_err());
+        assert!(ByteSize::parse("18446744073 GiB").is_err());
+    }
+}

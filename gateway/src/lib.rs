@@ -1,0 +1,12 @@
+//! The IOTile gateway: it collects reports from PODs, keeps them safe on disk, and syncs
+//! them to the cloud under its own signed identity.
+//!
+//! Module map:
+//! - [`buffer`]: the store-and-forward buffer, one SQLite file (WAL, `synchronous=FULL`)
+//!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
+//! - [`config`]: the TOML configuration, every key with a default.
+//! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
+
+pub mod buffer;
+pub mod config;
+pub mod identity;
