@@ -24,7 +24,23 @@ pub fn format(micros: i64) -> String {
 
 /// Stream-data output: whole seconds, always `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_seconds(micros: i64) -> String {
-    to_datetime(micros).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let dt = to_datetime(micros);
+    // Written out directly: pages of stream data format one of these per row, and chrono's
+    // `format` parses its pattern each time. Years outside 0..=9999 keep chrono's form.
+    if (0..=9999).contains(&dt.year()) {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
 }
 
 /// Reads `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` with an optional `Z` or `±HH[:MM]`; a time with

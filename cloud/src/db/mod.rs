@@ -63,7 +63,17 @@ pub struct Db {
     pub data_writes: AnyPool,
     pub backend: Backend,
     pub data_backend: Backend,
+    /// On SQLite, a second pool on the data database through sqlx's own SQLite driver, for
+    /// reading pages of stream data. sqlx hands rows from a SQLite connection's thread to the
+    /// caller through a bounded channel (`row_buffer_size`, 50 rows) that `Any` cannot
+    /// enlarge: once it is full the connection's thread is woken for nearly every row taken,
+    /// two thread switches a row, which made a page of 1,000 rows cost ~10 ms. Here the
+    /// channel holds [`PAGE_ROWS`] rows, so a page crosses threads in a few wake-ups.
+    pub data_rows: Option<sqlx::SqlitePool>,
 }
+
+/// The row channel of [`Db::data_rows`]: the largest page of stream data (spec 3.3).
+pub const PAGE_ROWS: usize = 20_000;
 
 impl Db {
     /// Opens (creating a SQLite file when needed) and migrates both databases.
@@ -82,13 +92,17 @@ impl Db {
             _ => (meta.clone(), meta_writes.clone(), backend),
         };
         migrate(&meta, MigrationSet::Meta, backend, meta_url).await?;
-        migrate(
-            &data,
-            MigrationSet::Data,
-            data_backend,
-            data_url.unwrap_or(meta_url),
-        )
-        .await?;
+        let data_url = data_url.unwrap_or(meta_url);
+        migrate(&data, MigrationSet::Data, data_backend, data_url).await?;
+        let data_rows = match data_backend {
+            // A second pool on an in-memory database would open another database.
+            Backend::Sqlite
+                if !data_url.contains(":memory:") && !data_url.contains("mode=memory") =>
+            {
+                Some(connect_rows(data_url).await?)
+            }
+            _ => None,
+        };
         Ok(Db {
             meta,
             data,
@@ -96,12 +110,16 @@ impl Db {
             data_writes,
             backend,
             data_backend,
+            data_rows,
         })
     }
 
     pub async fn close(&self) {
         for pool in [&self.meta, &self.data, &self.meta_writes, &self.data_writes] {
             pool.close().await;
+        }
+        if let Some(rows) = &self.data_rows {
+            rows.close().await;
         }
     }
 }
@@ -178,6 +196,31 @@ async fn connect(url: &str, backend: Backend, single: bool) -> Result<AnyPool, D
                 Ok(())
             })
         })
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .map_err(connect_err)
+}
+
+/// The reading pool of a SQLite data database (see [`Db::data_rows`]), opened after the
+/// migrations with the pragmas of [`connect`].
+async fn connect_rows(url: &str) -> Result<sqlx::SqlitePool, DbError> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    let connect_err = |source| DbError::Connect {
+        url: redact(url),
+        source,
+    };
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(connect_err)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .row_buffer_size(PAGE_ROWS);
+    SqlitePoolOptions::new()
+        .max_connections(4)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await

@@ -49,7 +49,11 @@ pub fn row_slugs(stream: &str) -> (Value, Value, Value) {
 }
 
 pub fn view(row: &DataRow) -> Value {
-    let (project, device, variable) = row_slugs(&row.stream_slug);
+    view_with(row, row_slugs(&row.stream_slug))
+}
+
+/// [`view`] with the row's slugs already derived.
+fn view_with(row: &DataRow, (project, device, variable): (Value, Value, Value)) -> Value {
     json!({
         "id": row.id,
         "stream": row.stream_slug,
@@ -78,8 +82,23 @@ async fn list(
     let Some(scope) = filter_scope(&state, &caller, &params).await? else {
         return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
     };
-    let (count, rows) = data::list(&state.db.data, &scope, &q, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let (count, rows) = data::list(&state.db, &scope, &q, w.offset, w.size).await?;
+    // The rows of a page mostly share a stream: its slugs are derived once per run of rows.
+    let mut last: Option<(&str, (Value, Value, Value))> = None;
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let slugs = match &last {
+                Some((stream, slugs)) if *stream == row.stream_slug => slugs.clone(),
+                _ => {
+                    let slugs = row_slugs(&row.stream_slug);
+                    last = Some((&row.stream_slug, slugs.clone()));
+                    slugs
+                }
+            };
+            view_with(row, slugs)
+        })
+        .collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -236,7 +255,7 @@ async fn stream_data(
     };
     let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
     let display = display_of(&state, &stream).await?;
-    let (count, rows) = data::of_stream(&state.db.data, &source, &q, w.offset, w.size).await?;
+    let (count, rows) = data::of_stream(&state.db, &source, &q, w.offset, w.size).await?;
     let results: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -283,8 +302,7 @@ async fn stream_csv(
     let stream = fetch(&state, &caller, &slug, perm::READ_STREAM_DATA).await?;
     let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
     let display = display_of(&state, &stream).await?;
-    let (_, rows) =
-        data::of_stream(&state.db.data, &source, &RowQuery::default(), 0, i64::MAX).await?;
+    let (_, rows) = data::of_stream(&state.db, &source, &RowQuery::default(), 0, i64::MAX).await?;
     let mut csv = String::from("Timestamp,Value\n");
     for r in &rows {
         let value = r

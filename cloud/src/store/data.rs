@@ -5,8 +5,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::filter::{page_or_lastn, Where};
+use super::filter::{page_or_lastn, page_or_lastn_sqlite, Where};
 use super::flag;
+use crate::db::Db;
 
 /// Which rows: one stream, every stream of a device or data block, or every stream of a
 /// variable (a `LIKE` pattern over stream slugs).
@@ -117,48 +118,76 @@ fn from_row(row: &AnyRow) -> Result<DataRow, sqlx::Error> {
     })
 }
 
+/// [`from_row`] for sqlx's own SQLite driver (`Db::data_rows`).
+fn from_sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<DataRow, sqlx::Error> {
+    Ok(DataRow {
+        id: row.try_get("id")?,
+        stream_slug: row.try_get("stream_slug")?,
+        device_timestamp: row.try_get("device_timestamp")?,
+        timestamp: row.try_get("timestamp")?,
+        streamer_local_id: row.try_get("streamer_local_id")?,
+        dirty_ts: row.try_get::<i64, _>("dirty_ts")? != 0,
+        status: row.try_get("status")?,
+        kind: row.try_get("type")?,
+        value: row.try_get("value")?,
+        int_value: row.try_get("int_value")?,
+    })
+}
+
+/// A page of `stream_data` rows under `w` (see [`paged`]), through the SQLite reading pool
+/// when the data database has one.
+async fn data_page(
+    db: &Db,
+    w: &Where,
+    lastn: Option<i64>,
+    order: &str,
+    window: (i64, i64),
+) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
+    let newest_first = "timestamp DESC, id DESC";
+    if let Some(pool) = &db.data_rows {
+        let (count, rows) = page_or_lastn_sqlite(
+            pool,
+            COLUMNS,
+            "stream_data",
+            w,
+            lastn,
+            newest_first,
+            order,
+            window,
+        )
+        .await?;
+        return Ok((
+            count,
+            rows.iter().map(from_sqlite_row).collect::<Result<_, _>>()?,
+        ));
+    }
+    let (count, rows) = paged(&db.data, "stream_data", COLUMNS, w, lastn, order, window).await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
 /// Rows of `/data/`: by reading id, stream and time unless `lastn` is given.
 pub async fn list(
-    pool: &AnyPool,
+    db: &Db,
     scope: &Scope,
     q: &RowQuery,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
     let w = q.conditions(scope);
-    let (count, rows) = paged(
-        pool,
-        "stream_data",
-        COLUMNS,
-        &w,
-        q.lastn,
-        "streamer_local_id, stream_slug, timestamp, id",
-        (offset, limit),
-    )
-    .await?;
-    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+    let order = "streamer_local_id, stream_slug, timestamp, id";
+    data_page(db, &w, q.lastn, order, (offset, limit)).await
 }
 
 /// Rows of one stream ordered by time (`stream/{slug}/data/`).
 pub async fn of_stream(
-    pool: &AnyPool,
+    db: &Db,
     stream: &str,
     q: &RowQuery,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
     let w = q.conditions(&Scope::Stream(stream.to_string()));
-    let (count, rows) = paged(
-        pool,
-        "stream_data",
-        COLUMNS,
-        &w,
-        q.lastn,
-        "timestamp, id",
-        (offset, limit),
-    )
-    .await?;
-    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+    data_page(db, &w, q.lastn, "timestamp, id", (offset, limit)).await
 }
 
 /// Inserts rows in one transaction; returns the stored rows.

@@ -3,7 +3,8 @@
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Any, AnyPool, Row, Sqlite, SqlitePool};
 
 /// A value bound into a dynamically built `WHERE`.
 #[derive(Debug, Clone)]
@@ -79,6 +80,20 @@ impl Where {
         }
         query
     }
+
+    /// [`Where::bind`] for sqlx's own SQLite driver.
+    pub fn bind_sqlite<'q>(
+        &'q self,
+        mut query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+        for arg in &self.args {
+            query = match arg {
+                Arg::Text(s) => query.bind(s.as_str()),
+                Arg::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }
 }
 
 /// The total of `from` under `w`, and one page of `columns` in `order`.
@@ -104,8 +119,50 @@ pub(crate) async fn page(
     Ok((count, rows))
 }
 
+/// The SQL of [`page_or_lastn`]: the total of the rows (only the newest N of them with
+/// `lastn`) and one page of them.
+#[allow(clippy::too_many_arguments)]
+fn lastn_sql(
+    columns: &str,
+    from: &str,
+    w: &Where,
+    lastn: Option<i64>,
+    newest_first: &str,
+    order: &str,
+    (offset, limit): (i64, i64),
+) -> (String, String) {
+    let filtered = format!("SELECT {columns} FROM {from}{}", w.sql());
+    let (source, order) = match lastn {
+        Some(n) => (
+            format!("({filtered} ORDER BY {newest_first} LIMIT {n}) t"),
+            "timestamp, id",
+        ),
+        None => (format!("({filtered}) t"), order),
+    };
+    (
+        format!("SELECT COUNT(*) FROM {source}"),
+        format!("SELECT * FROM {source} ORDER BY {order} LIMIT {limit} OFFSET {offset}"),
+    )
+}
+
+/// The total that a page of `got` rows at `offset` (of at most `limit`) implies, when it
+/// implies one: a page that is not full ends the rows (unless it is empty past the first
+/// page: the total may be below the offset), and a full page that reaches `lastn` means
+/// there are `lastn`. Otherwise the total must be counted.
+fn implied_count(offset: i64, limit: i64, lastn: Option<i64>, got: usize) -> Option<i64> {
+    let got = i64::try_from(got).ok()?;
+    if got < limit && (got > 0 || offset == 0) {
+        return Some(offset + got);
+    }
+    match lastn {
+        Some(n) if got == limit && offset.saturating_add(limit) >= n => Some(n),
+        _ => None,
+    }
+}
+
 /// Like [`page`] over time-stamped rows, except that with `lastn` only the newest N rows
-/// (by `newest_first`) count, and they come by timestamp then id.
+/// (by `newest_first`) count, and they come by timestamp then id. The total is counted
+/// only when the page does not imply it ([`implied_count`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn page_or_lastn(
     pool: &AnyPool,
@@ -115,24 +172,46 @@ pub(crate) async fn page_or_lastn(
     lastn: Option<i64>,
     newest_first: &str,
     order: &str,
-    (offset, limit): (i64, i64),
+    window: (i64, i64),
 ) -> Result<(i64, Vec<AnyRow>), sqlx::Error> {
-    let filtered = format!("SELECT {columns} FROM {from}{}", w.sql());
-    let (source, order) = match lastn {
-        Some(n) => (
-            format!("({filtered} ORDER BY {newest_first} LIMIT {n}) t"),
-            "timestamp, id",
-        ),
-        None => (format!("({filtered}) t"), order),
-    };
-    let count_sql = format!("SELECT COUNT(*) FROM {source}");
-    let count: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    let page_sql = format!("SELECT * FROM {source} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+    let (count_sql, page_sql) = lastn_sql(columns, from, w, lastn, newest_first, order, window);
     let rows = w.bind(sqlx::query(&page_sql)).fetch_all(pool).await?;
+    let count = match implied_count(window.0, window.1, lastn, rows.len()) {
+        Some(n) => n,
+        None => w
+            .bind(sqlx::query(&count_sql))
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?,
+    };
+    Ok((count, rows))
+}
+
+/// [`page_or_lastn`] through sqlx's own SQLite driver (see `Db::data_rows`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn page_or_lastn_sqlite(
+    pool: &SqlitePool,
+    columns: &str,
+    from: &str,
+    w: &Where,
+    lastn: Option<i64>,
+    newest_first: &str,
+    order: &str,
+    window: (i64, i64),
+) -> Result<(i64, Vec<SqliteRow>), sqlx::Error> {
+    let (count_sql, page_sql) = lastn_sql(columns, from, w, lastn, newest_first, order, window);
+    let rows = w
+        .bind_sqlite(sqlx::query(&page_sql))
+        .fetch_all(pool)
+        .await?;
+    let count = match implied_count(window.0, window.1, lastn, rows.len()) {
+        Some(n) => n,
+        None => w
+            .bind_sqlite(sqlx::query(&count_sql))
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?,
+    };
     Ok((count, rows))
 }
 
@@ -151,5 +230,20 @@ mod tests {
         let mut none = Where::default();
         none.any_of("b", &[]);
         assert_eq!(none.sql(), " WHERE 1 = 0");
+    }
+
+    #[test]
+    fn totals_implied_by_a_page() {
+        // Not full: the rows end here.
+        assert_eq!(implied_count(0, 1000, None, 7), Some(7));
+        assert_eq!(implied_count(0, 1000, None, 0), Some(0));
+        assert_eq!(implied_count(2000, 1000, None, 5), Some(2005));
+        // Empty past the first page, or full without lastn: unknown.
+        assert_eq!(implied_count(2000, 1000, None, 0), None);
+        assert_eq!(implied_count(0, 1000, None, 1000), None);
+        // Full and reaching lastn: lastn.
+        assert_eq!(implied_count(0, 1000, Some(1000), 1000), Some(1000));
+        assert_eq!(implied_count(0, 100, Some(1000), 100), None);
+        assert_eq!(implied_count(900, 100, Some(1000), 100), Some(1000));
     }
 }
