@@ -5,7 +5,7 @@
 //! `IOTILE_BENCH_PG=1` also the server's figure on a throwaway PostgreSQL cluster.
 //!
 //! Knobs (environment): `IOTILE_BENCH_DEVICES` (default 16), `IOTILE_BENCH_REPORTS` per
-//! device (default 50), `IOTILE_BENCH_UPLOADERS` (default 4), `IOTILE_BENCH_WORKERS`
+//! device (default 50), `IOTILE_BENCH_UPLOADERS` (default 16), `IOTILE_BENCH_WORKERS`
 //! (default 2).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -52,7 +52,7 @@ fn main() {
     let shape = Shape {
         devices: env("IOTILE_BENCH_DEVICES", 16),
         reports: env("IOTILE_BENCH_REPORTS", 50),
-        uploaders: env("IOTILE_BENCH_UPLOADERS", 4),
+        uploaders: env("IOTILE_BENCH_UPLOADERS", 16),
         workers: env("IOTILE_BENCH_WORKERS", 2),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

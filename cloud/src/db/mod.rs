@@ -184,11 +184,21 @@ async fn connect(url: &str, backend: Backend, single: bool) -> Result<AnyPool, D
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the writer; foreign keys are off by default in
                     // SQLite; the busy timeout turns lock contention into waiting, not errors.
+                    // Pages are read through a memory map rather than a read call each, and
+                    // the writer keeps the indexes it updates in a larger page cache.
+                    let cache = if single {
+                        "PRAGMA cache_size = -65536"
+                    } else {
+                        "PRAGMA cache_size = -8192"
+                    };
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA foreign_keys = ON",
                         "PRAGMA busy_timeout = 10000",
+                        "PRAGMA mmap_size = 1073741824",
+                        "PRAGMA temp_store = MEMORY",
+                        cache,
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
