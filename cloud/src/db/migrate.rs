@@ -35,6 +35,11 @@ const META: &[(i64, &str, &str)] = &[
         "ingest",
         include_str!("../../migrations/meta/0004_ingest.sql"),
     ),
+    (
+        5,
+        "gateways",
+        include_str!("../../migrations/meta/0005_gateways.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod event_upload;
 pub mod fleet;
+pub mod gateway;
 pub mod json;
 pub mod location;
 pub mod note;
@@ -79,6 +80,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(streamer::routes())
         .merge(report::routes())
         .merge(fleet::routes())
+        .merge(gateway::routes())
         .merge(stream::routes())
         .merge(data::routes())
         .merge(event::routes())

@@ -244,81 +244,139 @@ pub async fn upload(
     if !caller.may_touch_device(device.id) || !caller.can(org, perm::CREATE_STREAM_DATA) {
         return Err(ApiError::no_permission());
     }
-    let (index, selector) = decoded.streamer();
-    if let Decoded::SignedList(report) = &decoded {
-        let key = signing_key(&state, device.id, report.flags).await?;
-        let user = &caller.user.username;
+    let stored = store(
+        &state,
+        Incoming {
+            kind,
+            bytes,
+            decoded,
+            device_id: device.id,
+            device_slug: &device.slug,
+            received,
+            created_by: caller.user.id,
+            uploader: &caller.user.username,
+        },
+        now,
+    )
+    .await?;
+    let mut body =
+        json!({"count": stored.count, "report": stored.report, "streamer": stored.streamer});
+    match stored.job {
+        Some(job) => body["job"] = json!(job),
+        None => body["duplicate"] = json!(true),
+    }
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+/// A decoded report whose device the sender may write to, on its way into the books.
+pub struct Incoming<'a> {
+    pub kind: FileKind,
+    pub bytes: Vec<u8>,
+    pub decoded: Decoded,
+    pub device_id: i64,
+    pub device_slug: &'a str,
+    /// When the sender received the report from the device (UTC micros).
+    pub received: i64,
+    pub created_by: i64,
+    /// Who sent it, for the refusal messages.
+    pub uploader: &'a str,
+}
+
+/// What was stored for an accepted report.
+pub struct StoredReport {
+    pub report: String,
+    pub streamer: String,
+    pub count: usize,
+    /// The processing job; `None` when the same bytes were stored before.
+    pub job: Option<i64>,
+}
+
+/// Verifies a report's signature, then stores its raw bytes, its books and its processing
+/// job; the same bytes a second time are recognised and stored once. Shared by the report
+/// upload and the gateway sync.
+pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<StoredReport> {
+    let (index, selector) = r.decoded.streamer();
+    if let Decoded::SignedList(report) = &r.decoded {
+        let key = signing_key(state, r.device_id, report.flags).await?;
+        let user = r.uploader;
         if report.flags != SignatureFlags::Hash && key.is_none() {
             return Err(ApiError::Plain(format!(
                 "Unrecognized signature flags (user=@{user})"
             )));
         }
         if report.verify(key.as_ref()) != Verification::Verified {
-            keep_rejected(&state, kind, &bytes, now).await;
+            keep_rejected(state, r.kind, &r.bytes, now).await;
             return Err(ApiError::Plain(format!(
                 "Invalid Hash: {} (idx={index}, user=@{user})",
-                device.slug
+                r.device_slug
             )));
         }
     }
 
-    let streamer = streamers::upsert(&state.db.meta_writes, device.id, index, selector, 0).await?;
-    let digest = hex::encode(Sha256::digest(&bytes));
-    let count = decoded.count();
+    let streamer =
+        streamers::upsert(&state.db.meta_writes, r.device_id, index, selector, 0).await?;
+    let digest = hex::encode(Sha256::digest(&r.bytes));
+    let count = r.decoded.count();
     if let Some(earlier) = reports::by_digest(&state.db.meta, streamer.id, &digest).await? {
         // The same bytes again: already stored and queued once, so answered as before.
-        return Ok((
-            StatusCode::CREATED,
-            axum::Json(
-                json!({"count": count, "report": earlier.id, "streamer": streamer.slug, "duplicate": true}),
-            ),
-        ));
+        return Ok(StoredReport {
+            report: earlier.id,
+            streamer: streamer.slug,
+            count,
+            job: None,
+        });
     }
     let id = uuid::Uuid::new_v4().to_string();
     let stamp_path = time::to_datetime(now).format("%Y/%m/%d/%H");
-    let raw_key = format!("{}/{stamp_path}/{id}.{}", streamer.slug, kind.ext());
-    state.blobs.put(&raw_key, bytes.into()).await.map_err(|e| {
-        tracing::error!(error = %e, key = %raw_key, "storing an uploaded report failed");
-        ApiError::Detail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The report could not be stored; try again.".into(),
-        )
-    })?;
-    let (device_sent, incremental) = match &decoded {
-        Decoded::SignedList(r) => (
-            Some(i64::from(r.header.sent_timestamp)),
-            Some(i64::from(r.header.report_id)),
+    let raw_key = format!("{}/{stamp_path}/{id}.{}", streamer.slug, r.kind.ext());
+    state
+        .blobs
+        .put(&raw_key, r.bytes.into())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, key = %raw_key, "storing an uploaded report failed");
+            ApiError::Detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The report could not be stored; try again.".into(),
+            )
+        })?;
+    let (device_sent, incremental) = match &r.decoded {
+        Decoded::SignedList(rep) => (
+            Some(i64::from(rep.header.sent_timestamp)),
+            Some(i64::from(rep.header.report_id)),
         ),
-        Decoded::Flexible(r) => (
-            i64::try_from(r.sent_timestamp()).ok(),
-            i64::try_from(r.report_id()).ok(),
+        Decoded::Flexible(rep) => (
+            i64::try_from(rep.sent_timestamp()).ok(),
+            i64::try_from(rep.report_id()).ok(),
         ),
     };
     let new = reports::NewReport {
         id: &id,
         streamer_id: streamer.id,
         streamer_slug: &streamer.slug,
-        device_id: device.id,
-        sent_timestamp: received,
+        device_id: r.device_id,
+        sent_timestamp: r.received,
         device_sent_timestamp: device_sent,
         incremental_id: incremental,
-        created_by: caller.user.id,
+        created_by: r.created_by,
         raw_key: &raw_key,
         sha256: &digest,
-        ext: kind.ext(),
+        ext: r.kind.ext(),
         reading_count: i64::try_from(count).unwrap_or(i64::MAX),
     };
     let job = reports::accept(&state.db.meta_writes, &new, now).await?;
     state.jobs_ready.notify_one();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"count": count, "report": id, "streamer": streamer.slug, "job": job})),
-    ))
+    Ok(StoredReport {
+        report: id,
+        streamer: streamer.slug,
+        count,
+        job: Some(job),
+    })
 }
 
 /// Keeps a refused file for staff to look at, as the original's "errors" folder did. Best
 /// effort: the refusal is answered either way.
-async fn keep_rejected(state: &AppState, kind: FileKind, bytes: &[u8], now: i64) {
+pub async fn keep_rejected(state: &AppState, kind: FileKind, bytes: &[u8], now: i64) {
     let key = format!(
         "errors/{}/{}.{}",
         time::to_datetime(now).format("%Y/%m/%d"),

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod events;
 mod filter;
 pub mod fleets;
+pub mod gateways;
 pub mod ingest_log;
 pub mod jobs;
 pub mod orgs;

@@ -1,0 +1,362 @@
+//! `/api/v1/gateway/`: site gateways with an ed25519 identity (ours; the original had none).
+//!
+//! An org admin makes a one-time code (`POST gateway/code/`); the gateway posts its public
+//! key with that code and a proof of its private key (`POST gateway/register/`, no account
+//! needed) and is bound to the code's org. From then on it signs every request
+//! (`sync_protocol::gateway::envelope`): `POST gateway/sync/` checks the signature, the clock
+//! skew and that the nonce is new, before it reads the batch. Reports then enter the same
+//! intake as `streamer/report/`: stored raw, booked and queued, once per distinct content.
+//! No bearer token lives on the gateway, and revoking it (`POST gateway/{key}/revoke/`) stops
+//! it at its next request.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sync_protocol::gateway::{
+    self, BatchReport, GatewayPublicKey, Registration, ReportOutcome, SignedHeaders,
+    StreamerProgress, SyncAnswer, SyncBatch,
+};
+
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use super::report_upload::{self, FileKind, Incoming};
+use crate::auth::perms::perm;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::gateways::{self, Gateway, RegisterError};
+use crate::store::{devices, orgs, streamers};
+use crate::time::{self, now_micros};
+
+/// How far a signed request's clock may be from ours, in seconds.
+pub const MAX_SKEW_SECS: u64 = 300;
+/// How long a registration code stays valid unless the admin says otherwise, and at most.
+const CODE_HOURS: i64 = 24;
+const CODE_HOURS_MAX: i64 = 24 * 30;
+const HOUR: i64 = 3_600_000_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/gateway", get(list))
+        .route("/gateway/code", post(create_code))
+        .route("/gateway/register", post(register))
+        .route("/gateway/sync", post(sync))
+        .route("/gateway/{key}/revoke", post(revoke))
+}
+
+fn gateway_json(g: &Gateway, org_slug: &str) -> Value {
+    json!({
+        "id": g.key_id,
+        "org": org_slug,
+        "name": g.name,
+        "created_on": time::format(g.created_on),
+        "last_seen": g.last_seen.map(time::format),
+        "revoked": g.revoked_on.is_some(),
+        "revoked_on": g.revoked_on.map(time::format),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeRequest {
+    org: String,
+    hours: Option<i64>,
+}
+
+async fn create_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CodeRequest>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let org = orgs::by_slug(&state.db.meta, &req.org)
+        .await?
+        .filter(|o| caller.sees_org(&o.id))
+        .ok_or(ApiError::NotFound)?;
+    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+        return Err(ApiError::no_permission());
+    }
+    let hours = req.hours.unwrap_or(CODE_HOURS);
+    if !(1..=CODE_HOURS_MAX).contains(&hours) {
+        return Err(ApiError::field(
+            "hours",
+            format!("Ensure this value is between 1 and {CODE_HOURS_MAX}."),
+        ));
+    }
+    let mut raw = [0u8; 10];
+    getrandom::getrandom(&mut raw)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("randomness: {e}")))?;
+    let hex = hex::encode_upper(raw);
+    let code = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..4],
+        &hex[4..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..]
+    );
+    let now = now_micros();
+    let expires = now + hours * HOUR;
+    let digest = hex::encode(Sha256::digest(code.as_bytes()));
+    gateways::create_code(
+        &state.db.meta,
+        &digest,
+        &org.id,
+        caller.user.id,
+        now,
+        expires,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"code": code, "org": org.slug, "expires": time::format(expires)})),
+    ))
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Json(reg): Json<Registration>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let key =
+        gateway::verify_registration(&reg).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let digest = hex::encode(Sha256::digest(
+        reg.code.trim().to_ascii_uppercase().as_bytes(),
+    ));
+    let name = reg.name.as_deref().unwrap_or_default();
+    let gateway = gateways::register(
+        &state.db.meta_writes,
+        &digest,
+        &key.key_id(),
+        name,
+        now_micros(),
+    )
+    .await
+    .map_err(|e| match e {
+        RegisterError::BadCode => ApiError::bad_request("The code is unknown, used or expired."),
+        RegisterError::KeyTaken => ApiError::Detail(
+            StatusCode::CONFLICT,
+            "This gateway key is already registered.".into(),
+        ),
+        RegisterError::Sql(e) => e.into(),
+    })?;
+    let org = orgs::by_id(&state.db.meta, &gateway.org_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(gateway = %gateway.key_id, org = %org.slug, "gateway registered");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(gateway_json(&gateway, &org.slug)),
+    ))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
+    let org_ids = caller.org_ids();
+    let all = gateways::of_orgs(&state.db.meta, &org_ids).await?;
+    let mut results = Vec::with_capacity(all.len());
+    for g in &all {
+        let slug = orgs::by_id(&state.db.meta, &g.org_id)
+            .await?
+            .map(|o| o.slug)
+            .unwrap_or_default();
+        results.push(gateway_json(g, &slug));
+    }
+    Ok(axum::Json(
+        json!({"count": results.len(), "next": null, "previous": null, "results": results}),
+    ))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let key = GatewayPublicKey::parse(&key).map_err(|_| ApiError::NotFound)?;
+    let gateway = gateways::by_key_id(&state.db.meta, &key.key_id())
+        .await?
+        .filter(|g| caller.sees_org(&g.org_id))
+        .ok_or(ApiError::NotFound)?;
+    if !caller.can(&gateway.org_id, perm::MANAGE_ORG_AND_PROJECTS) {
+        return Err(ApiError::no_permission());
+    }
+    gateways::revoke(&state.db.meta_writes, gateway.id, now_micros()).await?;
+    let gateway = gateways::by_key_id(&state.db.meta, &gateway.key_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let slug = orgs::by_id(&state.db.meta, &gateway.org_id)
+        .await?
+        .map(|o| o.slug)
+        .unwrap_or_default();
+    tracing::info!(gateway = %gateway.key_id, "gateway revoked");
+    Ok(axum::Json(gateway_json(&gateway, &slug)))
+}
+
+fn unauthorized(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::Detail(
+        StatusCode::UNAUTHORIZED,
+        format!("Gateway signature refused: {reason}."),
+    )
+}
+
+/// The registered, unrevoked gateway that signed this request; its nonce is remembered.
+async fn signed_by(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> ApiResult<Gateway> {
+    let signed = SignedHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+        .map_err(unauthorized)?;
+    let gateway = gateways::by_key_id(&state.db.meta, &signed.key.key_id())
+        .await?
+        .ok_or_else(|| unauthorized("unknown gateway"))?;
+    if gateway.revoked_on.is_some() {
+        return Err(unauthorized("the gateway is revoked"));
+    }
+    let now = now_micros();
+    let now_secs = u64::try_from(now / 1_000_000).unwrap_or(0);
+    // Routing trims a final slash, so the path is checked as sent with and without it.
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let slashed = match path.split_once('?') {
+        Some((p, q)) => format!("{p}/?{q}"),
+        None => format!("{path}/"),
+    };
+    let check = |p: &str| {
+        gateway::verify(
+            &signed,
+            &signed.key,
+            "POST",
+            p,
+            body,
+            now_secs,
+            MAX_SKEW_SECS,
+        )
+    };
+    let verified = check(&slashed)
+        .or_else(|_| check(path))
+        .map_err(unauthorized)?;
+    let window = i64::try_from(2 * MAX_SKEW_SECS).unwrap_or(i64::MAX) * 1_000_000;
+    let nonce = hex::encode(verified.nonce);
+    if !gateways::remember_nonce(
+        &state.db.meta_writes,
+        gateway.id,
+        &gateway.key_id,
+        &nonce,
+        now,
+        now - window,
+    )
+    .await?
+    {
+        return Err(unauthorized("the request was replayed"));
+    }
+    Ok(gateway)
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> ApiResult<axum::Json<SyncAnswer>> {
+    let gateway = signed_by(&state, &headers, &uri, &body).await?;
+    if body.len() > gateway::batch::MAX_BATCH_BODY_BYTES {
+        return Err(ApiError::Detail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The batch is too large.".into(),
+        ));
+    }
+    let batch: SyncBatch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("JSON parse error - {e}")))?;
+    batch
+        .check_limits()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let uploader = format!("gateway {}", gateway.key_id);
+    let mut results = Vec::with_capacity(batch.reports.len());
+    for report in &batch.reports {
+        results.push(intake(&state, &gateway, &uploader, report).await?);
+    }
+    let mut cloud_has: Vec<StreamerProgress> = Vec::new();
+    for r in &batch.reports {
+        if cloud_has
+            .iter()
+            .any(|p| p.device == r.device && p.streamer == r.streamer)
+        {
+            continue;
+        }
+        let device_id = i64::try_from(r.device.get()).unwrap_or(-1);
+        let last_id = streamers::of_device(&state.db.meta, device_id)
+            .await?
+            .into_iter()
+            .find(|s| s.index == i64::from(r.streamer))
+            .map_or(0, |s| s.last_id);
+        cloud_has.push(StreamerProgress {
+            device: r.device,
+            streamer: r.streamer,
+            last_id: u32::try_from(last_id).unwrap_or(0),
+        });
+    }
+    Ok(axum::Json(SyncAnswer { results, cloud_has }))
+}
+
+/// One report of a batch into the common intake. Refusals are answered per report; a
+/// storage failure fails the whole request, so the gateway retries the batch.
+async fn intake(
+    state: &AppState,
+    gateway: &Gateway,
+    uploader: &str,
+    r: &BatchReport,
+) -> ApiResult<ReportOutcome> {
+    let reject = |reason: String| Ok(ReportOutcome::Rejected { reason });
+    // A signed list report opens with its format byte; anything else is a flexible report.
+    let kind = if r.raw.first() == Some(&1) {
+        FileKind::SignedList
+    } else {
+        FileKind::Msgpack
+    };
+    let decoded = match report_upload::decode(kind, &r.raw) {
+        Ok(d) => d,
+        Err(_) => return reject("the report does not decode".into()),
+    };
+    if decoded.device_id() != r.device.get() {
+        return reject(format!(
+            "the report is from device {:#x}, not {}",
+            decoded.device_id(),
+            r.device
+        ));
+    }
+    if r.received_at_us > now_micros() + HOUR {
+        return reject("the receive time is more than an hour in the future".into());
+    }
+    let device_id = i64::try_from(r.device.get()).unwrap_or(-1);
+    let device = match devices::by_id(&state.db.meta, device_id).await? {
+        Some(d)
+            if d.org_id.as_deref() == Some(gateway.org_id.as_str()) && d.project_id.is_some() =>
+        {
+            d
+        }
+        _ => {
+            return reject(format!(
+                "device {} is not claimed in this gateway's org",
+                r.device
+            ))
+        }
+    };
+    let incoming = Incoming {
+        kind,
+        bytes: r.raw.clone(),
+        decoded,
+        device_id: device.id,
+        device_slug: &device.slug,
+        received: r.received_at_us,
+        created_by: gateway.created_by,
+        uploader,
+    };
+    match report_upload::store(state, incoming, now_micros()).await {
+        Ok(stored) if stored.job.is_some() => Ok(ReportOutcome::Accepted),
+        Ok(_) => Ok(ReportOutcome::Duplicate),
+        Err(ApiError::Plain(reason)) => reject(reason),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,186 @@
+//! Gateways, their one-time registration codes, and the nonces of their signed requests
+//! (see `migrations/meta/0005_gateways.sql`).
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub id: i64,
+    pub key_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_by: i64,
+    pub created_on: i64,
+    pub revoked_on: Option<i64>,
+    pub last_seen: Option<i64>,
+}
+
+const COLUMNS: &str = "id, key_id, org_id, name, created_by, created_on, revoked_on, last_seen";
+
+fn from_row(r: &AnyRow) -> Result<Gateway, sqlx::Error> {
+    Ok(Gateway {
+        id: r.try_get("id")?,
+        key_id: r.try_get("key_id")?,
+        org_id: r.try_get("org_id")?,
+        name: r.try_get("name")?,
+        created_by: r.try_get("created_by")?,
+        created_on: r.try_get("created_on")?,
+        revoked_on: r.try_get("revoked_on")?,
+        last_seen: r.try_get("last_seen")?,
+    })
+}
+
+/// Keeps a new code (by its digest) for `org`, valid until `expires_on`.
+pub async fn create_code(
+    pool: &AnyPool,
+    code_sha256: &str,
+    org_id: &str,
+    created_by: i64,
+    now: i64,
+    expires_on: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO gateway_codes (code_sha256, org_id, created_by, created_on, expires_on) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(code_sha256)
+    .bind(org_id)
+    .bind(created_by)
+    .bind(now)
+    .bind(expires_on)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Why a registration was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the code is unknown, used or expired")]
+    BadCode,
+    #[error("this key is already registered")]
+    KeyTaken,
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Spends a valid code and records the gateway under the code's org, in one transaction.
+pub async fn register(
+    pool: &AnyPool,
+    code_sha256: &str,
+    key_id: &str,
+    name: &str,
+    now: i64,
+) -> Result<Gateway, RegisterError> {
+    let mut tx = pool.begin().await?;
+    // Spending first takes the write lock (SQLite) or the row (PostgreSQL): a code is used once.
+    let row = sqlx::query(
+        "UPDATE gateway_codes SET used_on = $1 \
+         WHERE code_sha256 = $2 AND used_on IS NULL AND expires_on > $1 \
+         RETURNING org_id, created_by",
+    )
+    .bind(now)
+    .bind(code_sha256)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(RegisterError::BadCode)?;
+    let org_id: String = row.try_get("org_id")?;
+    let created_by: i64 = row.try_get("created_by")?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM gateways WHERE key_id = $1")
+        .bind(key_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(RegisterError::KeyTaken);
+    }
+    let sql = format!(
+        "INSERT INTO gateways (key_id, org_id, name, created_by, created_on) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+    );
+    let gateway = sqlx::query(&sql)
+        .bind(key_id)
+        .bind(&org_id)
+        .bind(name)
+        .bind(created_by)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    let gateway = from_row(&gateway)?;
+    tx.commit().await?;
+    Ok(gateway)
+}
+
+pub async fn by_key_id(pool: &AnyPool, key_id: &str) -> Result<Option<Gateway>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM gateways WHERE key_id = $1");
+    sqlx::query(&sql)
+        .bind(key_id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The gateways of the given orgs, oldest first.
+pub async fn of_orgs(pool: &AnyPool, org_ids: &[String]) -> Result<Vec<Gateway>, sqlx::Error> {
+    if org_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (1..=org_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM gateways WHERE org_id IN ({}) ORDER BY id",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in org_ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(pool).await?.iter().map(from_row).collect()
+}
+
+/// Revokes a gateway; false when it was revoked already.
+pub async fn revoke(pool: &AnyPool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE gateways SET revoked_on = $1 WHERE id = $2 AND revoked_on IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remembers a request's nonce and the gateway's last contact; false when the nonce was
+/// seen before (a replay). Nonces older than `forget_before` are pruned on the way.
+pub async fn remember_nonce(
+    pool: &AnyPool,
+    gateway_id: i64,
+    key_id: &str,
+    nonce: &str,
+    now: i64,
+    forget_before: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM gateway_nonces WHERE seen < $1")
+        .bind(forget_before)
+        .execute(&mut *tx)
+        .await?;
+    let fresh = sqlx::query(
+        "INSERT INTO gateway_nonces (key_id, nonce, seen) VALUES ($1, $2, $3) \
+         ON CONFLICT (key_id, nonce) DO NOTHING",
+    )
+    .bind(key_id)
+    .bind(nonce)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query("UPDATE gateways SET last_seen = $1 WHERE id = $2")
+        .bind(now)
+        .bind(gateway_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(fresh)
+}
