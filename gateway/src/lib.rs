@@ -6,7 +6,9 @@
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
 //! - [`config`]: the TOML configuration, every key with a default.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
+//! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
 
 pub mod buffer;
 pub mod config;
 pub mod identity;
+pub mod sync;

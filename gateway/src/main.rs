@@ -6,6 +6,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gateway::buffer::{Budget, Buffer};
 use gateway::config::Config;
+use gateway::sync::{sync_pending, BatchLimits, SyncClient};
+
+/// How long one request to the cloud may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where the configuration is read from when `--config` is not given; when that file does
 /// not exist either, the built-in defaults apply.
@@ -31,6 +35,20 @@ enum Command {
         #[arg(long, required = true)]
         offline: bool,
     },
+    /// Bind this gateway's key to an org with a one-time code made by an org admin.
+    Register {
+        /// The cloud's base URL (default: `cloud.url` of the configuration).
+        #[arg(long)]
+        cloud: Option<String>,
+        /// The one-time code.
+        #[arg(long)]
+        code: String,
+        /// A name for this gateway, shown to admins.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Upload every pending report now, in signed batches, and exit.
+    Sync,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,7 +57,60 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Identity => identity(&config),
         Command::Status { .. } => status(&config),
+        Command::Register { cloud, code, name } => {
+            let url = cloud.unwrap_or_else(|| config.cloud.url.clone());
+            runtime()?.block_on(register(&config, &url, &code, name))
+        }
+        Command::Sync => runtime()?.block_on(sync(&config)),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn register(
+    config: &Config,
+    url: &str,
+    code: &str,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let identity = gateway::identity::load_or_create(&config.paths.key)?;
+    let client = SyncClient::new(url, identity.secret, REQUEST_TIMEOUT)?;
+    let registered = client
+        .register(code, name)
+        .await
+        .with_context(|| format!("registering with {url}"))?;
+    println!(
+        "registered {} with org {} at {url}",
+        registered.id, registered.org
+    );
+    Ok(())
+}
+
+async fn sync(config: &Config) -> anyhow::Result<()> {
+    let secret = gateway::identity::load(&config.paths.key)
+        .context("no gateway key: run `iotile-gateway register` first")?;
+    let budget = Budget {
+        max_bytes: config.budget.max_bytes.0,
+    };
+    let (buffer, _) = Buffer::open(&config.paths.buffer, budget)?;
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(buffer));
+    let client = SyncClient::new(&config.cloud.url, secret, REQUEST_TIMEOUT)?;
+    let limits = BatchLimits {
+        reports: config.sync.batch_reports,
+        bytes: usize::try_from(config.sync.batch_bytes.0).unwrap_or(usize::MAX),
+    };
+    let pass = sync_pending(&buffer, &client, limits)
+        .await
+        .with_context(|| format!("syncing with {}", config.cloud.url))?;
+    println!(
+        "{} batches: {} reports accepted, {} already in the cloud, {} rejected (kept aside)",
+        pass.batches, pass.accepted, pass.duplicates, pass.rejected
+    );
+    Ok(())
 }
 
 fn load_config(explicit: Option<&Path>) -> anyhow::Result<Config> {

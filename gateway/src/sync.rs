@@ -1,0 +1,280 @@
+//! The sync client: registration with a one-time code, and uploads of pending reports in
+//! signed batches (`sync_protocol::gateway`).
+//!
+//! A pass takes the oldest pending reports in batches bounded by count and bytes (so memory
+//! stays bounded however deep the backlog), signs each request with the gateway key and a
+//! fresh nonce, and marks what the cloud confirmed (accepted or duplicate) as synced. A
+//! report the cloud rejects for good is moved to quarantine with the cloud's reason. A
+//! network failure or a server error ends the pass with nothing marked: the next pass sends
+//! the same reports again, which the cloud recognises as duplicates.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sync_protocol::gateway::{
+    self, BatchReport, GatewaySecret, Registration, ReportOutcome, SyncAnswer, SyncBatch,
+};
+
+use crate::buffer::{Buffer, BufferError, PendingReport};
+
+/// The path of the signed upload, with the final slash the API uses.
+pub const SYNC_PATH: &str = "/api/v1/gateway/sync/";
+const REGISTER_PATH: &str = "/api/v1/gateway/register/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the cloud cannot be reached: {0}")]
+    Network(#[from] reqwest::Error),
+    /// The cloud refused the gateway itself (unknown or revoked key, bad signature, clock
+    /// too far off): retrying will not help until someone acts.
+    #[error("the cloud refused this gateway ({status}): {detail}")]
+    Refused { status: u16, detail: String },
+    #[error("the cloud answered {status}: {detail}")]
+    Server { status: u16, detail: String },
+    #[error("the cloud's answer does not match the batch: {0}")]
+    Answer(String),
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    #[error("the buffer task failed: {0}")]
+    Task(String),
+}
+
+impl SyncError {
+    /// Whether waiting and trying again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Network(_) | SyncError::Server { .. } | SyncError::Task(_)
+        )
+    }
+}
+
+/// What registration answered.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Registered {
+    /// The gateway key id.
+    pub id: String,
+    /// The org's slug.
+    pub org: String,
+}
+
+/// The limits of one upload.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub reports: usize,
+    pub bytes: usize,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub batches: usize,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+}
+
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    secret: GatewaySecret,
+}
+
+impl SyncClient {
+    pub fn new(
+        cloud_url: &str,
+        secret: GatewaySecret,
+        timeout: Duration,
+    ) -> Result<Self, SyncError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("iotile-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(SyncClient {
+            http,
+            base: cloud_url.trim_end_matches('/').to_string(),
+            secret,
+        })
+    }
+
+    /// Binds this gateway's key to the org of `code`.
+    pub async fn register(
+        &self,
+        code: &str,
+        name: Option<String>,
+    ) -> Result<Registered, SyncError> {
+        let body = Registration::new(&self.secret, code.trim(), name);
+        let response = self
+            .http
+            .post(format!("{}{REGISTER_PATH}", self.base))
+            .json(&body)
+            .send()
+            .await?;
+        Ok(answer(response).await?.json().await?)
+    }
+
+    /// Uploads one batch, signed.
+    pub async fn upload(&self, batch: &SyncBatch, now_unix: u64) -> Result<SyncAnswer, SyncError> {
+        let body = serde_json::to_vec(batch).map_err(|e| SyncError::Answer(e.to_string()))?;
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce).map_err(|e| SyncError::Task(e.to_string()))?;
+        let headers = gateway::sign(&self.secret, "POST", SYNC_PATH, &body, now_unix, nonce);
+        let mut request = self
+            .http
+            .post(format!("{}{SYNC_PATH}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body);
+        for (name, value) in headers.to_pairs() {
+            request = request.header(name, value);
+        }
+        let answer: SyncAnswer = answer(request.send().await?).await?.json().await?;
+        if answer.results.len() != batch.reports.len() {
+            return Err(SyncError::Answer(format!(
+                "{} results for {} reports",
+                answer.results.len(),
+                batch.reports.len()
+            )));
+        }
+        Ok(answer)
+    }
+}
+
+/// The response when it is a success; otherwise the error it stands for.
+async fn answer(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let detail = response.text().await.unwrap_or_default();
+    let detail: String = detail.chars().take(500).collect();
+    let status = status.as_u16();
+    Err(match status {
+        400..=499 if status != 408 && status != 429 => SyncError::Refused { status, detail },
+        _ => SyncError::Server { status, detail },
+    })
+}
+
+/// Runs `f` on the buffer off the async threads (rusqlite blocks on fsync).
+async fn with_buffer<T: Send + 'static>(
+    buffer: &Arc<Mutex<Buffer>>,
+    f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
+) -> Result<T, SyncError> {
+    let buffer = buffer.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = buffer
+            .lock()
+            .map_err(|_| SyncError::Task("buffer lock poisoned".into()))?;
+        f(&mut guard).map_err(SyncError::from)
+    })
+    .await
+    .map_err(|e| SyncError::Task(e.to_string()))?
+}
+
+fn now() -> (u64, i64) {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        since.as_secs(),
+        i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
+    )
+}
+
+/// Uploads pending reports until none is left or an upload fails.
+pub async fn sync_pending(
+    buffer: &Arc<Mutex<Buffer>>,
+    client: &SyncClient,
+    limits: BatchLimits,
+) -> Result<Pass, SyncError> {
+    let mut pass = Pass::default();
+    loop {
+        let pending: Vec<PendingReport> =
+            with_buffer(buffer, move |b| b.pending(limits.reports, limits.bytes)).await?;
+        if pending.is_empty() {
+            return Ok(pass);
+        }
+        let batch = SyncBatch {
+            reports: pending
+                .iter()
+                .map(|p| BatchReport {
+                    device: p.report.device,
+                    streamer: p.report.streamer,
+                    received_at_us: p.report.received_at_us,
+                    raw: p.report.raw.clone(),
+                })
+                .collect(),
+        };
+        let answer = client.upload(&batch, now().0).await?;
+        pass.batches += 1;
+        let mut synced = Vec::new();
+        let mut rejected = Vec::new();
+        for (p, outcome) in pending.into_iter().zip(answer.results) {
+            match outcome {
+                ReportOutcome::Accepted => {
+                    pass.accepted += 1;
+                    synced.push(p.id);
+                }
+                ReportOutcome::Duplicate => {
+                    pass.duplicates += 1;
+                    synced.push(p.id);
+                }
+                ReportOutcome::Rejected { reason } => {
+                    tracing::warn!(device = %p.report.device, report = p.report.report_id, %reason, "the cloud rejected a report; kept aside");
+                    pass.rejected += 1;
+                    rejected.push((p, reason));
+                }
+            }
+        }
+        let progress = answer.cloud_has;
+        with_buffer(buffer, move |b| {
+            let now_us = now().1;
+            for (p, reason) in &rejected {
+                b.quarantine(
+                    &p.report.raw,
+                    &format!("rejected by the cloud: {reason}"),
+                    now_us,
+                )?;
+                synced.push(p.id);
+            }
+            b.mark_synced(&synced, now_us)?;
+            for s in progress {
+                b.record_cloud_has(s.device, s.streamer, s.last_id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+}
+
+/// The wait before retry `attempt` (1, 2, …): exponential from one second up to `max`,
+/// with full jitter from `random` so that many gateways coming back after an outage do not
+/// arrive together.
+pub fn backoff(attempt: u32, max: Duration, random: u64) -> Duration {
+    let ceiling = Duration::from_secs(1u64 << attempt.clamp(1, 20).saturating_sub(1)).min(max);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(millis / 2 + random % (millis / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let max = Duration::from_secs(300);
+        for attempt in 1..30 {
+            for random in [0, 7, u64::MAX] {
+                let wait = backoff(attempt, max, random);
+                let ceiling = Duration::from_secs(1u64 << (attempt.min(20) - 1)).min(max);
+                assert!(wait <= ceiling, "{attempt}: {wait:?} > {ceiling:?}");
+                assert!(
+                    wait >= ceiling / 2,
+                    "{attempt}: {wait:?} < half of {ceiling:?}"
+                );
+            }
+        }
+        assert_eq!(backoff(30, max, 0), Duration::from_secs(150));
+    }
+}

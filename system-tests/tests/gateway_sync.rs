@@ -1,0 +1,232 @@
+//! The gateway's sync client against the real cloud: registration with a one-time code,
+//! the backlog of a buffer drained in signed batches into stream data exactly once, a cloud
+//! that is down (nothing marked, nothing lost), a report the cloud rejects (kept aside), and
+//! a revoked gateway (refused, its reports kept).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../cloud/tests/common/mod.rs"]
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gateway::buffer::{Budget, Buffer, NewReport, ReportKind};
+use gateway::sync::{sync_pending, BatchLimits, SyncClient, SyncError};
+use reqwest::StatusCode;
+use serde_json::json;
+use sync_protocol::gateway::GatewaySecret;
+use sync_protocol::ids::DeviceId;
+use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
+use sync_protocol::Reading;
+
+const DEVICE: u32 = 0xA1;
+const STRANGER: u32 = 0xA2;
+const PER_REPORT: u32 = 20;
+
+fn report(device: u32, n: u32) -> NewReport {
+    let first = n * PER_REPORT + 1;
+    let last = first + PER_REPORT - 1;
+    let readings: Vec<Reading> = (first..=last)
+        .map(|id| Reading {
+            stream: 0x5001,
+            reading_id: id,
+            raw_time: id * 10,
+            value: id * 2,
+        })
+        .collect();
+    let header = SignedListHeader {
+        device_id: device,
+        report_id: last + 1,
+        sent_timestamp: last * 10 + 5,
+        streamer: 0,
+        selector: 0x100B,
+    };
+    NewReport {
+        device: DeviceId::new(u64::from(device)).unwrap(),
+        streamer: 0,
+        report_id: last + 1,
+        first_reading_id: first,
+        last_reading_id: last,
+        reading_count: PER_REPORT,
+        kind: ReportKind::SignedList,
+        raw: SignedListReport::build(header, &readings, Signer::Hash)
+            .unwrap()
+            .encode(),
+        received_at_us: cloud::time::now_micros(),
+    }
+}
+
+struct Site {
+    admin: String,
+    org: String,
+    stream: String,
+}
+
+async fn site(app: &common::TestApp) -> Site {
+    let staff = app.staff("staff@arch.io").await;
+    let admin = app.user("admin@site.io").await;
+    let (_, org) = app.post("org/", &admin, json!({"name": "Site"})).await;
+    let org = org["slug"].as_str().unwrap().to_string();
+    let (_, project) = app
+        .post("project/", &admin, json!({"name": "P", "org": org}))
+        .await;
+    for id in [DEVICE, STRANGER] {
+        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+        assert_eq!(
+            app.post("device/?staff=1", &staff, body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (status, claimed) = app
+        .post(
+            "device/claim/",
+            &admin,
+            json!({"device": "d--0000-0000-0000-00a1", "project": project["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
+    let gid = &claimed["project"].as_str().unwrap()[3..];
+    Site {
+        admin,
+        org,
+        stream: format!("s--{gid}--0000-0000-0000-00a1--5001"),
+    }
+}
+
+fn base(app: &common::TestApp) -> String {
+    format!("http://{}", app.addr)
+}
+
+async fn rows(app: &common::TestApp, s: &Site, expected: i64) -> i64 {
+    let mut count = 0;
+    for _ in 0..300 {
+        let data = app
+            .ok(&format!("data/?filter={}&page_size=1", s.stream), &s.admin)
+            .await;
+        count = data["count"].as_i64().unwrap();
+        if count == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    count
+}
+
+const LIMITS: BatchLimits = BatchLimits {
+    reports: 7,
+    bytes: 1 << 20,
+};
+
+backends!(
+    backlog_drains_once_through_signed_batches,
+    |app: common::TestApp| async move {
+        let s = site(&app).await;
+        let (_, code) = app
+            .post("gateway/code/", &s.admin, json!({"org": s.org}))
+            .await;
+        let secret = GatewaySecret::from_bytes(&[11; 32]);
+        let client = SyncClient::new(&base(&app), secret.clone(), Duration::from_secs(30)).unwrap();
+        let registered = client
+            .register(code["code"].as_str().unwrap(), Some("pi-1".into()))
+            .await
+            .unwrap();
+        assert_eq!(registered.org, s.org);
+        assert_eq!(registered.id, secret.public().key_id());
+
+        let dir = tempfile::tempdir().unwrap();
+        let (buffer, _) = Buffer::open(
+            &dir.path().join("buffer.sqlite3"),
+            Budget {
+                max_bytes: 64 << 20,
+            },
+        )
+        .unwrap();
+        let buffer = Arc::new(Mutex::new(buffer));
+        {
+            let mut b = buffer.lock().unwrap();
+            for n in 0..30 {
+                b.store(&report(DEVICE, n)).unwrap();
+            }
+            // A claimed device of another org, or none: the cloud rejects it for good.
+            b.store(&report(STRANGER, 0)).unwrap();
+        }
+        let pass = sync_pending(&buffer, &client, LIMITS).await.unwrap();
+        assert_eq!(pass.accepted, 30);
+        assert_eq!(pass.rejected, 1);
+        assert_eq!(pass.batches, 5, "31 reports in batches of 7");
+        let stats = buffer.lock().unwrap().stats().unwrap();
+        assert_eq!(stats.pending_reports, 0);
+        assert_eq!(stats.quarantined, 1, "the rejected report is kept aside");
+        assert_eq!(rows(&app, &s, 600).await, 600, "every reading once");
+
+        // The same reports again (a gateway that crashed before marking them): duplicates only.
+        let dir2 = tempfile::tempdir().unwrap();
+        let (again, _) = Buffer::open(
+            &dir2.path().join("b.sqlite3"),
+            Budget {
+                max_bytes: 64 << 20,
+            },
+        )
+        .unwrap();
+        let again = Arc::new(Mutex::new(again));
+        for n in 0..30 {
+            again.lock().unwrap().store(&report(DEVICE, n)).unwrap();
+        }
+        let pass = sync_pending(&again, &client, LIMITS).await.unwrap();
+        assert_eq!((pass.accepted, pass.duplicates), (0, 30));
+        assert_eq!(rows(&app, &s, 600).await, 600);
+        let cloud_has = again
+            .lock()
+            .unwrap()
+            .cloud_has(DeviceId::new(u64::from(DEVICE)).unwrap(), 0)
+            .unwrap();
+        assert!(cloud_has.is_some_and(|id| id <= 600), "{cloud_has:?}");
+
+        // Revoked: refused for good, and the reports stay pending.
+        let key = secret.public().key_id();
+        let (status, _) = app
+            .post(&format!("gateway/{key}/revoke/"), &s.admin, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        buffer.lock().unwrap().store(&report(DEVICE, 30)).unwrap();
+        let err = sync_pending(&buffer, &client, LIMITS).await.unwrap_err();
+        assert!(
+            matches!(err, SyncError::Refused { status: 401, .. }),
+            "{err}"
+        );
+        assert!(!err.is_transient());
+        assert_eq!(buffer.lock().unwrap().stats().unwrap().pending_reports, 1);
+    }
+);
+
+#[tokio::test]
+async fn a_cloud_that_is_down_loses_nothing() {
+    // A port that nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let client = SyncClient::new(
+        &url,
+        GatewaySecret::from_bytes(&[1; 32]),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (buffer, _) = Buffer::open(
+        &dir.path().join("b.sqlite3"),
+        Budget {
+            max_bytes: 64 << 20,
+        },
+    )
+    .unwrap();
+    let buffer = Arc::new(Mutex::new(buffer));
+    for n in 0..3 {
+        buffer.lock().unwrap().store(&report(DEVICE, n)).unwrap();
+    }
+    let err = sync_pending(&buffer, &client, LIMITS).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let stats = buffer.lock().unwrap().stats().unwrap();
+    assert_eq!(stats.pending_reports, 3);
+    assert_eq!(stats.synced_reports, 0);
+}
