@@ -89,12 +89,18 @@ pub async fn process(
             end += 1;
         }
         let group = &mut entries[start..end];
-        if let Err(e) = store_rows(state, group).await {
-            for entry in group.iter_mut().filter(|e| e.result.is_none()) {
-                entry.result = Some(Err(JobError::Retry(e.to_string())));
+        match store_rows(state, group).await {
+            Ok(()) => finish(state, group, worker).await,
+            // One report's failure must not hold the others back: each is tried alone.
+            Err(_) if group.len() > 1 => {
+                for one in group.chunks_mut(1) {
+                    match store_rows(state, one).await {
+                        Ok(()) => finish(state, one, worker).await,
+                        Err(e) => fail_all(one, &e),
+                    }
+                }
             }
-        } else {
-            finish(state, group, worker).await;
+            Err(e) => fail_all(group, &e),
         }
         start = end;
     }
@@ -102,6 +108,13 @@ pub async fn process(
         .into_iter()
         .map(|e| e.result.unwrap_or(Ok(())))
         .collect()
+}
+
+/// Marks a group's unfinished jobs for another attempt after a database error.
+fn fail_all(group: &mut [Entry<'_>], error: &sqlx::Error) {
+    for entry in group.iter_mut().filter(|e| e.result.is_none()) {
+        entry.result = Some(Err(JobError::Retry(error.to_string())));
+    }
 }
 
 /// Step 1 for one job.
