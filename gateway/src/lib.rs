@@ -6,7 +6,9 @@
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
 //! - [`config`]: the TOML configuration, every key with a default.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
+//! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ).
 
 pub mod buffer;
 pub mod config;
 pub mod identity;
+pub mod transport;
