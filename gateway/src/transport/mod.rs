@@ -6,6 +6,7 @@
 //! module is radio-agnostic.
 
 pub mod bled112;
+pub mod bluez;
 mod reassembly;
 
 use std::future::Future;
