@@ -5,11 +5,13 @@ mod transport_common;
 
 use std::sync::Arc;
 
+use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::transport::bled112::Bled112;
 use gateway::transport::{Connection, Transport, TransportError, CONTROLLER};
+use sync_protocol::ble::Advertisement;
 use transport_common::*;
 
 fn pod(device_id: u64) -> VirtualPod {
@@ -112,5 +114,23 @@ async fn connections_beyond_the_dongles_slots_are_refused_as_busy() {
         .await
         .expect("now it fits");
     connection.disconnect().await.expect("disconnects");
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanning_decodes_v1_with_its_scan_response_and_v2_advertisements() {
+    let v1 = broadcasting(0x0012_3460, AdvertisementFormat::V1);
+    let v2 = broadcasting(0x0012_3461, AdvertisementFormat::V2);
+    let dongle = dongle(&[&v1, &v2], 3);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3460).await;
+    assert!(matches!(seen.advertisement, Advertisement::V1(_)));
+    assert_seen(&seen, &v1);
+    let seen = find(&mut scan, 0x0012_3461).await;
+    assert!(matches!(seen.advertisement, Advertisement::V2(_)));
+    assert_seen(&seen, &v2);
     dongle.stop().await;
 }

@@ -8,6 +8,7 @@ mod transport_common;
 
 use std::sync::Arc;
 
+use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bluez::{PrivateBus, VirtualBluez};
 use firmware_tools::radio::{Peripheral, RadioEffects};
@@ -21,7 +22,9 @@ const DEVICE_ID: u64 = 0x0042_1337;
 async fn btleplug_visits_a_pod_and_survives_it_vanishing_mid_report() {
     let bus = PrivateBus::start().expect("dbus-daemon starts (Debian package dbus)");
     let pod = VirtualPod::new(PodConfig::with_device_id(DEVICE_ID)).expect("the POD starts");
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let beacon = broadcasting(0x0042_1338, AdvertisementFormat::V2);
+    let peripherals: Vec<Arc<dyn Peripheral>> =
+        vec![Arc::new(pod.clone()), Arc::new(beacon.clone())];
     let bluez = VirtualBluez::start(bus.address(), peripherals)
         .await
         .expect("org.bluez served");
@@ -34,6 +37,8 @@ async fn btleplug_visits_a_pod_and_survives_it_vanishing_mid_report() {
     assert!(!pod.is_connected(), "the link is closed after the visit");
 
     let mut scan = transport.scan().await.expect("scan");
+    // The v2 advertisement survives BlueZ: flags, rssi and the broadcast reading.
+    assert_seen(&find(&mut scan, 0x0042_1338).await, &beacon);
     let seen = find(&mut scan, DEVICE_ID).await;
     assert_eq!(seen.address, pod.address());
     let mut connection = transport.connect(seen.address).await.expect("connects");

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use firmware_tools::pod::advertising::AdvertisementFormat;
+use firmware_tools::pod::{PodConfig, StreamCode, VirtualPod};
 use gateway::transport::{Connection, RpcAnswer, Seen, Transport, TransportError, CONTROLLER};
 use sync_protocol::report::SignedListReport;
 use tokio::sync::mpsc;
@@ -118,4 +120,34 @@ pub async fn visit<T: Transport>(transport: &T, device_id: u64) {
         "the POD keeps the ack"
     );
     connection.disconnect().await.expect("disconnects");
+}
+
+/// A POD advertising `format`, broadcasting output 1, holding one reading (777) on it.
+pub fn broadcasting(device_id: u64, format: AdvertisementFormat) -> VirtualPod {
+    let config = PodConfig {
+        advertisement: format,
+        broadcast_stream: Some(StreamCode(0x5001)),
+        outputs: Vec::new(),
+        rssi: -42,
+        ..PodConfig::with_device_id(device_id)
+    };
+    let pod = VirtualPod::new(config).expect("the POD starts");
+    pod.with_model(|model| model.push_reading(0x5001, 777).expect("room"));
+    pod
+}
+
+pub fn assert_seen(seen: &Seen, pod: &VirtualPod) {
+    assert_eq!(seen.address, pod.address());
+    assert_eq!(seen.rssi, -42);
+    assert!(seen.has_data, "a reading waits to be streamed");
+    assert!(!seen.user_connected);
+    let broadcast = seen.broadcast.as_ref().expect("the broadcast reading");
+    let readings = broadcast.readings();
+    assert_eq!(
+        readings
+            .iter()
+            .map(|r| (r.stream, r.value))
+            .collect::<Vec<_>>(),
+        vec![(0x5001, 777)]
+    );
 }

@@ -53,6 +53,8 @@ struct Driver {
     state: Mutex<State>,
     /// Held for the whole command/response exchange: one command in flight.
     writer: tokio::sync::Mutex<WriteHalf<SerialStream>>,
+    /// Dropped with the driver, which stops the reader and closes the port.
+    _stop: oneshot::Sender<()>,
 }
 
 /// A BLED112 dongle, opened and reset to a known state.
@@ -70,6 +72,7 @@ impl Bled112 {
             .open_native_async()
             .map_err(|e| TransportError::Radio(format!("{}: {e}", path.display())))?;
         let (reader, writer) = tokio::io::split(port);
+        let (stop, stopped) = oneshot::channel();
         let driver = Arc::new(Driver {
             state: Mutex::new(State {
                 pending: None,
@@ -80,8 +83,9 @@ impl Bled112 {
                 gone: None,
             }),
             writer: tokio::sync::Mutex::new(writer),
+            _stop: stop,
         });
-        tokio::spawn(read_port(reader, Arc::downgrade(&driver)));
+        tokio::spawn(read_port(reader, Arc::downgrade(&driver), stopped));
 
         // Slot queues must exist before 0/6, whose slot events follow its response.
         let max = {
@@ -385,11 +389,19 @@ enum Message {
 }
 
 /// Reads the port until it fails or the transport is dropped.
-async fn read_port(mut port: ReadHalf<SerialStream>, driver: std::sync::Weak<Driver>) {
+async fn read_port(
+    mut port: ReadHalf<SerialStream>,
+    driver: std::sync::Weak<Driver>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let mut reader = PacketReader::new();
     let mut buf = [0u8; 512];
     let reason = loop {
-        let n = match port.read(&mut buf).await {
+        let read = tokio::select! {
+            _ = &mut stopped => return,
+            read = port.read(&mut buf) => read,
+        };
+        let n = match read {
             Ok(0) => break "the serial port closed".to_string(),
             Ok(n) => n,
             Err(e) => break format!("the serial port failed: {e}"),
