@@ -21,6 +21,8 @@ const ACK_STREAMER: u16 = 0x200F;
 const TRIGGER_STREAMER: u16 = 0x2010;
 /// Byte of the 0x200A status that stays non-zero while the streamer is still sending.
 const COMM_STATUS_AT: usize = 18;
+const BUSY_RETRIES: usize = 5;
+const BUSY_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What a visit does.
 #[derive(Debug, Clone)]
@@ -236,12 +238,20 @@ async fn call<C: Connection>(
     rpc_id: u16,
     payload: &[u8],
 ) -> Result<Vec<u8>, CollectError> {
-    match connection
-        .rpc(CONTROLLER, rpc_id, payload, options.rpc_timeout)
-        .await?
-    {
-        RpcAnswer::Ok(answer) => Ok(answer),
-        answer => Err(CollectError::Rpc { rpc_id, answer }),
+    let mut attempts = 0;
+    loop {
+        match connection
+            .rpc(CONTROLLER, rpc_id, payload, options.rpc_timeout)
+            .await?
+        {
+            RpcAnswer::Ok(answer) => return Ok(answer),
+            // A busy tile asks to be called again shortly.
+            RpcAnswer::Busy if attempts < BUSY_RETRIES => {
+                attempts += 1;
+                tokio::time::sleep(BUSY_BACKOFF).await;
+            }
+            answer => return Err(CollectError::Rpc { rpc_id, answer }),
+        }
     }
 }
 

@@ -146,3 +146,48 @@ async fn a_visit_stores_verified_reports_before_acknowledging_them() {
     assert_eq!(transport.max_connections(), 3);
     dongle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_backlog_arrives_whole_in_one_visit() {
+    const READINGS: u32 = 2_000;
+    let pod = quiet_pod();
+    push(&pod, READINGS);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let options = VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let summary = visit(
+        &transport,
+        pod.address(),
+        &options,
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    let elapsed = started.elapsed();
+    let user: u32 = {
+        let buffer = buffer.lock().expect("lock");
+        let pending = buffer.pending(1_000, 64 << 20).expect("pending");
+        pending
+            .iter()
+            .filter(|p| p.report.streamer == 0)
+            .map(|p| p.report.reading_count)
+            .sum()
+    };
+    assert!(user >= READINGS, "{user} of {READINGS} readings stored");
+    assert_eq!(pod_ack(&pod), summary.acknowledged[&0]);
+    println!(
+        "{READINGS} readings in {} reports over the virtual BLED112: {elapsed:?} ({:.0} readings/s)",
+        summary.stored,
+        f64::from(READINGS) / elapsed.as_secs_f64()
+    );
+    dongle.stop().await;
+}
