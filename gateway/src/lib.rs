@@ -4,11 +4,15 @@
 //! Module map:
 //! - [`buffer`]: the store-and-forward buffer, one SQLite file (WAL, `synchronous=FULL`)
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
+//! - [`collect`]: one visit to a POD, from connect to acknowledgement, into the buffer.
 //! - [`config`]: the TOML configuration, every key with a default.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
 //! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
+//! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ).
 
 pub mod buffer;
+pub mod collect;
 pub mod config;
 pub mod identity;
 pub mod sync;
+pub mod transport;

@@ -1,0 +1,262 @@
+//! One visit to a POD: connect, stream its reports, keep each verified report durably, then
+//! tell the POD what it may free. The POD frees data only on acknowledgement, so a visit cut
+//! short loses nothing: the next visit streams the same readings again.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sync_protocol::bgapi::BdAddr;
+use sync_protocol::ids::DeviceId;
+use sync_protocol::report::{SignedListReport, Verification};
+
+use crate::buffer::{Buffer, NewReport, ReportKind};
+use crate::transport::{Connection, RpcAnswer, Transport, TransportError, CONTROLLER};
+
+/// RPC ids of the controller's streamer interface.
+const QUERY_STREAMER: u16 = 0x200A;
+const ACK_STREAMER: u16 = 0x200F;
+const TRIGGER_STREAMER: u16 = 0x2010;
+/// Byte of the 0x200A status that stays non-zero while the streamer is still sending.
+const COMM_STATUS_AT: usize = 18;
+const BUSY_RETRIES: usize = 5;
+const BUSY_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What a visit does.
+#[derive(Debug, Clone)]
+pub struct VisitOptions {
+    /// Streamers to trigger (0 is the signed-list streamer of user data).
+    pub streamers: Vec<u16>,
+    /// Acknowledgements known from the cloud, sent before asking for data.
+    pub known_acks: Vec<(u16, u32)>,
+    /// How long the POD may stay quiet before its streamers are asked if they are done.
+    pub idle: Duration,
+    /// The whole visit's limit.
+    pub limit: Duration,
+    pub rpc_timeout: Duration,
+}
+
+impl Default for VisitOptions {
+    fn default() -> Self {
+        VisitOptions {
+            streamers: vec![0],
+            known_acks: Vec::new(),
+            idle: Duration::from_secs(2),
+            limit: Duration::from_secs(60),
+            rpc_timeout: crate::transport::DEFAULT_RPC_TIMEOUT,
+        }
+    }
+}
+
+/// What a visit achieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisitSummary {
+    pub stored: usize,
+    pub readings: usize,
+    /// Reports that did not decode or verify: neither kept nor acknowledged.
+    pub rejected: usize,
+    /// Per streamer, the highest reading id acknowledged to the POD.
+    pub acknowledged: BTreeMap<u16, u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("the report could not be stored: {0}")]
+    Store(String),
+    #[error("RPC {rpc_id:#06x} failed: {answer:?}")]
+    Rpc { rpc_id: u16, answer: RpcAnswer },
+    #[error("the POD was still streaming when the visit's {0:?} ran out")]
+    TooLong(Duration),
+}
+
+/// The future a store callback returns.
+pub type StoreFuture = Pin<Box<dyn Future<Output = Result<(), CollectError>> + Send>>;
+
+/// A store callback writing into the buffer, on the blocking pool (the buffer is synchronous).
+pub fn into_buffer(
+    buffer: Arc<Mutex<Buffer>>,
+) -> impl FnMut(NewReport) -> StoreFuture + Send + 'static {
+    move |report| {
+        let buffer = buffer.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut buffer = buffer
+                    .lock()
+                    .map_err(|_| CollectError::Store("the buffer lock is poisoned".into()))?;
+                buffer
+                    .store(&report)
+                    .map(|_| ())
+                    .map_err(|e| CollectError::Store(e.to_string()))
+            })
+            .await
+            .map_err(|e| CollectError::Store(e.to_string()))?
+        })
+    }
+}
+
+/// Visits the POD at `address`: every verified report goes to `store`, and only once it is
+/// stored is the POD told it may free those readings. The link is closed in all cases.
+pub async fn visit<T, S>(
+    transport: &T,
+    address: BdAddr,
+    options: &VisitOptions,
+    store: S,
+) -> Result<VisitSummary, CollectError>
+where
+    T: Transport,
+    S: FnMut(NewReport) -> StoreFuture + Send,
+{
+    let mut connection = transport.connect(address).await?;
+    let outcome = collect(&mut connection, options, store).await;
+    let closed = connection.disconnect().await;
+    let summary = outcome?;
+    // A link that failed only while closing has done its work.
+    if let Err(error) = closed {
+        tracing::debug!(%error, %address, "the link did not close cleanly");
+    }
+    Ok(summary)
+}
+
+async fn collect<C, S>(
+    connection: &mut C,
+    options: &VisitOptions,
+    mut store: S,
+) -> Result<VisitSummary, CollectError>
+where
+    C: Connection,
+    S: FnMut(NewReport) -> StoreFuture + Send,
+{
+    let deadline = tokio::time::Instant::now() + options.limit;
+    for &(streamer, id) in &options.known_acks {
+        // Old values are refused by the POD and harmless.
+        ack(connection, options, streamer, id).await?;
+    }
+    connection.open_streaming().await?;
+    for &streamer in &options.streamers {
+        call(
+            connection,
+            options,
+            TRIGGER_STREAMER,
+            &streamer.to_le_bytes(),
+        )
+        .await?;
+    }
+    let mut summary = VisitSummary::default();
+    let mut highest: BTreeMap<u16, u32> = BTreeMap::new();
+    let mut frozen = false;
+    loop {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CollectError::TooLong(options.limit));
+        }
+        let bytes = match connection.next_report(options.idle).await {
+            Ok(bytes) => bytes,
+            Err(TransportError::Timeout(..)) => {
+                if streamers_idle(connection, options).await? {
+                    break;
+                }
+                continue;
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let Some(report) = verified(&bytes) else {
+            // Acknowledging anything after this report would free its readings unseen.
+            summary.rejected += 1;
+            frozen = true;
+            continue;
+        };
+        let streamer = u16::from(report.header.streamer);
+        let count = report.reading_count();
+        store(NewReport {
+            device: DeviceId::from_u32(report.header.device_id),
+            streamer,
+            report_id: report.header.report_id,
+            first_reading_id: report.lowest_id,
+            last_reading_id: report.highest_id,
+            reading_count: u32::try_from(count).unwrap_or(u32::MAX),
+            kind: ReportKind::SignedList,
+            raw: bytes,
+            received_at_us: now_us(),
+        })
+        .await?;
+        summary.stored += 1;
+        summary.readings += count;
+        if report.highest_id != 0 && !frozen {
+            let entry = highest.entry(streamer).or_default();
+            *entry = (*entry).max(report.highest_id);
+        }
+    }
+    for (streamer, id) in highest {
+        ack(connection, options, streamer, id).await?;
+        summary.acknowledged.insert(streamer, id);
+    }
+    Ok(summary)
+}
+
+/// A signed-list report whose hash signature checks. Realtime (individual) reports and keyed
+/// reports are not collected here.
+fn verified(bytes: &[u8]) -> Option<SignedListReport> {
+    let report = SignedListReport::decode(bytes).ok()?;
+    (report.verify(None) == Verification::Verified).then_some(report)
+}
+
+/// Whether every triggered streamer has sent its last chunk (comm status 0).
+async fn streamers_idle<C: Connection>(
+    connection: &mut C,
+    options: &VisitOptions,
+) -> Result<bool, CollectError> {
+    for &streamer in &options.streamers {
+        let status = call(connection, options, QUERY_STREAMER, &streamer.to_le_bytes()).await?;
+        if status.get(COMM_STATUS_AT).is_some_and(|&s| s != 0) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn ack<C: Connection>(
+    connection: &mut C,
+    options: &VisitOptions,
+    streamer: u16,
+    id: u32,
+) -> Result<(), CollectError> {
+    let mut payload = streamer.to_le_bytes().to_vec();
+    payload.extend_from_slice(&0u16.to_le_bytes());
+    payload.extend_from_slice(&id.to_le_bytes());
+    // The answer's error code says whether the cursor moved; either way the POD holds no
+    // more than it did.
+    call(connection, options, ACK_STREAMER, &payload).await?;
+    Ok(())
+}
+
+async fn call<C: Connection>(
+    connection: &mut C,
+    options: &VisitOptions,
+    rpc_id: u16,
+    payload: &[u8],
+) -> Result<Vec<u8>, CollectError> {
+    let mut attempts = 0;
+    loop {
+        match connection
+            .rpc(CONTROLLER, rpc_id, payload, options.rpc_timeout)
+            .await?
+        {
+            RpcAnswer::Ok(answer) => return Ok(answer),
+            // A busy tile asks to be called again shortly.
+            RpcAnswer::Busy if attempts < BUSY_RETRIES => {
+                attempts += 1;
+                tokio::time::sleep(BUSY_BACKOFF).await;
+            }
+            answer => return Err(CollectError::Rpc { rpc_id, answer }),
+        }
+    }
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,136 @@
+//! The BLED112 transport drives the virtual dongle on a real pty, as it would drive
+//! `/dev/ttyACM0`, and collects from virtual PODs behind it.
+
+mod transport_common;
+
+use std::sync::Arc;
+
+use firmware_tools::pod::advertising::AdvertisementFormat;
+use firmware_tools::pod::{PodConfig, VirtualPod};
+use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
+use firmware_tools::radio::{Peripheral, RadioEffects};
+use gateway::transport::bled112::Bled112;
+use gateway::transport::{Connection, Transport, TransportError, CONTROLLER};
+use sync_protocol::ble::Advertisement;
+use transport_common::*;
+
+fn pod(device_id: u64) -> VirtualPod {
+    VirtualPod::new(PodConfig::with_device_id(device_id)).expect("the POD starts")
+}
+
+fn dongle(pods: &[&VirtualPod], max_connections: u8) -> VirtualBled112 {
+    let peripherals = pods
+        .iter()
+        .map(|p| Arc::new((*p).clone()) as Arc<dyn Peripheral>)
+        .collect();
+    let options = DongleOptions {
+        max_connections,
+        ..DongleOptions::default()
+    };
+    VirtualBled112::start(peripherals, options).expect("the pty opens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_through_the_dongle_yields_a_verified_report_and_an_ack() {
+    let pod = pod(0x0012_3456);
+    let dongle = dongle(&[&pod], 3);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    assert_eq!(transport.max_connections(), 3);
+    visit(&transport, 0x0012_3456).await;
+    assert!(!pod.is_connected(), "the link is closed after the visit");
+    // The slot is free again: a second visit works on the same transport.
+    visit(&transport, 0x0012_3456).await;
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_vanishing_mid_report_is_a_disconnect_never_a_half_report() {
+    let pod = pod(0x0012_3457);
+    let dongle = dongle(&[&pod], 3);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3457).await;
+    let mut connection = transport.connect(seen.address).await.expect("connects");
+    push(&mut connection, 0..40).await;
+    // The link drops a few notifications into the report (it takes about 33).
+    pod.set_effects(RadioEffects {
+        disconnect_after_notifications: Some(5),
+        ..RadioEffects::default()
+    });
+    connection.open_streaming().await.expect("streaming opens");
+    let outcome = trigger_and_receive(&mut connection).await;
+    assert!(
+        matches!(outcome, Err(TransportError::Disconnected)),
+        "{outcome:?}"
+    );
+    let after = connection.rpc(CONTROLLER, 0x1008, &[], RPC).await;
+    assert!(
+        matches!(after, Err(TransportError::Disconnected)),
+        "{after:?}"
+    );
+    connection
+        .disconnect()
+        .await
+        .expect("closing a lost link is fine");
+
+    // Nothing was acknowledged: a clean retry gets every reading.
+    pod.set_effects(RadioEffects::default());
+    let seen = find(&mut scan, 0x0012_3457).await;
+    let mut connection = transport.connect(seen.address).await.expect("reconnects");
+    connection.open_streaming().await.expect("streaming opens");
+    let report = trigger_and_receive(&mut connection)
+        .await
+        .expect("a report");
+    let readings = report.readings(None).expect("verifies");
+    assert!(readings.iter().filter(|r| r.stream == 0x5001).count() >= 40);
+    connection.disconnect().await.expect("disconnects");
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_dongles_slots_are_refused_as_busy() {
+    let (a, b) = (pod(0x0012_3458), pod(0x0012_3459));
+    let dongle = dongle(&[&a, &b], 1);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    assert_eq!(transport.max_connections(), 1);
+    let mut scan = transport.scan().await.expect("scan");
+    let first = find(&mut scan, 0x0012_3458).await;
+    let second = find(&mut scan, 0x0012_3459).await;
+    let connection = transport.connect(first.address).await.expect("connects");
+    let refused = transport.connect(second.address).await;
+    assert!(
+        matches!(refused, Err(TransportError::Busy(1))),
+        "{refused:?}"
+    );
+    connection.disconnect().await.expect("disconnects");
+    let connection = transport
+        .connect(second.address)
+        .await
+        .expect("now it fits");
+    connection.disconnect().await.expect("disconnects");
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanning_decodes_v1_with_its_scan_response_and_v2_advertisements() {
+    let v1 = broadcasting(0x0012_3460, AdvertisementFormat::V1);
+    let v2 = broadcasting(0x0012_3461, AdvertisementFormat::V2);
+    let dongle = dongle(&[&v1, &v2], 3);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3460).await;
+    assert!(matches!(seen.advertisement, Advertisement::V1(_)));
+    assert_seen(&seen, &v1);
+    let seen = find(&mut scan, 0x0012_3461).await;
+    assert!(matches!(seen.advertisement, Advertisement::V2(_)));
+    assert_seen(&seen, &v2);
+    dongle.stop().await;
+}

@@ -1,0 +1,193 @@
+//! A whole visit end to end: the BLED112 transport on the virtual dongle's pty, a virtual
+//! POD, and a real buffer file; reports are acknowledged only once they are on disk.
+
+use std::sync::{Arc, Mutex};
+
+use firmware_tools::pod::{PodConfig, VirtualPod};
+use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
+use firmware_tools::radio::{Peripheral, RadioEffects};
+use gateway::buffer::{Budget, Buffer};
+use gateway::collect::{into_buffer, visit, CollectError, VisitOptions};
+use gateway::transport::bled112::Bled112;
+use gateway::transport::{Transport, TransportError};
+use sync_protocol::report::SignedListReport;
+
+const DEVICE_ID: u64 = 0x0077_0001;
+
+/// A POD whose only readings are the ones the test pushes.
+fn quiet_pod() -> VirtualPod {
+    let config = PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        ..PodConfig::with_device_id(DEVICE_ID)
+    };
+    VirtualPod::new(config).expect("the POD starts")
+}
+
+fn push(pod: &VirtualPod, count: u32) {
+    pod.with_model(|model| {
+        for value in 0..count {
+            model.push_reading(0x5001, value).expect("room");
+        }
+    });
+}
+
+/// Streamer 0's highest acknowledged id, as the POD keeps it.
+fn pod_ack(pod: &VirtualPod) -> u32 {
+    pod.with_model(|model| {
+        let status = model.rpc(8, 0x200A, &0u16.to_le_bytes());
+        u32::from_le_bytes(status.payload()[12..16].try_into().expect("4 bytes"))
+    })
+}
+
+fn open_buffer(dir: &tempfile::TempDir) -> Arc<Mutex<Buffer>> {
+    let budget = Budget {
+        max_bytes: 64 << 20,
+    };
+    let (buffer, _) = Buffer::open(&dir.path().join("buffer.sqlite"), budget).expect("opens");
+    Arc::new(Mutex::new(buffer))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_stores_verified_reports_before_acknowledging_them() {
+    let pod = quiet_pod();
+    push(&pod, 25);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let address = pod.address();
+    let options = VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    };
+
+    // The POD walks away mid-report: nothing stored, nothing acknowledged.
+    pod.set_effects(RadioEffects {
+        disconnect_after_notifications: Some(4),
+        ..RadioEffects::default()
+    });
+    let cut = visit(&transport, address, &options, into_buffer(buffer.clone())).await;
+    assert!(
+        matches!(
+            cut,
+            Err(CollectError::Transport(TransportError::Disconnected))
+        ),
+        "{cut:?}"
+    );
+    assert_eq!(
+        buffer
+            .lock()
+            .expect("lock")
+            .stats()
+            .expect("stats")
+            .pending_reports,
+        0
+    );
+    assert_eq!(pod_ack(&pod), 0, "nothing was acknowledged");
+
+    // A clean visit keeps every reading, then acknowledges up to the last one stored.
+    pod.set_effects(RadioEffects::default());
+    let summary = visit(&transport, address, &options, into_buffer(buffer.clone()))
+        .await
+        .expect("the visit succeeds");
+    assert!(summary.stored >= 1 && summary.rejected == 0, "{summary:?}");
+    assert!(summary.readings >= 25, "{summary:?}");
+    let acked = summary
+        .acknowledged
+        .get(&0)
+        .copied()
+        .expect("streamer 0 acked");
+    assert_eq!(pod_ack(&pod), acked, "the POD holds the gateway's ack");
+
+    let pending = {
+        let buffer = buffer.lock().expect("lock");
+        assert_eq!(
+            buffer.stats().expect("stats").pending_reports,
+            summary.stored as u64
+        );
+        buffer.pending(100, 1 << 20).expect("pending")
+    };
+    let highest = pending
+        .iter()
+        .map(|p| {
+            let report = SignedListReport::decode(&p.report.raw).expect("decodes");
+            assert!(report.readings(None).is_ok(), "stored reports verify");
+            assert_eq!(u64::from(report.header.device_id), DEVICE_ID);
+            (p.report.streamer == 0).then_some(p.report.last_reading_id)
+        })
+        .max()
+        .flatten()
+        .expect("a stored report");
+    assert_eq!(highest, acked, "the ack is the last id on disk");
+
+    // Nothing new for streamer 0: the next visit stores none of its readings again (the
+    // POD's own system streams, streamer 1, may log this connection).
+    let user_readings = |buffer: &Arc<Mutex<Buffer>>| -> u32 {
+        let buffer = buffer.lock().expect("lock");
+        let pending = buffer.pending(100, 1 << 20).expect("pending");
+        pending
+            .iter()
+            .filter(|p| p.report.streamer == 0)
+            .map(|p| p.report.reading_count)
+            .sum()
+    };
+    let before = user_readings(&buffer);
+    assert!(before >= 25);
+    let again = visit(&transport, address, &options, into_buffer(buffer.clone()))
+        .await
+        .expect("the visit succeeds");
+    assert_eq!(user_readings(&buffer), before, "{again:?}");
+    assert!(again.acknowledged.get(&0).is_none_or(|&id| id == acked));
+    assert!(!pod.is_connected());
+    assert_eq!(transport.max_connections(), 3);
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_backlog_arrives_whole_in_one_visit() {
+    const READINGS: u32 = 2_000;
+    let pod = quiet_pod();
+    push(&pod, READINGS);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let options = VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let summary = visit(
+        &transport,
+        pod.address(),
+        &options,
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    let elapsed = started.elapsed();
+    let user: u32 = {
+        let buffer = buffer.lock().expect("lock");
+        let pending = buffer.pending(1_000, 64 << 20).expect("pending");
+        pending
+            .iter()
+            .filter(|p| p.report.streamer == 0)
+            .map(|p| p.report.reading_count)
+            .sum()
+    };
+    assert!(user >= READINGS, "{user} of {READINGS} readings stored");
+    assert_eq!(pod_ack(&pod), summary.acknowledged[&0]);
+    println!(
+        "{READINGS} readings in {} reports over the virtual BLED112: {elapsed:?} ({:.0} readings/s)",
+        summary.stored,
+        f64::from(READINGS) / elapsed.as_secs_f64()
+    );
+    dongle.stop().await;
+}
