@@ -48,6 +48,11 @@ const DATA: &[(i64, &str, &str)] = &[
         "ingest log",
         include_str!("../../migrations/data/1002_ingest_log.sql"),
     ),
+    (
+        1003,
+        "event documents",
+        include_str!("../../migrations/data/1003_event_documents.sql"),
+    ),
 ];
 
 /// Applies the set's pending migrations. Versions of the other set found in the same database

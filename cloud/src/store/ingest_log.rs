@@ -57,6 +57,19 @@ pub async fn lock_progress(
         .collect()
 }
 
+/// A streamer's progress as committed now (0 when it has none), read without locking: it
+/// can only grow before a later transaction locks it.
+pub async fn progress(pool: &sqlx::AnyPool, streamer: &str) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT last_id FROM streamer_progress WHERE streamer_slug = $1")
+        .bind(streamer)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("last_id")?,
+        None => 0,
+    })
+}
+
 /// The logged outcomes of those of `reports` that were processed before.
 pub async fn logged(
     conn: &mut AnyConnection,
