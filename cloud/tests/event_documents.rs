@@ -7,16 +7,17 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod report_setup;
 mod stream_setup;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sync_protocol::report::flexible::FlexHeader;
 use sync_protocol::report::{FlexEvent, FlexReading, FlexibleDictionaryReport};
 
+use report_setup::*;
 use stream_setup::*;
 
 /// Every object file under `dir` (none when it does not exist).
@@ -195,8 +196,6 @@ backends!(
     }
 );
 
-const RECEIVED: &str = "2026-01-01T00:00:00";
-
 /// A flexible dictionary report from device 0xd2: two events on stream 5001 (the first with a
 /// document), one reading on 5002.
 fn flexible_report() -> Vec<u8> {
@@ -232,71 +231,14 @@ fn flexible_report() -> Vec<u8> {
     .encode()
 }
 
-/// Runs a job worker until the report is processed.
-async fn process(app: &common::TestApp, token: &str, report: &str) {
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let worker = tokio::spawn(cloud::worker::run(
-        app.state.clone(),
-        common::worker_options(),
-        shutdown.clone(),
-    ));
-    let mut done = false;
-    for _ in 0..300 {
-        let body = app.ok(&format!("streamer/report/{report}/"), token).await;
-        if body["status"] != "scheduled" {
-            assert_eq!(body["new_count"], 3, "{body}");
-            done = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    shutdown.cancel();
-    worker.await.unwrap();
-    assert!(done, "report {report} was not processed in 15 s");
-}
-
-/// Puts the report's metadata back as a crash before its metadata transaction leaves it.
-async fn unfinish(app: &common::TestApp, report: &str) {
-    let meta = &app.state.db.meta;
-    sqlx::query("UPDATE streamer_reports SET status = 'scheduled' WHERE id = $1")
-        .bind(report)
-        .execute(meta)
-        .await
-        .unwrap();
-    sqlx::query(
-        "UPDATE jobs SET state = 'queued', run_after = 0, finished_on = NULL, lease_until = NULL \
-         WHERE payload LIKE $1",
-    )
-    .bind(format!("%{report}%"))
-    .execute(meta)
-    .await
-    .unwrap();
-}
-
 backends!(
     ingested_documents_are_stored_once,
     spawn_idle,
     |app: common::TestApp| async move {
         let owner = setup(&app).await;
         let staff = app.staff("root@arch.io").await;
-        let part = reqwest::multipart::Part::bytes(flexible_report()).file_name("report.mp");
-        let response = app
-            .client
-            .post(format!(
-                "{}?timestamp={RECEIVED}",
-                app.url("streamer/report/")
-            ))
-            .header("Authorization", format!("jwt {staff}"))
-            .multipart(reqwest::multipart::Form::new().part("file", part))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let report = response.json::<Value>().await.unwrap()["report"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        process(&app, &owner, &report).await;
+        let report = upload_report(&app, &staff, flexible_report()).await;
+        assert_eq!(process(&app, &owner, &report).await["new_count"], 3);
 
         let stored = files(&events_dir(&app, STREAM));
         let expected = events_dir(&app, STREAM).join(&report).join("0.json");
@@ -317,7 +259,7 @@ backends!(
 
         // A crash after the stream-data transaction: the attempt again finds the log.
         unfinish(&app, &report).await;
-        process(&app, &owner, &report).await;
+        assert_eq!(process(&app, &owner, &report).await["new_count"], 3);
         check(app.ok(&format!("event/?filter={STREAM}"), &owner).await).await;
         assert_eq!(files(&events_dir(&app, STREAM)), vec![expected.clone()]);
 
@@ -340,7 +282,7 @@ backends!(
             .await
             .unwrap();
         unfinish(&app, &report).await;
-        process(&app, &owner, &report).await;
+        assert_eq!(process(&app, &owner, &report).await["new_count"], 3);
         let id = check(app.ok(&format!("event/?filter={STREAM}"), &owner).await).await;
         assert_eq!(files(&events_dir(&app, STREAM)), vec![expected]);
         assert_eq!(document(&app, &owner, id).await.1, br#"{"trip":[1,2]}"#);

@@ -35,6 +35,11 @@ const META: &[(i64, &str, &str)] = &[
         "ingest",
         include_str!("../../migrations/meta/0004_ingest.sql"),
     ),
+    (
+        5,
+        "device versions",
+        include_str!("../../migrations/meta/0005_device_versions.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[
@@ -52,6 +57,11 @@ const DATA: &[(i64, &str, &str)] = &[
         1003,
         "event documents",
         include_str!("../../migrations/data/1003_event_documents.sql"),
+    ),
+    (
+        1004,
+        "ingest versions",
+        include_str!("../../migrations/data/1004_ingest_versions.sql"),
     ),
 ];
 

@@ -70,16 +70,17 @@ pub async fn progress(pool: &sqlx::AnyPool, streamer: &str) -> Result<i64, sqlx:
     })
 }
 
-/// The logged outcomes of those of `reports` that were processed before.
+/// The logged outcomes of those of `reports` that were processed before, with the version
+/// readings each stored (JSON text).
 pub async fn logged(
     conn: &mut AnyConnection,
     reports: &[&str],
-) -> Result<HashMap<String, Logged>, sqlx::Error> {
+) -> Result<HashMap<String, (Logged, String)>, sqlx::Error> {
     if reports.is_empty() {
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT report_id, first_id, last_id, new_count, dup_count FROM ingest_log \
+        "SELECT report_id, first_id, last_id, new_count, dup_count, versions FROM ingest_log \
          WHERE report_id IN ({})",
         params(1, reports.len())
     );
@@ -94,12 +95,15 @@ pub async fn logged(
         .map(|r| {
             Ok((
                 r.try_get("report_id")?,
-                Logged {
-                    first_id: r.try_get("first_id")?,
-                    last_id: r.try_get("last_id")?,
-                    new_count: r.try_get("new_count")?,
-                    dup_count: r.try_get("dup_count")?,
-                },
+                (
+                    Logged {
+                        first_id: r.try_get("first_id")?,
+                        last_id: r.try_get("last_id")?,
+                        new_count: r.try_get("new_count")?,
+                        dup_count: r.try_get("dup_count")?,
+                    },
+                    r.try_get("versions")?,
+                ),
             ))
         })
         .collect()
@@ -111,6 +115,8 @@ pub struct Entry<'a> {
     pub report: &'a str,
     pub streamer: &'a str,
     pub outcome: Logged,
+    /// The version readings stored, as JSON text.
+    pub versions: &'a str,
 }
 
 /// Logs the outcomes and moves each streamer's progress up to its `last_id` (never down),
@@ -124,10 +130,11 @@ pub async fn record(
         return Ok(());
     }
     let rows: Vec<String> = (0..entries.len())
-        .map(|i| format!("({}, ${})", params(i * 5 + 2, 5), 1))
+        .map(|i| format!("({}, ${})", params(i * 6 + 2, 6), 1))
         .collect();
     let sql = format!(
-        "INSERT INTO ingest_log (report_id, first_id, last_id, new_count, dup_count, processed) \
+        "INSERT INTO ingest_log (report_id, first_id, last_id, new_count, dup_count, versions, \
+         processed) \
          VALUES {}",
         rows.join(", ")
     );
@@ -138,7 +145,8 @@ pub async fn record(
             .bind(e.outcome.first_id)
             .bind(e.outcome.last_id)
             .bind(e.outcome.new_count)
-            .bind(e.outcome.dup_count);
+            .bind(e.outcome.dup_count)
+            .bind(e.versions);
     }
     query.execute(&mut *conn).await?;
     let mut sorted = entries.to_vec();

@@ -8,9 +8,11 @@
 //!    attempt after a crash rewrites the same objects and the rows of 3 name only stored ones.
 //! 3. In one transaction on the stream-data database, for each report: lock the streamer's
 //!    progress row, and unless the ingest log already has this report, run the engine against
-//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome.
+//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome
+//!    (with the version readings it stored).
 //! 4. In one transaction on the metadata database: write each report's ids and counts, the
-//!    streamer's acknowledgement and the job's completion.
+//!    device's new OS and app versions, the streamer's acknowledgement and the job's
+//!    completion.
 //!
 //! A crash after 3 and before 4 leaves the log behind: the next attempt finds it, inserts
 //! nothing and finishes the books with the logged numbers. A report that does not verify is
@@ -26,6 +28,7 @@ use crate::event_documents;
 use crate::http::report_upload::{self, Decoded, FileKind};
 use crate::ingest::{self, Context, Outcome, PreviousReport, StreamSettings};
 use crate::state::AppState;
+use crate::store::device_versions::{self, VersionReading};
 use crate::store::ingest_log::{self, Logged};
 use crate::store::reports::{self, Processed, Report};
 use crate::store::{data, devices, events, jobs, projects, streamers, streams, variables};
@@ -276,10 +279,12 @@ async fn stream_settings(
         .collect())
 }
 
-/// What step 3 stored: the logged outcome, and the time of the last reboot when this attempt
-/// ran the engine (a report found in the log leaves the streamer's reboot time as it is).
+/// What step 3 stored: the logged outcome, the version readings, and the time of the last
+/// reboot when this attempt ran the engine (a report found in the log leaves the streamer's
+/// reboot time as it is).
 struct Stored {
     logged: Logged,
+    versions: Vec<VersionReading>,
     last_reboot_ts: Option<i64>,
 }
 
@@ -338,9 +343,10 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
     let mut results: HashMap<String, Result<(Stored, Outcome), String>> = HashMap::new();
     for (report, work) in &ready {
         let result = match logged.get(&report.id) {
-            Some(logged) => Ok((
+            Some((logged, versions)) => Ok((
                 Stored {
                     logged: *logged,
+                    versions: device_versions::from_log(versions),
                     last_reboot_ts: None,
                 },
                 Outcome::default(),
@@ -372,13 +378,21 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
         .flat_map(|(.., o)| o.events.iter().cloned())
         .collect();
     events::insert_batch(&mut tx, &events).await?;
+    let versions: Vec<String> = fresh
+        .iter()
+        .map(|(.., stored, _)| device_versions::to_log(&stored.versions))
+        .collect();
     let log: Vec<ingest_log::Entry> = fresh
         .iter()
-        .map(|(report, streamer, stored, _)| ingest_log::Entry {
-            report,
-            streamer,
-            outcome: stored.logged,
-        })
+        .zip(&versions)
+        .map(
+            |((report, streamer, stored, _), versions)| ingest_log::Entry {
+                report,
+                streamer,
+                outcome: stored.logged,
+                versions,
+            },
+        )
         .collect();
     ingest_log::record(&mut tx, &log, now_micros()).await?;
     tx.commit().await?;
@@ -413,6 +427,7 @@ fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Out
     };
     let stored = Stored {
         logged,
+        versions: outcome.os_app_versions.clone(),
         last_reboot_ts: outcome.last_reboot_ts,
     };
     Ok((stored, outcome))
@@ -494,6 +509,8 @@ async fn finish_once(
                     now,
                 )
                 .await?;
+                // Idempotent: an attempt after a crash records the logged readings again.
+                device_versions::record(&mut tx, work.device_id, &stored.versions, now).await?;
             }
             // Not stored: the engine refused it, and its result is already set.
             Step::Ready(_, _, None) => continue,
