@@ -299,3 +299,60 @@ backends!(
         assert_eq!(files(&events_dir(&app, STREAM)), Vec::<PathBuf>::new());
     }
 );
+
+backends!(
+    ingest_waits_for_the_object_store,
+    spawn_idle,
+    |app: common::TestApp| async move {
+        let owner = setup(&app).await;
+        let staff = app.staff("root@arch.io").await;
+        let report = upload_report(&app, &staff, flexible_report()).await;
+        // Documents cannot be written (see `a_failing_object_store_stores_no_row`).
+        let blocker = app.dir.path().join("objects/events");
+        std::fs::write(&blocker, b"not a directory").unwrap();
+
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let worker = tokio::spawn(cloud::worker::run(
+            app.state.clone(),
+            common::worker_options(),
+            shutdown.clone(),
+        ));
+        let pattern = format!("%{report}%");
+        let mut error = None;
+        for _ in 0..300 {
+            error = sqlx::query_scalar::<_, Option<String>>(
+                "SELECT last_error FROM jobs WHERE payload LIKE $1",
+            )
+            .bind(&pattern)
+            .fetch_one(&app.state.db.meta)
+            .await
+            .unwrap();
+            if error.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        worker.await.unwrap();
+        let error = error.expect("the attempt did not fail");
+        assert!(error.contains("event documents"), "{error}");
+        // The attempt stored nothing and the job waits for another try.
+        let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE payload LIKE $1")
+            .bind(&pattern)
+            .fetch_one(&app.state.db.meta)
+            .await
+            .unwrap();
+        assert_eq!(state, "queued");
+        assert_eq!(
+            app.ok(&format!("streamer/report/{report}/"), &owner).await["status"],
+            "scheduled"
+        );
+        assert_eq!(event_count(&app, &owner, STREAM).await, 0);
+
+        std::fs::remove_file(&blocker).unwrap();
+        unfinish(&app, &report).await;
+        assert_eq!(process(&app, &owner, &report).await["new_count"], 3);
+        assert_eq!(event_count(&app, &owner, STREAM).await, 2);
+        assert_eq!(files(&events_dir(&app, STREAM)).len(), 1);
+    }
+);
