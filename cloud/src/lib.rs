@@ -17,6 +17,7 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod db;
+pub mod event_documents;
 pub mod http;
 pub mod ingest;
 pub mod server;

@@ -40,6 +40,11 @@ const META: &[(i64, &str, &str)] = &[
         "gateways",
         include_str!("../../migrations/meta/0005_gateways.sql"),
     ),
+    (
+        6,
+        "device versions",
+        include_str!("../../migrations/meta/0006_device_versions.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[
@@ -52,6 +57,16 @@ const DATA: &[(i64, &str, &str)] = &[
         1002,
         "ingest log",
         include_str!("../../migrations/data/1002_ingest_log.sql"),
+    ),
+    (
+        1003,
+        "event documents",
+        include_str!("../../migrations/data/1003_event_documents.sql"),
+    ),
+    (
+        1004,
+        "ingest versions",
+        include_str!("../../migrations/data/1004_ingest_versions.sql"),
     ),
 ];
 

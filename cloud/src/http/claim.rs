@@ -137,7 +137,7 @@ async fn unclaim(
         .label
         .unwrap_or_else(|| "Device ({id})".to_string())
         .replace("{id}", &format!("{:04x}", device.id));
-    claims::unclaim(
+    let keys = claims::unclaim(
         &state.db.meta,
         &state.db.data,
         device.id,
@@ -146,6 +146,7 @@ async fn unclaim(
         body.clean_streams,
     )
     .await?;
+    crate::event_documents::delete_all(&state.blobs, &keys).await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({

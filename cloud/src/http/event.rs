@@ -1,5 +1,5 @@
 //! `/api/v1/event/`: stream events (spec 3.9). The summary (`extra_data`) is listed; the
-//! raw JSON document is served on its own.
+//! raw JSON document lives in object storage and is served on its own.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -20,6 +20,8 @@ use super::rows::{self, filter_scope, row_query};
 use super::target;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
+use crate::blobs::BlobError;
+use crate::event_documents::{self, DocumentError};
 use crate::state::AppState;
 use crate::store::events::{self, Event, NewEvent};
 use crate::time;
@@ -100,10 +102,56 @@ async fn raw_data(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let event = fetch(&state, &caller, &id).await?;
-    let raw = events::raw_data(&state.db.data, event.id)
-        .await?
-        .ok_or_else(|| ApiError::error_body(StatusCode::NOT_FOUND, "Event has no data"))?;
+    let no_data = || ApiError::error_body(StatusCode::NOT_FOUND, "Event has no data");
+    let raw = match event_documents::read(&state.blobs, &state.db.data, event.id).await {
+        Ok(raw) => raw.ok_or_else(no_data)?,
+        Err(DocumentError::Db(e)) => return Err(e.into()),
+        Err(DocumentError::Blob(BlobError::NotFound(key))) => {
+            tracing::error!(event = event.id, key = %key, "an event document is missing");
+            return Err(no_data());
+        }
+        Err(e) => {
+            tracing::error!(event = event.id, error = %e, "reading an event document failed");
+            return Err(unavailable(
+                "The event's data could not be read; try again.",
+            ));
+        }
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], raw).into_response())
+}
+
+fn unavailable(msg: &str) -> ApiError {
+    ApiError::Detail(StatusCode::SERVICE_UNAVAILABLE, msg.into())
+}
+
+/// Stores documents `(key, JSON text)` before their rows are written; 503 when the object
+/// store fails.
+pub(super) async fn store_documents(
+    state: &AppState,
+    docs: Vec<(String, String)>,
+) -> ApiResult<()> {
+    event_documents::put_all(&state.blobs, docs)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing an event document failed");
+            unavailable("The event's data could not be stored; try again.")
+        })
+}
+
+/// Inserts events whose documents are stored; when the insert fails the documents are removed
+/// again.
+pub(super) async fn insert_with_documents(
+    state: &AppState,
+    new: &[NewEvent],
+) -> ApiResult<Vec<Event>> {
+    match events::insert(&state.db.data, new).await {
+        Ok(stored) => Ok(stored),
+        Err(e) => {
+            let keys: Vec<String> = new.iter().filter_map(|e| e.raw_key.clone()).collect();
+            event_documents::delete_all(&state.blobs, &keys).await;
+            Err(e.into())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,17 +168,28 @@ struct PostedEvent {
     data: Option<Value>,
 }
 
-async fn prepare(state: &AppState, caller: &Caller, e: PostedEvent) -> ApiResult<NewEvent> {
+/// The event's row, and its document with the key it goes under.
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    e: PostedEvent,
+) -> ApiResult<(NewEvent, Option<(String, String)>)> {
     let (slug, timestamp, _) = rows::posted_to(state, caller, &e.stream, &e.timestamp).await?;
-    Ok(NewEvent {
+    let slug_text = slug.to_string();
+    let doc = e
+        .data
+        .filter(|d| !d.is_null())
+        .map(|d| (event_documents::posted_key(&slug_text), d.to_string()));
+    let event = NewEvent {
         stream_slug: slug.to_string(),
         device_slug: slug.row_slugs().device.to_string(),
         device_timestamp: e.device_timestamp,
         timestamp,
         streamer_local_id: e.streamer_local_id.unwrap_or(0),
         extra_data: Value::Object(e.extra_data.unwrap_or_default()).to_string(),
-        raw_data: e.data.filter(|d| !d.is_null()).map(|d| d.to_string()),
-    })
+        raw_key: doc.as_ref().map(|(key, _)| key.clone()),
+    };
+    Ok((event, doc))
 }
 
 async fn create(
@@ -140,10 +199,14 @@ async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let (many, posted) = one_or_many::<PostedEvent>(body)?;
     let mut new = Vec::with_capacity(posted.len());
+    let mut docs = Vec::new();
     for e in posted {
-        new.push(prepare(&state, &caller, e).await?);
+        let (event, doc) = prepare(&state, &caller, e).await?;
+        new.push(event);
+        docs.extend(doc);
     }
-    let stored = events::insert(&state.db.data, &new).await?;
+    store_documents(&state, docs).await?;
+    let stored = insert_with_documents(&state, &new).await?;
     let body = match (many, stored.first()) {
         (false, Some(e)) => view(e),
         _ => json!({"count": stored.len()}),
@@ -181,8 +244,24 @@ async fn update(
     let extra = changes
         .extra_data
         .map_or(event.extra_data.clone(), |m| Value::Object(m).to_string());
-    let raw = changes.data.filter(|d| !d.is_null()).map(|d| d.to_string());
-    events::update(&state.db.data, event.id, &extra, raw.as_deref()).await?;
+    let doc = changes.data.filter(|d| !d.is_null()).map(|d| {
+        (
+            event_documents::posted_key(&event.stream_slug),
+            d.to_string(),
+        )
+    });
+    let key = doc.as_ref().map(|(key, _)| key.clone());
+    store_documents(&state, doc.into_iter().collect()).await?;
+    match events::update(&state.db.data, event.id, &extra, key.as_deref()).await {
+        Ok(replaced) => {
+            event_documents::delete_all(&state.blobs, &replaced.into_iter().collect::<Vec<_>>())
+                .await
+        }
+        Err(e) => {
+            event_documents::delete_all(&state.blobs, &key.into_iter().collect::<Vec<_>>()).await;
+            return Err(e.into());
+        }
+    }
     let stored = events::by_id(&state.db.data, event.id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -13,8 +13,9 @@ use super::error::{ApiError, ApiResult};
 use super::target;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
+use crate::event_documents;
 use crate::state::AppState;
-use crate::store::events::{self, NewEvent};
+use crate::store::events::NewEvent;
 use crate::time;
 
 pub(super) const NO_FILE: &str = "missing request.data['file']";
@@ -122,6 +123,7 @@ pub async fn upload(
         perm::CREATE_STREAM_DATA,
     )
     .await?;
+    let key = event_documents::posted_key(&slug.to_string());
     let new = NewEvent {
         stream_slug: slug.to_string(),
         device_slug: slug.row_slugs().device.to_string(),
@@ -129,9 +131,10 @@ pub async fn upload(
         timestamp,
         streamer_local_id: optional_int(&form, "streamer_local_id")?.unwrap_or(0),
         extra_data: extra.to_string(),
-        raw_data: Some(raw),
+        raw_key: Some(key.clone()),
     };
-    let stored = events::insert(&state.db.data, &[new]).await?;
+    super::event::store_documents(&state, vec![(key, raw)]).await?;
+    let stored = super::event::insert_with_documents(&state, &[new]).await?;
     let e = stored.first().ok_or(ApiError::NotFound)?;
     Ok((
         StatusCode::CREATED,

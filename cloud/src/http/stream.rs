@@ -380,7 +380,8 @@ async fn remove(
     if !caller.is_staff() {
         return Err(ApiError::restricted(StatusCode::BAD_REQUEST));
     }
-    data::delete_stream(&state.db.data, &stream.slug).await?;
+    let keys = data::delete_stream(&state.db.data, &stream.slug).await?;
+    crate::event_documents::delete_all(&state.blobs, &keys).await;
     streams::delete(&state.db.meta, &stream.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

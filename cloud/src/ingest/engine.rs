@@ -58,6 +58,8 @@ pub struct Context<'a> {
     pub previous: Option<PreviousReport>,
     /// Stream records by stream slug; a missing slug has no record.
     pub streams: &'a HashMap<String, StreamSettings>,
+    /// The report's id: event documents are stored under keys derived from it.
+    pub report_id: &'a str,
 }
 
 /// What processing produced, for the caller to store.

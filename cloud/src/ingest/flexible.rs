@@ -10,6 +10,7 @@ use super::engine::{
     received_time, Context, EngineError, Outcome, Status, Streams, APP_VERSION_STREAM, MICROS,
     OS_VERSION_STREAM,
 };
+use crate::event_documents::report_key;
 use crate::store::data::NewDataRow;
 use crate::store::events::NewEvent;
 
@@ -48,20 +49,26 @@ pub fn process_flexible(
     out.new_count = new_events + new_readings;
     out.duplicate_count = out.readings_in_file - out.new_count;
     out.events.reserve(new_events);
-    for e in events.iter().filter(|e| is_new(e.reading_id)) {
+    for (n, e) in events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| is_new(e.reading_id))
+    {
         let timestamp = match DeviceTime::from_raw(e.raw_time) {
             DeviceTime::Rtc(_) => fallback(e.raw_time),
             _ => item_time(&e.timestamp).unwrap_or_else(|| fallback(e.raw_time)),
         };
-        let (slug, _) = streams.get(e.stream);
+        let slug = streams.get(e.stream).0.to_string();
+        // The same test as `event_documents`, so a key is set only for a stored object.
+        let raw_key = json_text(MsgpackAsJson(&e.raw)).map(|_| report_key(&slug, ctx.report_id, n));
         out.events.push(NewEvent {
-            stream_slug: slug.to_string(),
+            stream_slug: slug,
             device_slug: streams.device_slug.clone(),
             device_timestamp: Some(i64::from(e.raw_time)),
             timestamp,
             streamer_local_id: i64::from(e.reading_id),
             extra_data: json_text(MsgpackAsJson(&e.summary)).unwrap_or_else(|| "{}".into()),
-            raw_data: json_text(MsgpackAsJson(&e.raw)),
+            raw_key,
         });
     }
 
@@ -98,6 +105,23 @@ pub fn process_flexible(
         out.actual_last_id = Some(u64::from(highest));
     }
     Ok(out)
+}
+
+/// The documents of the events `process_flexible` would store against `ctx`, as (object
+/// key, JSON text): the caller stores them before it writes the rows that name them.
+pub fn event_documents(report: &FlexibleDictionaryReport, ctx: &Context) -> Vec<(String, String)> {
+    let mut streams = Streams::new(ctx);
+    report
+        .events()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| u64::from(e.reading_id) > ctx.last_id)
+        .filter_map(|(n, e)| {
+            let text = json_text(MsgpackAsJson(&e.raw))?;
+            let (slug, _) = streams.get(e.stream);
+            Some((report_key(slug, ctx.report_id, n), text))
+        })
+        .collect()
 }
 
 /// A msgpack value as compact JSON text; `None` for nil.

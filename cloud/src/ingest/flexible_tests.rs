@@ -101,6 +101,7 @@ fn ctx(streams: &HashMap<String, StreamSettings>) -> Context<'_> {
         received: at("2017-01-10T10:00:00.500Z"),
         previous: None,
         streams,
+        report_id: "r",
     }
 }
 
@@ -148,8 +149,17 @@ fn events_keep_their_summary_and_raw_document() {
     let out = process_flexible(&sample(), &ctx(&streams)).unwrap();
     assert_eq!(out.events.len(), 2);
     assert_eq!(out.events[0].extra_data, r#"{"axis":"z"}"#);
-    assert_eq!(out.events[0].raw_data.as_deref(), Some(r#"{"x":[1]}"#));
-    assert_eq!(out.events[1].raw_data, None);
+    let key = out.events[0].raw_key.clone().unwrap();
+    assert!(
+        key.starts_with("events/s--0000-0077--0000-0000-0000-00d2--"),
+        "{key}"
+    );
+    assert!(key.ends_with("/r/0.json"), "{key}");
+    assert_eq!(out.events[1].raw_key, None);
+    assert_eq!(
+        event_documents(&sample(), &ctx(&streams)),
+        vec![(key, r#"{"x":[1]}"#.to_string())]
+    );
     assert_eq!(out.events[0].streamer_local_id, 3);
     assert_eq!(out.events[1].device_timestamp, Some(20));
 }

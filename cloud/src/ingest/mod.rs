@@ -14,7 +14,7 @@ pub use convert::{Mdo, StreamSettings};
 pub use engine::{
     process_signed_list, process_signed_readings, Context, EngineError, Outcome, PreviousReport,
 };
-pub use flexible::process_flexible;
+pub use flexible::{event_documents, process_flexible};
 
 #[cfg(test)]
 mod flexible_tests;

@@ -45,6 +45,7 @@ fn ctx<'a>(streams: &'a HashMap<String, StreamSettings>, received: &str) -> Cont
         received: at(received),
         previous: None,
         streams,
+        report_id: "r",
     }
 }
 

@@ -6,7 +6,7 @@
 //! database, which may be another database, so it is deleted after the metadata commits.
 
 use serde_json::Value;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use sync_protocol::ids::{DeviceId, StreamSlug, VariableSlug};
 
 use super::catalogue::{self, Kind};
@@ -218,7 +218,8 @@ async fn stream_for(
 /// Frees a device: deletes its streamer reports, properties, user notes, locations and
 /// `a-jwt` secret, clears its project, org, position and claim, and sets its label. With
 /// `clean_streams` its streams (and their user notes), its streamers (so `last_id` starts
-/// again from 0) and all its stream data and events go too.
+/// again from 0) and all its stream data and events go too; the object keys of the deleted
+/// events' documents are returned for the caller to remove.
 pub async fn unclaim(
     meta: &AnyPool,
     data: &AnyPool,
@@ -226,7 +227,7 @@ pub async fn unclaim(
     device_slug: &str,
     label: &str,
     clean_streams: bool,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     let mut tx = meta.begin().await?;
     sqlx::query(
         "DELETE FROM streamer_reports WHERE streamer_id IN (SELECT id FROM streamers WHERE device_id = $1)",
@@ -271,7 +272,18 @@ pub async fn unclaim(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    let mut keys = Vec::new();
     if clean_streams {
+        keys = sqlx::query(
+            "DELETE FROM stream_events WHERE device_slug = $1 AND raw_key IS NOT NULL \
+             RETURNING raw_key",
+        )
+        .bind(device_slug)
+        .fetch_all(data)
+        .await?
+        .iter()
+        .map(|r| r.try_get("raw_key"))
+        .collect::<Result<Vec<String>, _>>()?;
         for table in ["stream_data", "stream_events"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE device_slug = $1"))
                 .bind(device_slug)
@@ -285,5 +297,5 @@ pub async fn unclaim(
             .execute(data)
             .await?;
     }
-    Ok(())
+    Ok(keys)
 }

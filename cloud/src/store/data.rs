@@ -207,9 +207,19 @@ pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>,
     Ok(out)
 }
 
-/// Deletes a stream's data and events.
-pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<(), sqlx::Error> {
+/// Deletes a stream's data and events; returns the object keys of the deleted events'
+/// documents, for the caller to remove.
+pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<Vec<String>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let keys = sqlx::query(
+        "DELETE FROM stream_events WHERE stream_slug = $1 AND raw_key IS NOT NULL RETURNING raw_key",
+    )
+    .bind(stream)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("raw_key"))
+    .collect::<Result<Vec<String>, _>>()?;
     sqlx::query("DELETE FROM stream_data WHERE stream_slug = $1")
         .bind(stream)
         .execute(&mut *tx)
@@ -218,7 +228,8 @@ pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<(), sqlx::Err
         .bind(stream)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(keys)
 }
 
 pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Error> {

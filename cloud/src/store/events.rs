@@ -1,5 +1,6 @@
 //! Stream events (`stream_events`, in the data database): a summary (`extra_data`) and, when
-//! there is one, the raw JSON document.
+//! there is one, the key of the raw JSON document in object storage (`raw_key`). Rows written
+//! before documents moved to object storage keep the document in `raw_data`.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -31,11 +32,21 @@ pub struct NewEvent {
     pub streamer_local_id: i64,
     /// Compact JSON object.
     pub extra_data: String,
-    pub raw_data: Option<String>,
+    /// Object key of the raw document, stored before the row.
+    pub raw_key: Option<String>,
+}
+
+/// Where an event's raw document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawDocument {
+    /// In object storage under this key.
+    Object(String),
+    /// JSON text in the row (rows written before `raw_key`).
+    Inline(String),
 }
 
 const COLUMNS: &str = "id, uuid, stream_slug, device_timestamp, timestamp, streamer_local_id, \
-    dirty_ts, status, ext, extra_data, CASE WHEN raw_data IS NULL THEN 0 ELSE 1 END AS has_raw";
+    dirty_ts, status, ext, extra_data, CASE WHEN raw_key IS NULL AND raw_data IS NULL THEN 0 ELSE 1 END AS has_raw";
 
 fn from_row(row: &AnyRow) -> Result<Event, sqlx::Error> {
     Ok(Event {
@@ -88,16 +99,18 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<Event>, sqlx::Error
     row.as_ref().map(from_row).transpose()
 }
 
-/// The raw document of an event, if it has one.
-pub async fn raw_data(pool: &AnyPool, id: i64) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT raw_data FROM stream_events WHERE id = $1")
+/// Where the raw document of an event is, if it has one.
+pub async fn raw_document(pool: &AnyPool, id: i64) -> Result<Option<RawDocument>, sqlx::Error> {
+    let row = sqlx::query("SELECT raw_key, raw_data FROM stream_events WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    Ok(match row {
-        Some(row) => row.try_get("raw_data")?,
-        None => None,
-    })
+    let Some(row) = row else { return Ok(None) };
+    let key: Option<String> = row.try_get("raw_key")?;
+    let inline: Option<String> = row.try_get("raw_data")?;
+    Ok(key
+        .map(RawDocument::Object)
+        .or(inline.map(RawDocument::Inline)))
 }
 
 /// Inserts events in one transaction; returns them as stored.
@@ -107,7 +120,7 @@ pub async fn insert(pool: &AnyPool, events: &[NewEvent]) -> Result<Vec<Event>, s
     for e in events {
         let sql = format!(
             "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
-             timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, \
+             timestamp, streamer_local_id, extra_data, raw_key) VALUES ($1, $2, $3, $4, $5, $6, \
              $7, $8) RETURNING {COLUMNS}"
         );
         let row = bind_event(sqlx::query(&sql), e).fetch_one(&mut *tx).await?;
@@ -117,22 +130,36 @@ pub async fn insert(pool: &AnyPool, events: &[NewEvent]) -> Result<Vec<Event>, s
     Ok(out)
 }
 
-/// Replaces an event's summary and, when given, its raw document.
+/// Replaces an event's summary and, when given, its raw document's key (which supersedes a
+/// document kept in the row). Returns the key it replaced, whose object is now unused.
 pub async fn update(
     pool: &AnyPool,
     id: i64,
     extra_data: &str,
-    raw_data: Option<&str>,
-) -> Result<(), sqlx::Error> {
+    raw_key: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let old: Option<String> = match raw_key {
+        Some(_) => sqlx::query("SELECT raw_key FROM stream_events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("raw_key"))
+            .transpose()?
+            .flatten(),
+        None => None,
+    };
     sqlx::query(
-        "UPDATE stream_events SET extra_data = $2, raw_data = COALESCE($3, raw_data) WHERE id = $1",
+        "UPDATE stream_events SET extra_data = $2, raw_key = COALESCE($3, raw_key), \
+         raw_data = CASE WHEN $3 IS NULL THEN raw_data ELSE NULL END WHERE id = $1",
     )
     .bind(id)
     .bind(extra_data)
-    .bind(raw_data)
-    .execute(pool)
+    .bind(raw_key)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await?;
+    Ok(old.filter(|k| Some(k.as_str()) != raw_key))
 }
 
 /// Inserts events inside the caller's transaction (the ingest path).
@@ -142,7 +169,7 @@ pub async fn insert_batch(
 ) -> Result<(), sqlx::Error> {
     for e in events {
         let sql = "INSERT INTO stream_events (uuid, stream_slug, device_slug, device_timestamp, \
-                   timestamp, streamer_local_id, extra_data, raw_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                   timestamp, streamer_local_id, extra_data, raw_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         bind_event(sqlx::query(sql), e).execute(&mut *conn).await?;
     }
     Ok(())
@@ -161,5 +188,5 @@ fn bind_event<'q>(
         .bind(e.timestamp)
         .bind(e.streamer_local_id)
         .bind(&e.extra_data)
-        .bind(&e.raw_data)
+        .bind(&e.raw_key)
 }

@@ -57,16 +57,30 @@ pub async fn lock_progress(
         .collect()
 }
 
-/// The logged outcomes of those of `reports` that were processed before.
+/// A streamer's progress as committed now (0 when it has none), read without locking: it
+/// can only grow before a later transaction locks it.
+pub async fn progress(pool: &sqlx::AnyPool, streamer: &str) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT last_id FROM streamer_progress WHERE streamer_slug = $1")
+        .bind(streamer)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("last_id")?,
+        None => 0,
+    })
+}
+
+/// The logged outcomes of those of `reports` that were processed before, with the version
+/// readings each stored (JSON text).
 pub async fn logged(
     conn: &mut AnyConnection,
     reports: &[&str],
-) -> Result<HashMap<String, Logged>, sqlx::Error> {
+) -> Result<HashMap<String, (Logged, String)>, sqlx::Error> {
     if reports.is_empty() {
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT report_id, first_id, last_id, new_count, dup_count FROM ingest_log \
+        "SELECT report_id, first_id, last_id, new_count, dup_count, versions FROM ingest_log \
          WHERE report_id IN ({})",
         params(1, reports.len())
     );
@@ -81,12 +95,15 @@ pub async fn logged(
         .map(|r| {
             Ok((
                 r.try_get("report_id")?,
-                Logged {
-                    first_id: r.try_get("first_id")?,
-                    last_id: r.try_get("last_id")?,
-                    new_count: r.try_get("new_count")?,
-                    dup_count: r.try_get("dup_count")?,
-                },
+                (
+                    Logged {
+                        first_id: r.try_get("first_id")?,
+                        last_id: r.try_get("last_id")?,
+                        new_count: r.try_get("new_count")?,
+                        dup_count: r.try_get("dup_count")?,
+                    },
+                    r.try_get("versions")?,
+                ),
             ))
         })
         .collect()
@@ -98,6 +115,8 @@ pub struct Entry<'a> {
     pub report: &'a str,
     pub streamer: &'a str,
     pub outcome: Logged,
+    /// The version readings stored, as JSON text.
+    pub versions: &'a str,
 }
 
 /// Logs the outcomes and moves each streamer's progress up to its `last_id` (never down),
@@ -111,10 +130,11 @@ pub async fn record(
         return Ok(());
     }
     let rows: Vec<String> = (0..entries.len())
-        .map(|i| format!("({}, ${})", params(i * 5 + 2, 5), 1))
+        .map(|i| format!("({}, ${})", params(i * 6 + 2, 6), 1))
         .collect();
     let sql = format!(
-        "INSERT INTO ingest_log (report_id, first_id, last_id, new_count, dup_count, processed) \
+        "INSERT INTO ingest_log (report_id, first_id, last_id, new_count, dup_count, versions, \
+         processed) \
          VALUES {}",
         rows.join(", ")
     );
@@ -125,7 +145,8 @@ pub async fn record(
             .bind(e.outcome.first_id)
             .bind(e.outcome.last_id)
             .bind(e.outcome.new_count)
-            .bind(e.outcome.dup_count);
+            .bind(e.outcome.dup_count)
+            .bind(e.versions);
     }
     query.execute(&mut *conn).await?;
     let mut sorted = entries.to_vec();

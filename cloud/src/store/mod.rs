@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod claims;
 pub mod data;
 pub mod device_keys;
+pub mod device_versions;
 pub mod devices;
 pub mod events;
 mod filter;

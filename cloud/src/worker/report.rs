@@ -3,13 +3,18 @@
 //! reports share a transaction:
 //!
 //! 1. For each report: load its books, streamer, device and project, and the raw file.
-//! 2. In one transaction on the stream-data database, for each report: lock the streamer's
+//! 2. Before that transaction, the documents of the reports' new events go to object storage
+//!    under keys derived from the report id and the event's place in the file, so that an
+//!    attempt after a crash rewrites the same objects and the rows of 3 name only stored ones.
+//! 3. In one transaction on the stream-data database, for each report: lock the streamer's
 //!    progress row, and unless the ingest log already has this report, run the engine against
-//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome.
-//! 3. In one transaction on the metadata database: write each report's ids and counts, the
-//!    streamer's acknowledgement and the job's completion.
+//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome
+//!    (with the version readings it stored).
+//! 4. In one transaction on the metadata database: write each report's ids and counts, the
+//!    device's new OS and app versions, the streamer's acknowledgement and the job's
+//!    completion.
 //!
-//! A crash after 2 and before 3 leaves the log behind: the next attempt finds it, inserts
+//! A crash after 3 and before 4 leaves the log behind: the next attempt finds it, inserts
 //! nothing and finishes the books with the logged numbers. A report that does not verify is
 //! marked failed and produces no data.
 
@@ -19,9 +24,11 @@ use serde_json::Value;
 use sync_protocol::report::Verification;
 
 use super::JobError;
+use crate::event_documents;
 use crate::http::report_upload::{self, Decoded, FileKind};
 use crate::ingest::{self, Context, Outcome, PreviousReport, StreamSettings};
 use crate::state::AppState;
+use crate::store::device_versions::{self, VersionReading};
 use crate::store::ingest_log::{self, Logged};
 use crate::store::reports::{self, Processed, Report};
 use crate::store::{data, devices, events, jobs, projects, streamers, streams, variables};
@@ -44,7 +51,7 @@ enum Step {
     Nothing,
     /// The report cannot be processed: it is recorded as failed.
     Refused(Report, String),
-    /// Ready for the engine; `stored` is filled by step 2.
+    /// Ready for the engine; `stored` is filled by step 3.
     Ready(Report, Box<Work>, Option<Stored>),
 }
 
@@ -89,6 +96,7 @@ pub async fn process(
             end += 1;
         }
         let group = &mut entries[start..end];
+        put_documents(state, group).await;
         match store_rows(state, group).await {
             Ok(()) => finish(state, group, worker).await,
             // One report's failure must not hold the others back: each is tried alone.
@@ -284,18 +292,49 @@ async fn stream_settings(
         .collect())
 }
 
-/// What step 2 stored: the logged outcome, and the time of the last reboot when this attempt
-/// ran the engine (a report found in the log leaves the streamer's reboot time as it is).
+/// What step 3 stored: the logged outcome, the version readings, and the time of the last
+/// reboot when this attempt ran the engine (a report found in the log leaves the streamer's
+/// reboot time as it is).
 struct Stored {
     logged: Logged,
+    versions: Vec<VersionReading>,
     last_reboot_ts: Option<i64>,
 }
 
-/// Step 2: the rows and the ingest log of a group, in one stream-data transaction. A report
+/// Step 2: the event documents of a group's flexible reports. Only events above the streamer's
+/// progress as read now are stored: progress only grows, so the engine in step 3 finds no new
+/// event outside this set. A report whose documents cannot be stored is retried later.
+async fn put_documents(state: &AppState, group: &mut [Entry<'_>]) {
+    for entry in group.iter_mut().filter(|e| e.result.is_none()) {
+        let Step::Ready(report, work, _) = &entry.step else {
+            continue;
+        };
+        let Decoded::Flexible(flexible) = &work.decoded else {
+            continue;
+        };
+        let last_id = match ingest_log::progress(&state.db.data, &work.streamer_slug).await {
+            Ok(last_id) => last_id,
+            Err(e) => {
+                entry.result = Some(Err(JobError::Retry(e.to_string())));
+                continue;
+            }
+        };
+        let docs = ingest::event_documents(flexible, &context(report, work, last_id));
+        if let Err(e) = event_documents::put_all(&state.blobs, docs).await {
+            tracing::warn!(report = %report.id, error = %e, "storing event documents failed");
+            entry.result = Some(Err(JobError::Retry(format!(
+                "storing event documents: {e}"
+            ))));
+        }
+    }
+}
+
+/// Step 3: the rows and the ingest log of a group, in one stream-data transaction. A report
 /// the engine refuses is left out (its job fails for good); a database error fails the group.
 async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sqlx::Error> {
     let ready: Vec<(&Report, &Work)> = group
         .iter()
+        .filter(|e| e.result.is_none())
         .filter_map(|e| match &e.step {
             Step::Ready(report, work, _) => Some((report, work.as_ref())),
             _ => None,
@@ -317,9 +356,10 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
     let mut results: HashMap<String, Result<(Stored, Outcome), String>> = HashMap::new();
     for (report, work) in &ready {
         let result = match logged.get(&report.id) {
-            Some(logged) => Ok((
+            Some((logged, versions)) => Ok((
                 Stored {
                     logged: *logged,
+                    versions: device_versions::from_log(versions),
                     last_reboot_ts: None,
                 },
                 Outcome::default(),
@@ -351,17 +391,25 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
         .flat_map(|(.., o)| o.events.iter().cloned())
         .collect();
     events::insert_batch(&mut tx, &events).await?;
+    let versions: Vec<String> = fresh
+        .iter()
+        .map(|(.., stored, _)| device_versions::to_log(&stored.versions))
+        .collect();
     let log: Vec<ingest_log::Entry> = fresh
         .iter()
-        .map(|(report, streamer, stored, _)| ingest_log::Entry {
-            report,
-            streamer,
-            outcome: stored.logged,
-        })
+        .zip(&versions)
+        .map(
+            |((report, streamer, stored, _), versions)| ingest_log::Entry {
+                report,
+                streamer,
+                outcome: stored.logged,
+                versions,
+            },
+        )
         .collect();
     ingest_log::record(&mut tx, &log, now_micros()).await?;
     tx.commit().await?;
-    for entry in group.iter_mut() {
+    for entry in group.iter_mut().filter(|e| e.result.is_none()) {
         let Step::Ready(report, _, stored) = &mut entry.step else {
             continue;
         };
@@ -377,16 +425,7 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
 /// The engine on one report against its streamer's stored `last_id`: what it stores, or why
 /// the report is refused.
 fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Outcome), String> {
-    let ctx = Context {
-        project_gid: work.project_gid,
-        device_id: u64::try_from(work.device_id).unwrap_or_default(),
-        streamer_index: work.index,
-        selector: work.selector,
-        last_id: u64::try_from(last_id).unwrap_or_default(),
-        received: report.sent_timestamp,
-        previous: work.previous,
-        streams: &work.streams,
-    };
+    let ctx = context(report, work, last_id);
     let outcome = match &work.decoded {
         Decoded::SignedList(r) => ingest::process_signed_readings(r, &work.readings, &ctx),
         Decoded::Flexible(r) => ingest::process_flexible(r, &ctx),
@@ -401,12 +440,28 @@ fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Out
     };
     let stored = Stored {
         logged,
+        versions: outcome.os_app_versions.clone(),
         last_reboot_ts: outcome.last_reboot_ts,
     };
     Ok((stored, outcome))
 }
 
-/// Step 3: the books and the completions of a group's unfinished jobs, in one metadata
+/// What the engine is told about `report` when the streamer's progress is `last_id`.
+fn context<'a>(report: &'a Report, work: &'a Work, last_id: i64) -> Context<'a> {
+    Context {
+        project_gid: work.project_gid,
+        device_id: u64::try_from(work.device_id).unwrap_or_default(),
+        streamer_index: work.index,
+        selector: work.selector,
+        last_id: u64::try_from(last_id).unwrap_or_default(),
+        received: report.sent_timestamp,
+        previous: work.previous,
+        streams: &work.streams,
+        report_id: &report.id,
+    }
+}
+
+/// Step 4: the books and the completions of a group's unfinished jobs, in one metadata
 /// transaction. A job whose lease passed to another worker meanwhile is left to its new
 /// holder (who finds the log) and the others are finished without it.
 async fn finish(state: &AppState, group: &mut [Entry<'_>], worker: &str) {
@@ -441,7 +496,7 @@ async fn finish(state: &AppState, group: &mut [Entry<'_>], worker: &str) {
     }
 }
 
-/// One try at step 3 for the entries `open`; returns those whose lease was lost, in which
+/// One try at step 4 for the entries `open`; returns those whose lease was lost, in which
 /// case nothing was written.
 async fn finish_once(
     state: &AppState,
@@ -467,6 +522,8 @@ async fn finish_once(
                     now,
                 )
                 .await?;
+                // Idempotent: an attempt after a crash records the logged readings again.
+                device_versions::record(&mut tx, work.device_id, &stored.versions, now).await?;
             }
             // Not stored: the engine refused it, and its result is already set.
             Step::Ready(_, _, None) => continue,
@@ -487,7 +544,7 @@ async fn finish_once(
     Ok(lost)
 }
 
-/// The report's books as step 2 left them.
+/// The report's books as step 3 left them.
 fn processed(work: &Work, stored: &Stored) -> Processed {
     let original = match &work.decoded {
         Decoded::SignedList(r) => (Some(i64::from(r.lowest_id)), Some(i64::from(r.highest_id))),

@@ -209,6 +209,13 @@ pub const OPERATIONS: &[Operation] = &[
         200,
     ),
     op(
+        "GET",
+        "/api/v1/device/{slug}/versions/",
+        "device",
+        "The device's latest OS and app versions",
+        200,
+    ),
+    op(
         "POST",
         "/api/v1/device/claim/",
         "device",
