@@ -22,7 +22,9 @@
 //! `IOTILE_BENCH_REPORT` (default 2000), `IOTILE_BENCH_RATE` (default 1000),
 //! `IOTILE_BENCH_SECONDS` (default 20), `IOTILE_BENCH_WARMUP` seconds (default 3),
 //! `IOTILE_BENCH_CONNECTIONS` (default 8), `IOTILE_BENCH_LASTN` (default 1000),
-//! `IOTILE_BENCH_PG=1` repeats the run on a throwaway PostgreSQL cluster.
+//! `IOTILE_BENCH_PG=1` repeats the run on a throwaway PostgreSQL cluster,
+//! `IOTILE_BENCH_KEEP_DB=<dir>` keeps the SQLite database in that directory and reuses it
+//! (without filling again) when a run of the same shape left it there.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -107,10 +109,51 @@ fn run(backend: &str, shape: &Shape, database_url: Option<String>) {
         .enable_all()
         .build()
         .unwrap();
-    let server = server_rt.block_on(Server::start(database_url));
-    let (jwt, streams) = load_rt.block_on(site(&server, shape));
+    // A kept database (SQLite only) is reused when its marker names the same shape.
+    let keep = match database_url {
+        None => std::env::var("IOTILE_BENCH_KEEP_DB")
+            .ok()
+            .map(std::path::PathBuf::from),
+        Some(_) => None,
+    };
+    let shape_line = format!(
+        "{} {} {} {}",
+        shape.devices, shape.streams, shape.readings, shape.report
+    );
+    let kept = keep.as_ref().and_then(|dir| {
+        let marker = std::fs::read_to_string(dir.join("p3-filled")).ok()?;
+        let mut lines = marker.lines();
+        (lines.next()? == shape_line).then(|| lines.map(str::to_string).collect::<Vec<_>>())
+    });
+    if let (Some(dir), None) = (&keep, &kept) {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let server = server_rt.block_on(Server::start(database_url, keep.clone()));
     let filling = Instant::now();
-    server_rt.block_on(fill(&server, shape, &streams));
+    let (jwt, streams) = match kept {
+        Some(lines) => {
+            let jwt = load_rt.block_on(login(&server, "owner@arch.io"));
+            let streams = lines
+                .iter()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(s, d)| (s.to_string(), d.to_string()))
+                .collect();
+            (jwt, streams)
+        }
+        None => {
+            let (jwt, streams) = load_rt.block_on(site(&server, shape));
+            server_rt.block_on(fill(&server, shape, &streams));
+            if let Some(dir) = &keep {
+                let mut marker = shape_line.clone();
+                for (s, d) in &streams {
+                    marker.push_str(&format!("\n{s} {d}"));
+                }
+                std::fs::write(dir.join("p3-filled"), marker).unwrap();
+            }
+            (jwt, streams)
+        }
+    };
     let fill_s = filling.elapsed().as_secs_f64();
     let db_bytes = server_rt.block_on(db_size(&server));
     println!(
@@ -145,15 +188,19 @@ struct Server {
     base: String,
     state: cloud::state::AppState,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
-    async fn start(database_url: Option<String>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+    async fn start(database_url: Option<String>, keep: Option<std::path::PathBuf>) -> Server {
+        let dir = match keep {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().unwrap()),
+        };
+        let data_dir = keep.unwrap_or_else(|| dir.as_ref().unwrap().path().to_path_buf());
         let settings = Settings::resolve(Overrides {
-            data_dir: Some(dir.path().to_path_buf()),
+            data_dir: Some(data_dir),
             database_url,
             bind: Some("127.0.0.1:0".parse().unwrap()),
             ..Default::default()
@@ -231,6 +278,10 @@ async fn account(server: &Server, email: &str, staff: bool) -> String {
     )
     .await
     .unwrap();
+    login(server, email).await
+}
+
+async fn login(server: &Server, email: &str) -> String {
     let (status, login) = server
         .call(
             "auth/login/",

@@ -149,12 +149,19 @@ async fn authenticate(header: &str, state: &AppState) -> Result<Caller, ApiError
                 .tokens
                 .verify(credential, now)
                 .map_err(|e| ApiError::Unauthenticated(e.message()))?;
-            if users::is_revoked(pool, &claims.jti).await? {
-                return Err(ApiError::Unauthenticated("Signature has been revoked."));
-            }
-            let user = users::by_id(pool, claims.user_id)
-                .await?
-                .ok_or(ApiError::Unauthenticated("Invalid signature."))?;
+            // Revocation is checked before the user's existence, as before they shared
+            // a statement: a revoked token of a deleted user is reported as revoked.
+            let user = match users::by_id_with_revocation(pool, claims.user_id, &claims.jti).await?
+            {
+                Some((_, true)) => {
+                    return Err(ApiError::Unauthenticated("Signature has been revoked."))
+                }
+                Some((user, false)) => user,
+                None if users::is_revoked(pool, &claims.jti).await? => {
+                    return Err(ApiError::Unauthenticated("Signature has been revoked."))
+                }
+                None => return Err(ApiError::Unauthenticated("Invalid signature.")),
+            };
             (user, None, Some(claims))
         }
         "token" => {

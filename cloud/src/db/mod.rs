@@ -3,6 +3,7 @@
 //! driver. SQL is written once with `$N` placeholders, which both backends accept.
 
 mod migrate;
+mod reader;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,6 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
 pub use migrate::{migrate, MigrationSet};
+pub use reader::RowReader;
 
 /// Which engine a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,17 +65,10 @@ pub struct Db {
     pub data_writes: AnyPool,
     pub backend: Backend,
     pub data_backend: Backend,
-    /// On SQLite, a second pool on the data database through sqlx's own SQLite driver, for
-    /// reading pages of stream data. sqlx hands rows from a SQLite connection's thread to the
-    /// caller through a bounded channel (`row_buffer_size`, 50 rows) that `Any` cannot
-    /// enlarge: once it is full the connection's thread is woken for nearly every row taken,
-    /// two thread switches a row, which made a page of 1,000 rows cost ~10 ms. Here the
-    /// channel holds [`PAGE_ROWS`] rows, so a page crosses threads in a few wake-ups.
-    pub data_rows: Option<sqlx::SqlitePool>,
+    /// On SQLite, connections on the data database outside sqlx, for reading pages of
+    /// stream data (see [`RowReader`]).
+    pub data_rows: Option<RowReader>,
 }
-
-/// The row channel of [`Db::data_rows`]: the largest page of stream data (spec 3.3).
-pub const PAGE_ROWS: usize = 20_000;
 
 impl Db {
     /// Opens (creating a SQLite file when needed) and migrates both databases.
@@ -99,7 +94,7 @@ impl Db {
             Backend::Sqlite
                 if !data_url.contains(":memory:") && !data_url.contains("mode=memory") =>
             {
-                Some(connect_rows(data_url).await?)
+                Some(RowReader::open(data_url)?)
             }
             _ => None,
         };
@@ -119,7 +114,7 @@ impl Db {
             pool.close().await;
         }
         if let Some(rows) = &self.data_rows {
-            rows.close().await;
+            rows.close();
         }
     }
 }
@@ -206,31 +201,6 @@ async fn connect(url: &str, backend: Backend, single: bool) -> Result<AnyPool, D
                 Ok(())
             })
         })
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .map_err(connect_err)
-}
-
-/// The reading pool of a SQLite data database (see [`Db::data_rows`]), opened after the
-/// migrations with the pragmas of [`connect`].
-async fn connect_rows(url: &str) -> Result<sqlx::SqlitePool, DbError> {
-    use sqlx::sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-    };
-    let connect_err = |source| DbError::Connect {
-        url: redact(url),
-        source,
-    };
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(connect_err)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .row_buffer_size(PAGE_ROWS);
-    SqlitePoolOptions::new()
-        .max_connections(4)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await

@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sync_protocol::ids::StreamSlug;
 
@@ -35,40 +35,78 @@ pub fn routes() -> Router<AppState> {
 
 /// The row's `project`, `device` and `variable` slugs, from its stream slug (spec 4.4).
 pub fn row_slugs(stream: &str) -> (Value, Value, Value) {
-    match stream.parse::<StreamSlug>() {
-        Ok(s) => {
-            let r = s.row_slugs();
-            (
-                json!(r.project.map_or(String::new(), |p| p.to_string())),
-                json!(r.device.to_string()),
-                json!(r.variable.to_string()),
-            )
+    let s = RowSlugs::of(stream);
+    (json!(s.project), json!(s.device), json!(s.variable))
+}
+
+/// [`row_slugs`] as text: an unparsable stream slug has an empty project and no device or
+/// variable.
+#[derive(Debug, Clone, Default)]
+struct RowSlugs {
+    project: String,
+    device: Option<String>,
+    variable: Option<String>,
+}
+
+impl RowSlugs {
+    fn of(stream: &str) -> RowSlugs {
+        match stream.parse::<StreamSlug>() {
+            Ok(s) => {
+                let r = s.row_slugs();
+                RowSlugs {
+                    project: r.project.map_or(String::new(), |p| p.to_string()),
+                    device: Some(r.device.to_string()),
+                    variable: Some(r.variable.to_string()),
+                }
+            }
+            Err(_) => RowSlugs::default(),
         }
-        Err(_) => (json!(""), Value::Null, Value::Null),
+    }
+}
+
+/// A data row as the API shows it. Fields are in key order, as a `Value` object writes
+/// them, so typed and `Value` answers are the same bytes.
+#[derive(Debug, Serialize)]
+struct RowView<'a> {
+    device: Option<&'a str>,
+    device_timestamp: Option<i64>,
+    dirty_ts: bool,
+    id: i64,
+    int_value: Option<i64>,
+    project: &'a str,
+    status: &'a str,
+    stream: &'a str,
+    streamer_local_id: i64,
+    timestamp: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    value: Option<f64>,
+    variable: Option<&'a str>,
+}
+
+impl<'a> RowView<'a> {
+    fn new(row: &'a DataRow, slugs: &'a RowSlugs) -> RowView<'a> {
+        RowView {
+            device: slugs.device.as_deref(),
+            device_timestamp: row.device_timestamp,
+            dirty_ts: row.dirty_ts,
+            id: row.id,
+            int_value: row.int_value,
+            project: &slugs.project,
+            status: &row.status,
+            stream: &row.stream_slug,
+            streamer_local_id: row.streamer_local_id,
+            timestamp: time::format_seconds(row.timestamp),
+            kind: &row.kind,
+            value: row.value,
+            variable: slugs.variable.as_deref(),
+        }
     }
 }
 
 pub fn view(row: &DataRow) -> Value {
-    view_with(row, row_slugs(&row.stream_slug))
-}
-
-/// [`view`] with the row's slugs already derived.
-fn view_with(row: &DataRow, (project, device, variable): (Value, Value, Value)) -> Value {
-    json!({
-        "id": row.id,
-        "stream": row.stream_slug,
-        "project": project,
-        "device": device,
-        "variable": variable,
-        "type": row.kind,
-        "device_timestamp": row.device_timestamp,
-        "timestamp": time::format_seconds(row.timestamp),
-        "int_value": row.int_value,
-        "value": row.value,
-        "streamer_local_id": row.streamer_local_id,
-        "dirty_ts": row.dirty_ts,
-        "status": row.status,
-    })
+    let slugs = RowSlugs::of(&row.stream_slug);
+    serde_json::to_value(RowView::new(row, &slugs)).unwrap_or(Value::Null)
 }
 
 async fn list(
@@ -76,30 +114,33 @@ async fn list(
     caller: Caller,
     params: Params,
     page: PageRequest,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     let w = page.window(PageClass::Large)?;
     let q = row_query(&params)?;
     let Some(scope) = filter_scope(&state, &caller, &params).await? else {
-        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?).into_response());
     };
     let (count, rows) = data::list(&state.db, &scope, &q, w.offset, w.size).await?;
     // The rows of a page mostly share a stream: its slugs are derived once per run of rows.
-    let mut last: Option<(&str, (Value, Value, Value))> = None;
-    let results: Vec<Value> = rows
+    let mut slugs: Vec<RowSlugs> = Vec::new();
+    let mut of_row = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        if i == 0 || rows[i - 1].stream_slug != row.stream_slug {
+            slugs.push(RowSlugs::of(&row.stream_slug));
+        }
+        of_row.push(slugs.len() - 1);
+    }
+    let results: Vec<RowView<'_>> = rows
         .iter()
-        .map(|row| {
-            let slugs = match &last {
-                Some((stream, slugs)) if *stream == row.stream_slug => slugs.clone(),
-                _ => {
-                    let slugs = row_slugs(&row.stream_slug);
-                    last = Some((&row.stream_slug, slugs.clone()));
-                    slugs
-                }
-            };
-            view_with(row, slugs)
-        })
+        .zip(of_row)
+        .map(|(row, s)| RowView::new(row, &slugs[s]))
         .collect();
-    Ok(axum::Json(page.envelope(w, count, results)?))
+    // Written straight from the rows: no `Value` tree per row.
+    // A row is some 300 bytes of JSON: one allocation for the body, not a dozen doublings.
+    let mut body = Vec::with_capacity(512 + 320 * results.len());
+    serde_json::to_writer(&mut body, &page.page(w, count, results)?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Deserialize)]

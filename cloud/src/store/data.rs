@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::filter::{page_or_lastn, page_or_lastn_sqlite, Where};
+use super::filter::{page_or_lastn, page_or_lastn_blocking, Where};
 use super::flag;
 use crate::db::Db;
 
@@ -118,24 +118,24 @@ fn from_row(row: &AnyRow) -> Result<DataRow, sqlx::Error> {
     })
 }
 
-/// [`from_row`] for sqlx's own SQLite driver (`Db::data_rows`).
-fn from_sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<DataRow, sqlx::Error> {
+/// [`from_row`] for rusqlite (`Db::data_rows`), by the column positions of [`COLUMNS`].
+fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DataRow> {
     Ok(DataRow {
-        id: row.try_get("id")?,
-        stream_slug: row.try_get("stream_slug")?,
-        device_timestamp: row.try_get("device_timestamp")?,
-        timestamp: row.try_get("timestamp")?,
-        streamer_local_id: row.try_get("streamer_local_id")?,
-        dirty_ts: row.try_get::<i64, _>("dirty_ts")? != 0,
-        status: row.try_get("status")?,
-        kind: row.try_get("type")?,
-        value: row.try_get("value")?,
-        int_value: row.try_get("int_value")?,
+        id: row.get(0)?,
+        stream_slug: row.get(1)?,
+        device_timestamp: row.get(2)?,
+        timestamp: row.get(3)?,
+        streamer_local_id: row.get(4)?,
+        dirty_ts: row.get::<_, i64>(5)? != 0,
+        status: row.get(6)?,
+        kind: row.get(7)?,
+        value: row.get(8)?,
+        int_value: row.get(9)?,
     })
 }
 
-/// A page of `stream_data` rows under `w` (see [`paged`]), through the SQLite reading pool
-/// when the data database has one.
+/// A page of `stream_data` rows under `w` (see [`paged`]), through the SQLite reader when
+/// the data database has one.
 async fn data_page(
     db: &Db,
     w: &Where,
@@ -143,23 +143,23 @@ async fn data_page(
     order: &str,
     window: (i64, i64),
 ) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
-    let newest_first = "timestamp DESC, id DESC";
-    if let Some(pool) = &db.data_rows {
-        let (count, rows) = page_or_lastn_sqlite(
-            pool,
-            COLUMNS,
-            "stream_data",
-            w,
-            lastn,
-            newest_first,
-            order,
-            window,
-        )
-        .await?;
-        return Ok((
-            count,
-            rows.iter().map(from_sqlite_row).collect::<Result<_, _>>()?,
-        ));
+    if let Some(reader) = &db.data_rows {
+        let (w, order) = (w.clone(), order.to_string());
+        return reader
+            .read(move |conn| {
+                page_or_lastn_blocking(
+                    conn,
+                    COLUMNS,
+                    "stream_data",
+                    &w,
+                    lastn,
+                    "timestamp DESC, id DESC",
+                    &order,
+                    window,
+                    from_sqlite_row,
+                )
+            })
+            .await;
     }
     let (count, rows) = paged(&db.data, "stream_data", COLUMNS, w, lastn, order, window).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))

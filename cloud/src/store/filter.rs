@@ -3,8 +3,7 @@
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Any, AnyPool, Row, Sqlite, SqlitePool};
+use sqlx::{Any, AnyPool, Row};
 
 /// A value bound into a dynamically built `WHERE`.
 #[derive(Debug, Clone)]
@@ -81,18 +80,15 @@ impl Where {
         query
     }
 
-    /// [`Where::bind`] for sqlx's own SQLite driver.
-    pub fn bind_sqlite<'q>(
-        &'q self,
-        mut query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
-        for arg in &self.args {
-            query = match arg {
-                Arg::Text(s) => query.bind(s.as_str()),
-                Arg::Int(n) => query.bind(*n),
-            };
-        }
-        query
+    /// The bound values, in order, for rusqlite (`$n` placeholders bind by position).
+    pub fn sqlite_params(&self) -> Vec<rusqlite::types::Value> {
+        self.args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Text(s) => rusqlite::types::Value::Text(s.clone()),
+                Arg::Int(n) => rusqlite::types::Value::Integer(*n),
+            })
+            .collect()
     }
 }
 
@@ -187,10 +183,10 @@ pub(crate) async fn page_or_lastn(
     Ok((count, rows))
 }
 
-/// [`page_or_lastn`] through sqlx's own SQLite driver (see `Db::data_rows`).
+/// [`page_or_lastn`] on a rusqlite connection (see `Db::data_rows`), rows decoded by `decode`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn page_or_lastn_sqlite(
-    pool: &SqlitePool,
+pub(crate) fn page_or_lastn_blocking<T>(
+    conn: &rusqlite::Connection,
     columns: &str,
     from: &str,
     w: &Where,
@@ -198,19 +194,37 @@ pub(crate) async fn page_or_lastn_sqlite(
     newest_first: &str,
     order: &str,
     window: (i64, i64),
-) -> Result<(i64, Vec<SqliteRow>), sqlx::Error> {
+    decode: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<(i64, Vec<T>)> {
+    let params = rusqlite::params_from_iter(w.sqlite_params());
+    if let Some(n) = lastn.filter(|n| window.0.saturating_add(window.1) >= *n) {
+        // The page reaches the oldest of the newest N: read those N newest first, straight
+        // off the index, and turn them around here rather than have SQLite materialize and
+        // re-sort them. Their number is the total.
+        let sql = format!(
+            "SELECT {columns} FROM {from}{} ORDER BY {newest_first} LIMIT {n}",
+            w.sql()
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt
+            .query_map(params, |r| decode(r))?
+            .collect::<Result<Vec<T>, _>>()?;
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        rows.reverse();
+        let skip = usize::try_from(window.0).unwrap_or(usize::MAX);
+        let take = usize::try_from(window.1).unwrap_or(usize::MAX);
+        return Ok((count, rows.into_iter().skip(skip).take(take).collect()));
+    }
     let (count_sql, page_sql) = lastn_sql(columns, from, w, lastn, newest_first, order, window);
-    let rows = w
-        .bind_sqlite(sqlx::query(&page_sql))
-        .fetch_all(pool)
-        .await?;
+    let rows = conn
+        .prepare_cached(&page_sql)?
+        .query_map(params, |r| decode(r))?
+        .collect::<Result<Vec<T>, _>>()?;
     let count = match implied_count(window.0, window.1, lastn, rows.len()) {
         Some(n) => n,
-        None => w
-            .bind_sqlite(sqlx::query(&count_sql))
-            .fetch_one(pool)
-            .await?
-            .try_get(0)?,
+        None => conn
+            .prepare_cached(&count_sql)?
+            .query_row(rusqlite::params_from_iter(w.sqlite_params()), |r| r.get(0))?,
     };
     Ok((count, rows))
 }

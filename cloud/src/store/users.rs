@@ -72,6 +72,29 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error>
         .transpose()
 }
 
+/// The user of a JWT and whether the token's id is revoked, in one statement: the check
+/// every JWT request makes. `None` when there is no such user.
+pub async fn by_id_with_revocation(
+    pool: &AnyPool,
+    id: i64,
+    jti: &str,
+) -> Result<Option<(User, bool)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, CAST(CASE WHEN EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) \
+         THEN 1 ELSE 0 END AS BIGINT) AS revoked FROM users WHERE id = $2"
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(jti)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let revoked: i64 = row.try_get("revoked")?;
+    Ok(Some((from_row(&row)?, revoked != 0)))
+}
+
 pub async fn by_email(pool: &AnyPool, email: &str) -> Result<Option<User>, sqlx::Error> {
     one(pool, "email", &email.to_lowercase()).await
 }
