@@ -14,19 +14,19 @@
 #[allow(dead_code)]
 mod postgres;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloud::config::{Overrides, Settings};
-use cloud::http::HttpOptions;
+use common::{account, Server, ServerOptions};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
 const READINGS: u32 = 200;
 const FIRST_DEVICE: u32 = 0x100;
-const PASSWORD: &str = "correct horse battery";
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -111,91 +111,9 @@ fn report(device: u32, index: u32) -> Vec<u8> {
         .encode()
 }
 
-struct Server {
-    base: String,
-    state: cloud::state::AppState,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(workers: usize, database_url: Option<String>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::resolve(Overrides {
-            data_dir: Some(dir.path().to_path_buf()),
-            database_url,
-            bind: Some("127.0.0.1:0".parse().unwrap()),
-            ..Default::default()
-        })
-        .unwrap();
-        let state = cloud::server::build_state(&settings).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(settings.bind).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = state.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            let options = cloud::worker::WorkerOptions {
-                workers,
-                lease: Duration::from_secs(60),
-                idle_poll: Duration::from_millis(20),
-            };
-            cloud::server::serve(listener, served, &HttpOptions::default(), options, shutdown)
-                .await
-                .unwrap();
-        });
-        Server {
-            base: format!("http://{addr}/api/v1/"),
-            state,
-            client: reqwest::Client::new(),
-            _dir: dir,
-            _stop: stop,
-        }
-    }
-
-    async fn call(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(token) = token {
-            req = req.header("Authorization", format!("jwt {token}"));
-        }
-        let response = req.send().await.unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-}
-
 /// A staff account, an org, a project and `devices` claimed devices; returns the JWT.
 async fn site(server: &Server, devices: usize) -> String {
-    let hash = cloud::auth::password::hash(PASSWORD).unwrap();
-    let token = cloud::auth::password::new_api_token();
-    cloud::store::users::create(
-        &server.state.db.meta,
-        &cloud::store::users::NewUser {
-            username: "bench",
-            email: "bench@arch.io",
-            name: "",
-            password_hash: &hash,
-            api_token: &token,
-            is_staff: true,
-            is_active: true,
-        },
-        cloud::time::now_micros(),
-    )
-    .await
-    .unwrap();
-    let (_, login) = server
-        .call(
-            "auth/login/",
-            None,
-            json!({"email": "bench@arch.io", "password": PASSWORD}),
-        )
-        .await;
-    let jwt = login["jwt"].as_str().unwrap().to_string();
+    let jwt = account(server, "bench@arch.io", true).await;
     let (_, org) = server
         .call("org/", Some(&jwt), json!({"name": "Bench"}))
         .await;
@@ -225,7 +143,15 @@ async fn site(server: &Server, devices: usize) -> String {
 
 /// Uploads every report and waits until all are processed: readings per second.
 async fn server_run(shape: &Shape, database_url: Option<String>) -> f64 {
-    let server = Arc::new(Server::start(shape.workers, database_url).await);
+    let server = Arc::new(
+        Server::start(ServerOptions {
+            workers: shape.workers,
+            idle_poll: Duration::from_millis(20),
+            database_url,
+            keep: None,
+        })
+        .await,
+    );
     let jwt = Arc::new(site(&server, shape.devices).await);
     // Each uploader sends its devices' reports in order, as a gateway does.
     let mut batches: Vec<Vec<Vec<u8>>> = vec![Vec::new(); shape.uploaders];

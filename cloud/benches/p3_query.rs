@@ -32,17 +32,17 @@
 #[allow(dead_code)]
 mod postgres;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloud::config::{Overrides, Settings};
-use cloud::http::HttpOptions;
+use common::{account, login, Server, ServerOptions};
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const FIRST_DEVICE: u32 = 0x100;
-const PASSWORD: &str = "correct horse battery";
 /// 2026-01-01T00:00:00Z in microseconds.
 const EPOCH_2026: i64 = 1_767_225_600_000_000;
 
@@ -129,7 +129,12 @@ fn run(backend: &str, shape: &Shape, database_url: Option<String>) {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
     }
-    let server = server_rt.block_on(Server::start(database_url, keep.clone()));
+    let server = server_rt.block_on(Server::start(ServerOptions {
+        workers: 1,
+        idle_poll: Duration::from_millis(200),
+        database_url,
+        keep: keep.clone(),
+    }));
     let filling = Instant::now();
     let (jwt, streams) = match kept {
         Some(lines) => {
@@ -182,115 +187,6 @@ fn run(backend: &str, shape: &Shape, database_url: Option<String>) {
     result.print(backend, shape, db_bytes);
     drop(load_rt);
     server_rt.block_on(async move { drop(server) });
-}
-
-struct Server {
-    base: String,
-    state: cloud::state::AppState,
-    client: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(database_url: Option<String>, keep: Option<std::path::PathBuf>) -> Server {
-        let dir = match keep {
-            Some(_) => None,
-            None => Some(tempfile::tempdir().unwrap()),
-        };
-        let data_dir = keep.unwrap_or_else(|| dir.as_ref().unwrap().path().to_path_buf());
-        let settings = Settings::resolve(Overrides {
-            data_dir: Some(data_dir),
-            database_url,
-            bind: Some("127.0.0.1:0".parse().unwrap()),
-            ..Default::default()
-        })
-        .unwrap();
-        let state = cloud::server::build_state(&settings).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(settings.bind).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = state.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            let options = cloud::worker::WorkerOptions {
-                workers: 1,
-                lease: Duration::from_secs(60),
-                idle_poll: Duration::from_millis(200),
-            };
-            cloud::server::serve(listener, served, &HttpOptions::default(), options, shutdown)
-                .await
-                .unwrap();
-        });
-        Server {
-            base: format!("http://{addr}/api/v1/"),
-            state,
-            client: reqwest::Client::new(),
-            _dir: dir,
-            _stop: stop,
-        }
-    }
-
-    async fn call(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(token) = token {
-            req = req.header("Authorization", format!("jwt {token}"));
-        }
-        let response = req.send().await.unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("Authorization", format!("jwt {token}"))
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-}
-
-async fn account(server: &Server, email: &str, staff: bool) -> String {
-    let hash = cloud::auth::password::hash(PASSWORD).unwrap();
-    let token = cloud::auth::password::new_api_token();
-    cloud::store::users::create(
-        &server.state.db.meta,
-        &cloud::store::users::NewUser {
-            username: email.split('@').next().unwrap(),
-            email,
-            name: "",
-            password_hash: &hash,
-            api_token: &token,
-            is_staff: staff,
-            is_active: true,
-        },
-        cloud::time::now_micros(),
-    )
-    .await
-    .unwrap();
-    login(server, email).await
-}
-
-async fn login(server: &Server, email: &str) -> String {
-    let (status, login) = server
-        .call(
-            "auth/login/",
-            None,
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    login["jwt"].as_str().unwrap().to_string()
 }
 
 /// Staff registers the devices; an ordinary user makes an org and a project and claims them.
