@@ -6,6 +6,8 @@
 //!   with a disk budget, quarantine, per-streamer progress and recovery of a corrupt file.
 //! - [`collect`]: one visit to a POD, from connect to acknowledgement, into the buffer.
 //! - [`config`]: the TOML configuration, every key with a default.
+//! - [`daemon`]: `iotile-gateway run`: every radio's collector and the uploader, together
+//!   until shutdown.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
 //! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
 //! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ).
@@ -13,6 +15,7 @@
 pub mod buffer;
 pub mod collect;
 pub mod config;
+pub mod daemon;
 pub mod identity;
 pub mod sync;
 pub mod transport;

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gateway::buffer::{Budget, Buffer};
-use gateway::config::Config;
+use gateway::config::{Config, LogFormat};
+use gateway::daemon::Daemon;
 use gateway::sync::{sync_pending, BatchLimits, SyncClient};
+use tokio_util::sync::CancellationToken;
 
 /// How long one request to the cloud may take.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -49,6 +51,8 @@ enum Command {
     },
     /// Upload every pending report now, in signed batches, and exit.
     Sync,
+    /// Collect from PODs and sync to the cloud until Ctrl-C or SIGTERM.
+    Run,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(register(&config, &url, &code, name))
         }
         Command::Sync => runtime()?.block_on(sync(&config)),
+        Command::Run => run(config),
     }
 }
 
@@ -111,6 +116,44 @@ async fn sync(config: &Config) -> anyhow::Result<()> {
         pass.batches, pass.accepted, pass.duplicates, pass.rejected
     );
     Ok(())
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        Daemon::run(config, shutdown).await
+    })?;
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM (what systemd sends).
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::error!(%error, "SIGTERM cannot be caught; only Ctrl-C stops the gateway");
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    shutdown.cancel();
 }
 
 fn load_config(explicit: Option<&Path>) -> anyhow::Result<Config> {

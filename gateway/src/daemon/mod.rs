@@ -1,0 +1,141 @@
+//! The running gateway: every configured radio scans and visits PODs that have data, while
+//! one uploader drains the buffer to the cloud and prunes what the cloud confirmed long ago.
+//! Everything stops when the shutdown token is cancelled; a visit cut short is harmless (the
+//! POD frees nothing it was not told to) and so is an upload cut short (the cloud answers
+//! "duplicate" for reports it already has).
+
+mod collector;
+mod uploader;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::buffer::{Budget, Buffer, BufferError};
+use crate::config::{Adapter, Config};
+use crate::identity::IdentityError;
+use crate::sync::{BatchLimits, SyncClient, SyncError};
+use crate::transport::bled112::Bled112;
+use crate::transport::bluez::Bluez;
+use crate::transport::TransportError;
+
+/// How long one request to the cloud may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("the buffer: {0}")]
+    Buffer(#[from] BufferError),
+    #[error("the gateway key (run `iotile-gateway register` first): {0}")]
+    Identity(#[from] IdentityError),
+    #[error("the adapter {adapter}: {source}")]
+    Adapter {
+        adapter: String,
+        source: TransportError,
+    },
+    #[error("the sync client: {0}")]
+    Sync(#[from] SyncError),
+    #[error("a gateway task failed: {0}")]
+    Task(String),
+}
+
+/// State the collectors and the uploader share.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub buffer: Arc<Mutex<Buffer>>,
+    /// Set while the buffer is past its budget: collectors do not start visits.
+    pub over_budget: Arc<AtomicBool>,
+    pub shutdown: CancellationToken,
+}
+
+/// The gateway daemon.
+pub struct Daemon;
+
+impl Daemon {
+    /// Opens the buffer, the key and every adapter, then collects and syncs until
+    /// `shutdown` is cancelled. Fails only at start: afterwards every error is logged and
+    /// retried.
+    pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        let secret = crate::identity::load(&config.paths.key)?;
+        let budget = Budget {
+            max_bytes: config.budget.max_bytes.0,
+        };
+        let (buffer, opened) = Buffer::open(&config.paths.buffer, budget)?;
+        tracing::info!(buffer = %config.paths.buffer.display(), ?opened, "buffer open");
+        let client = SyncClient::new(&config.cloud.url, secret, REQUEST_TIMEOUT)?;
+        let shared = Shared {
+            buffer: Arc::new(Mutex::new(buffer)),
+            over_budget: Arc::new(AtomicBool::new(false)),
+            shutdown,
+        };
+        if config.ack.policy == crate::config::AckPolicy::Cloud {
+            tracing::warn!("ack.policy = \"cloud\" is not supported yet: PODs are acknowledged once reports are in the buffer");
+        }
+
+        let mut tasks = JoinSet::new();
+        for adapter in &config.adapters {
+            let wanted = usize::from(adapter.max_connections());
+            let name = adapter_name(adapter);
+            let opened = match adapter {
+                Adapter::Bled112 { port, .. } => Bled112::open(port).await.map(|t| {
+                    tasks.spawn(collector::run(
+                        Arc::new(t),
+                        name.clone(),
+                        wanted,
+                        shared.clone(),
+                    ));
+                }),
+                Adapter::Bluez { .. } => Bluez::open(wanted).await.map(|t| {
+                    tasks.spawn(collector::run(
+                        Arc::new(t),
+                        name.clone(),
+                        wanted,
+                        shared.clone(),
+                    ));
+                }),
+            };
+            if let Err(source) = opened {
+                shared.shutdown.cancel();
+                while tasks.join_next().await.is_some() {}
+                return Err(DaemonError::Adapter {
+                    adapter: name,
+                    source,
+                });
+            }
+            tracing::info!(adapter = %name, "adapter open");
+        }
+        let limits = BatchLimits {
+            reports: config.sync.batch_reports,
+            bytes: usize::try_from(config.sync.batch_bytes.0).unwrap_or(usize::MAX),
+        };
+        let settings = uploader::Settings {
+            limits,
+            backoff_max: Duration::from_secs(config.sync.backoff_max_secs),
+            retention: Duration::from_secs(u64::from(config.retention.synced_days) * 86_400),
+        };
+        tasks.spawn(uploader::run(client, settings, shared.clone()));
+
+        // A task that failed leaves the gateway half-working: stop everything and say so, so
+        // that the service manager restarts it whole.
+        let mut failed = None;
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(%error, "a gateway task failed; stopping");
+                shared.shutdown.cancel();
+                failed.get_or_insert(error.to_string());
+            }
+        }
+        tracing::info!("gateway stopped");
+        failed.map_or(Ok(()), |e| Err(DaemonError::Task(e)))
+    }
+}
+
+fn adapter_name(adapter: &Adapter) -> String {
+    match adapter {
+        Adapter::Bled112 { port, .. } => format!("bled112 {}", port.display()),
+        Adapter::Bluez { name, .. } => format!("bluez {name}"),
+    }
+}

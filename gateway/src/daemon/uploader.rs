@@ -1,0 +1,152 @@
+//! The uploader: every few seconds, when the buffer holds pending reports, it syncs them in
+//! signed batches; after a transient failure it backs off with jitter, and when the cloud
+//! refuses the gateway itself it says so loudly and waits long. Once an hour it prunes
+//! reports the cloud confirmed more than the retention ago. It also watches the budget, so
+//! that collectors stop while the buffer is full and resume once it has room.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use super::Shared;
+use crate::buffer::{Buffer, BufferError, Stats};
+use crate::sync::{backoff, sync_pending, BatchLimits, SyncClient, SyncError};
+
+/// How often the buffer is looked at when all is well.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(3);
+/// The wait after the cloud refused this gateway (revoked, unknown key, clock far off).
+pub const REFUSED_WAIT: Duration = Duration::from_secs(30 * 60);
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub(crate) struct Settings {
+    pub limits: BatchLimits,
+    pub backoff_max: Duration,
+    /// How long reports the cloud confirmed stay in the buffer.
+    pub retention: Duration,
+}
+
+pub(crate) async fn run(client: SyncClient, settings: Settings, shared: Shared) {
+    let mut failures = 0u32;
+    let mut next_prune = Instant::now();
+    loop {
+        let wait = tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            wait = tick(&client, &settings, &shared, &mut failures) => wait,
+        };
+        if Instant::now() >= next_prune {
+            next_prune = Instant::now() + PRUNE_INTERVAL;
+            prune(&shared, settings.retention).await;
+        }
+        tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::info!("uploader stopped");
+}
+
+/// One look at the buffer and, when something is pending, one sync pass; returns the wait
+/// before the next.
+async fn tick(
+    client: &SyncClient,
+    settings: &Settings,
+    shared: &Shared,
+    failures: &mut u32,
+) -> Duration {
+    let stats = match with_buffer(shared, |b| b.stats()).await {
+        Ok(stats) => stats,
+        Err(error) => {
+            tracing::error!(%error, "the buffer cannot be read");
+            *failures = failures.saturating_add(1);
+            return backoff(*failures, settings.backoff_max, random());
+        }
+    };
+    watch_budget(shared, &stats);
+    if stats.pending_reports == 0 {
+        return SYNC_INTERVAL;
+    }
+    match sync_pending(&shared.buffer, client, settings.limits).await {
+        Ok(pass) => {
+            *failures = 0;
+            tracing::info!(
+                batches = pass.batches,
+                accepted = pass.accepted,
+                duplicates = pass.duplicates,
+                rejected = pass.rejected,
+                "synced"
+            );
+            SYNC_INTERVAL
+        }
+        Err(error @ SyncError::Refused { .. }) => {
+            tracing::error!(%error, wait = ?REFUSED_WAIT, "the cloud refuses this gateway; reports are kept");
+            REFUSED_WAIT
+        }
+        Err(error) => {
+            *failures = failures.saturating_add(1);
+            let wait = backoff(*failures, settings.backoff_max, random());
+            if error.is_transient() {
+                tracing::warn!(%error, ?wait, "sync failed; retrying");
+            } else {
+                tracing::error!(%error, ?wait, "sync failed; retrying");
+            }
+            wait
+        }
+    }
+}
+
+/// Stops or resumes collection as the buffer crosses its budget, saying so once each time.
+fn watch_budget(shared: &Shared, stats: &Stats) {
+    let was = shared
+        .over_budget
+        .swap(stats.over_budget, Ordering::Relaxed);
+    if stats.over_budget && !was {
+        tracing::warn!(
+            used = stats.file_bytes,
+            budget = stats.budget,
+            pending = stats.pending_reports,
+            "THE BUFFER IS OVER BUDGET: collection is stopped until reports are synced and pruned"
+        );
+    } else if was && !stats.over_budget {
+        tracing::info!(
+            used = stats.file_bytes,
+            budget = stats.budget,
+            "the buffer has room again; collection resumes"
+        );
+    }
+}
+
+async fn prune(shared: &Shared, retention: Duration) {
+    let now_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let cutoff = now_us.saturating_sub(retention.as_micros());
+    let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
+    match with_buffer(shared, move |b| b.prune_synced(cutoff)).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "pruned synced reports past retention"),
+        Err(error) => tracing::warn!(%error, "pruning failed"),
+    }
+}
+
+/// Runs `f` on the buffer on the blocking pool (the buffer is synchronous SQLite).
+async fn with_buffer<T: Send + 'static>(
+    shared: &Shared,
+    f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
+) -> Result<T, String> {
+    let buffer = shared.buffer.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buffer = buffer
+            .lock()
+            .map_err(|_| "the buffer lock is poisoned".to_owned())?;
+        f(&mut buffer).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Jitter for the backoff; a constant when the system has no randomness to give.
+fn random() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).map_or(0, |()| u64::from_le_bytes(bytes))
+}

@@ -1,0 +1,197 @@
+//! The gateway daemon end to end: a virtual POD holding readings behind the virtual BLED112
+//! pty, the daemon collecting through it into a real buffer file and syncing under its
+//! registered key to the real cloud, where every reading appears exactly once; then the
+//! daemon stops when told.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../cloud/tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use firmware_tools::pod::{PodConfig, VirtualPod};
+use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
+use firmware_tools::radio::Peripheral;
+use gateway::buffer::{Budget, Buffer};
+use gateway::config::{Adapter, Cloud, Config, Paths};
+use gateway::daemon::Daemon;
+use gateway::sync::SyncClient;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sync_protocol::ids::DeviceId;
+use tokio_util::sync::CancellationToken;
+
+const DEVICE: u32 = 0xA1;
+const READINGS: u32 = 40;
+const STREAM: u16 = 0x5001;
+
+struct Site {
+    admin: String,
+    org: String,
+    stream: String,
+}
+
+/// An org with a project holding the POD's device.
+async fn site(app: &common::TestApp) -> Site {
+    let staff = app.staff("staff@arch.io").await;
+    let admin = app.user("admin@site.io").await;
+    let (_, org) = app.post("org/", &admin, json!({"name": "Site"})).await;
+    let org = org["slug"].as_str().unwrap().to_string();
+    let (_, project) = app
+        .post("project/", &admin, json!({"name": "P", "org": org}))
+        .await;
+    let body = json!({"id": DEVICE, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+    assert_eq!(
+        app.post("device/?staff=1", &staff, body).await.0,
+        StatusCode::CREATED
+    );
+    let (status, claimed) = app
+        .post(
+            "device/claim/",
+            &admin,
+            json!({"device": "d--0000-0000-0000-00a1", "project": project["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
+    let gid = &claimed["project"].as_str().unwrap()[3..];
+    Site {
+        admin,
+        org,
+        stream: format!("s--{gid}--0000-0000-0000-00a1--{STREAM:04x}"),
+    }
+}
+
+/// A POD whose only readings are `READINGS` values on the stream, nothing generated.
+fn pod() -> VirtualPod {
+    let config = PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        ..PodConfig::with_device_id(u64::from(DEVICE))
+    };
+    let pod = VirtualPod::new(config).unwrap();
+    pod.with_model(|model| {
+        for n in 0..READINGS {
+            model.push_reading(STREAM, 1000 + n).unwrap();
+        }
+    });
+    pod
+}
+
+/// The stream's rows in the cloud, once `expected` are there or after `within`.
+async fn data(app: &common::TestApp, s: &Site, expected: usize, within: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let page = app
+            .ok(
+                &format!("data/?filter={}&page_size=1000", s.stream),
+                &s.admin,
+            )
+            .await;
+        let rows = page["results"].as_array().cloned().unwrap_or_default();
+        if rows.len() >= expected || tokio::time::Instant::now() >= deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let s = site(&app).await;
+    let base = format!("http://{}", app.addr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("gateway.key");
+    let identity = gateway::identity::load_or_create(&key).unwrap();
+    let (_, code) = app
+        .post("gateway/code/", &s.admin, json!({"org": s.org}))
+        .await;
+    let client = SyncClient::new(&base, identity.secret, Duration::from_secs(30)).unwrap();
+    let registered = client
+        .register(code["code"].as_str().unwrap(), Some("pi-1".into()))
+        .await
+        .unwrap();
+    assert_eq!(registered.org, s.org);
+
+    let pod = pod();
+    // What the POD holds, before anything is acknowledged and freed.
+    let mut expected: Vec<(i64, i64)> = pod.with_model(|model| {
+        model
+            .readings()
+            .filter(|r| r.stream == STREAM)
+            .map(|r| (i64::from(r.reading_id), i64::from(r.value)))
+            .collect()
+    });
+    expected.sort_unstable();
+    assert_eq!(expected.len(), READINGS as usize);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let config = Config {
+        cloud: Cloud { url: base },
+        paths: Paths {
+            buffer: dir.path().join("buffer.sqlite"),
+            key,
+        },
+        adapters: vec![Adapter::Bled112 {
+            port: dongle.path().to_owned(),
+            max_connections: 1,
+        }],
+        ..Config::default()
+    };
+    let shutdown = CancellationToken::new();
+    let started = std::time::Instant::now();
+    let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
+
+    let rows = data(&app, &s, READINGS as usize, Duration::from_secs(20)).await;
+    eprintln!(
+        "{} rows in the cloud after {:?}",
+        rows.len(),
+        started.elapsed()
+    );
+    let mut values: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["streamer_local_id"].as_i64().unwrap(),
+                r["int_value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, expected, "every reading once, with its value");
+
+    // The visit was acknowledged and the next may not come before the minimum interval:
+    // nothing arrives twice.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        data(&app, &s, usize::MAX, Duration::ZERO).await.len(),
+        READINGS as usize
+    );
+    // Streamer 0 is acknowledged up to the last reading, and the buffer has it on record.
+    let last = expected.last().unwrap().0;
+    let status = pod.with_model(|model| model.rpc(8, 0x200A, &0u16.to_le_bytes()));
+    let acked = u32::from_le_bytes(status.payload()[12..16].try_into().unwrap());
+    assert_eq!(i64::from(acked), last);
+
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("the daemon stops within 10 s")
+        .expect("the daemon task does not panic");
+    assert!(stopped.is_ok(), "{stopped:?}");
+
+    let buffer = Buffer::open_read_only(
+        &dir.path().join("buffer.sqlite"),
+        Budget {
+            max_bytes: 512 << 20,
+        },
+    )
+    .unwrap();
+    let device = DeviceId::new(u64::from(DEVICE)).unwrap();
+    assert_eq!(buffer.acked(device, 0).unwrap().map(i64::from), Some(last));
+    let stats = buffer.stats().unwrap();
+    assert_eq!(stats.pending_reports, 0, "everything collected was synced");
+}
