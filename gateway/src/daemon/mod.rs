@@ -65,10 +65,17 @@ impl Daemon {
         };
         let (buffer, opened) = Buffer::open(&config.paths.buffer, budget)?;
         tracing::info!(buffer = %config.paths.buffer.display(), ?opened, "buffer open");
+        // Known before the first advertisement, so that a full buffer is never visited into.
+        let over_budget = buffer.stats()?.over_budget;
+        if over_budget {
+            tracing::warn!(
+                "THE BUFFER IS OVER BUDGET: collection waits until reports are synced and pruned"
+            );
+        }
         let client = SyncClient::new(&config.cloud.url, secret, REQUEST_TIMEOUT)?;
         let shared = Shared {
             buffer: Arc::new(Mutex::new(buffer)),
-            over_budget: Arc::new(AtomicBool::new(false)),
+            over_budget: Arc::new(AtomicBool::new(over_budget)),
             shutdown,
         };
         if config.ack.policy == crate::config::AckPolicy::Cloud {
