@@ -68,8 +68,10 @@ pub(crate) async fn run<T: Transport + 'static>(
                 seen = scan.recv() => {
                     let Some(seen) = seen else {
                         tracing::warn!(adapter = %name, "the scan stopped; starting it again");
-                        tokio::time::sleep(RESCAN).await;
-                        continue 'scanning;
+                        tokio::select! {
+                            () = shared.shutdown.cancelled() => break 'scanning,
+                            () = tokio::time::sleep(RESCAN) => continue 'scanning,
+                        }
                     };
                     let address = seen.address;
                     let pod = pods.entry(address).or_default();
@@ -111,7 +113,8 @@ fn finished(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, visite
         Ok(summary) => {
             pod.failures = 0;
             pod.not_before = Some(Instant::now() + MIN_INTERVAL);
-            tracing::info!(adapter = %name, %address, %device, reports = summary.stored,
+            let rssi = pod.latest.as_ref().map(|seen| seen.rssi);
+            tracing::info!(adapter = %name, %address, %device, ?rssi, reports = summary.stored,
                 readings = summary.readings, rejected = summary.rejected, "visited");
             record_acks(shared, device, &summary);
         }
