@@ -153,7 +153,12 @@ backends!(fleets_round_trip, |app: common::TestApp| async move {
     let page = app.ok("fleet/g--0001/devices/?page_size=1", &owner).await;
     assert_eq!(page["count"], 2);
     assert_eq!(page["results"][0]["device"], "d--0000-0000-0000-0031");
-    assert!(page["next"].as_str().unwrap().contains("page=2"));
+    let next = page["next"].as_str().unwrap();
+    assert!(next.contains("page=2"), "{next}");
+    assert!(
+        next.starts_with(&app.url("fleet/g--0001/devices/?")),
+        "links carry the whole path: {next}"
+    );
 
     // By device, as coretools' get_whitelist asks, and by network flag.
     let by_device = app.ok("fleet/?device=d--0000-0000-0000-0031", &owner).await;

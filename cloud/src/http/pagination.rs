@@ -161,8 +161,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
             .and_then(|h| h.to_str().ok())
             .filter(|p| *p == "https" || *p == "http")
             .unwrap_or("http");
-        // The router sees paths without their final slash; links carry it, as clients expect.
-        let path = parts.uri.path().trim_end_matches('/');
+        // Inside `/api/v1` the router sees the path without that prefix; links need the
+        // whole path, and its final slash, as clients expect.
+        let full = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(&parts.uri, |o| &o.0);
+        let path = full.path().trim_end_matches('/');
         Ok(PageRequest {
             page: get("page"),
             page_size: get("page_size"),
