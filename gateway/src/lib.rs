@@ -8,6 +8,8 @@
 //! - [`config`]: the TOML configuration, every key with a default.
 //! - [`daemon`]: `iotile-gateway run`: every radio's collector and the uploader, together
 //!   until shutdown.
+//! - [`doctor`]: `iotile-gateway doctor`, a one-line-each check of key, buffer, disk, cloud,
+//!   clock and radios.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
 //! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
 //! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ).
@@ -16,6 +18,7 @@ pub mod buffer;
 pub mod collect;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod identity;
 pub mod sync;
 pub mod transport;

@@ -51,6 +51,9 @@ enum Command {
     },
     /// Upload every pending report now, in signed batches, and exit.
     Sync,
+    /// Check the key, the buffer and its disk, the cloud and the clock, and each radio;
+    /// exits 1 if anything fails.
+    Doctor,
     /// Collect from PODs and sync to the cloud until Ctrl-C or SIGTERM.
     Run,
 }
@@ -66,8 +69,26 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(register(&config, &url, &code, name))
         }
         Command::Sync => runtime()?.block_on(sync(&config)),
+        Command::Doctor => runtime()?.block_on(doctor(&config)),
         Command::Run => run(config),
     }
+}
+
+async fn doctor(config: &Config) -> anyhow::Result<()> {
+    use gateway::doctor::Status;
+    let checks = gateway::doctor::run(config).await;
+    for c in &checks {
+        let mark = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        println!("{mark} {:<24} {}", c.name, c.detail);
+    }
+    if checks.iter().any(|c| c.status == Status::Fail) {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
