@@ -139,7 +139,13 @@ async fn cloud(config: &Config) -> Vec<Check> {
             let detail = format!("{url} answered {}", r.status());
             return vec![check("cloud", Status::Fail, detail)];
         }
-        Err(e) => return vec![check("cloud", Status::Fail, format!("{url}: {e}"))],
+        Err(e) => {
+            return vec![check(
+                "cloud",
+                Status::Fail,
+                format!("{url}: {}", causes(&e)),
+            )]
+        }
     };
     let elapsed = started.elapsed();
     let reachable = check(
@@ -172,6 +178,19 @@ async fn cloud(config: &Config) -> Vec<Check> {
         _ => check("clock", Status::Ok, detail),
     };
     vec![reachable, clock]
+}
+
+/// An error with its causes, which reqwest keeps out of its own message ("connection
+/// refused" is what tells the user something).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 async fn radio(adapter: &Adapter) -> Check {
