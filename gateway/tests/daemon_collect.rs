@@ -53,6 +53,7 @@ fn config(dir: &Path, port: &Path, budget: u64) -> Config {
     config.paths.buffer = dir.join("buffer.sqlite");
     config.paths.key = dir.join("gateway.key");
     config.budget.max_bytes = ByteSize(budget);
+    config.status.bind = "127.0.0.1:0".parse().unwrap();
     config.adapters = vec![Adapter::Bled112 {
         port: port.to_owned(),
         max_connections: 1,

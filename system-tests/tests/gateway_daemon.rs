@@ -141,6 +141,13 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
         }],
         ..Config::default()
     };
+    // A free port for the status API.
+    let status_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = config;
+    config.status.bind = status_addr;
     let shutdown = CancellationToken::new();
     let started = std::time::Instant::now();
     let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
@@ -175,6 +182,47 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
     let status = pod.with_model(|model| model.rpc(8, 0x200A, &0u16.to_le_bytes()));
     let acked = u32::from_le_bytes(status.payload()[12..16].try_into().unwrap());
     assert_eq!(i64::from(acked), last);
+
+    // The status API tells the same story.
+    let status: Value = app
+        .client
+        .get(format!("http://{status_addr}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pod_status = &status["gateway"]["pods"]["d--0000-0000-0000-00a1"];
+    assert!(pod_status["visits"].as_u64().unwrap() >= 1, "{status}");
+    assert_eq!(status["buffer"]["pending_reports"], 0, "{status}");
+    assert_eq!(status["buffer"]["over_budget"], false);
+    assert!(
+        status["gateway"]["last_sync_us"].as_i64().is_some(),
+        "{status}"
+    );
+    assert!(status["gateway"]["last_sync_error"].is_null(), "{status}");
+    let metrics = app
+        .client
+        .get(format!("http://{status_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\niotile_gateway_pods_seen 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\niotile_gateway_buffer_pending_reports 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE iotile_gateway_synced_reports gauge"),
+        "{metrics}"
+    );
 
     shutdown.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(10), daemon)

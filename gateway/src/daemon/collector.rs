@@ -80,6 +80,14 @@ pub(crate) async fn run<T: Transport + 'static>(
                         && !pod.visiting
                         && pod.not_before.is_none_or(|t| Instant::now() >= t);
                     let device = DeviceId::from_u32(seen.device_id);
+                    let rssi = seen.rssi;
+                    super::status::update(&shared.board, |b| {
+                        let p = b.pods.entry(device.to_string()).or_default();
+                        p.adapter.clone_from(&name);
+                        p.address = address.to_string();
+                        p.rssi = rssi;
+                        p.last_seen_us = super::status::now_us();
+                    });
                     pod.latest = Some(seen);
                     if !due || visits.len() >= slots {
                         continue;
@@ -109,6 +117,20 @@ fn finished(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, visite
     let (address, device, outcome) = visited;
     let pod = pods.entry(address).or_default();
     pod.visiting = false;
+    super::status::update(&shared.board, |b| {
+        let p = b.pods.entry(device.to_string()).or_default();
+        p.last_visit_us = Some(super::status::now_us());
+        match &outcome {
+            Ok(_) => {
+                p.visits += 1;
+                p.last_error = None;
+            }
+            Err(error) => {
+                p.failed_visits += 1;
+                p.last_error = Some(error.to_string());
+            }
+        }
+    });
     match outcome {
         Ok(summary) => {
             pod.failures = 0;

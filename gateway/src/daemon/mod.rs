@@ -5,6 +5,7 @@
 //! "duplicate" for reports it already has).
 
 mod collector;
+pub mod status;
 mod uploader;
 
 use std::sync::atomic::AtomicBool;
@@ -38,6 +39,11 @@ pub enum DaemonError {
     },
     #[error("the sync client: {0}")]
     Sync(#[from] SyncError),
+    #[error("the status API cannot listen on {bind}: {source}")]
+    Status {
+        bind: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("a gateway task failed: {0}")]
     Task(String),
 }
@@ -49,6 +55,8 @@ pub(crate) struct Shared {
     /// Set while the buffer is past its budget: collectors do not start visits.
     pub over_budget: Arc<AtomicBool>,
     pub shutdown: CancellationToken,
+    /// What the status API shows.
+    pub board: status::SharedBoard,
 }
 
 /// The gateway daemon.
@@ -77,7 +85,18 @@ impl Daemon {
             buffer: Arc::new(Mutex::new(buffer)),
             over_budget: Arc::new(AtomicBool::new(over_budget)),
             shutdown,
+            board: Arc::new(Mutex::new(status::Board {
+                started_us: status::now_us(),
+                ..Default::default()
+            })),
         };
+        let listener = tokio::net::TcpListener::bind(config.status.bind)
+            .await
+            .map_err(|source| DaemonError::Status {
+                bind: config.status.bind,
+                source,
+            })?;
+        tracing::info!(bind = %config.status.bind, "status API at /status and /metrics");
         if config.ack.policy == crate::config::AckPolicy::Cloud {
             tracing::warn!("ack.policy = \"cloud\" is not supported yet: PODs are acknowledged once reports are in the buffer");
         }
@@ -124,6 +143,7 @@ impl Daemon {
             retention: Duration::from_secs(u64::from(config.retention.synced_days) * 86_400),
         };
         tasks.spawn(uploader::run(client, settings, shared.clone()));
+        tasks.spawn(status::serve(listener, shared.clone()));
 
         // A task that failed leaves the gateway half-working: stop everything and say so, so
         // that the service manager restarts it whole.

@@ -66,9 +66,21 @@ async fn tick(
     if stats.pending_reports == 0 {
         return SYNC_INTERVAL;
     }
-    match sync_pending(&shared.buffer, client, settings.limits).await {
+    let result = sync_pending(&shared.buffer, client, settings.limits).await;
+    if let Err(error) = &result {
+        super::status::update(&shared.board, |b| {
+            b.last_sync_error = Some(error.to_string());
+        });
+    }
+    match result {
         Ok(pass) => {
             *failures = 0;
+            super::status::update(&shared.board, |b| {
+                b.last_sync_us = Some(super::status::now_us());
+                b.last_sync_error = None;
+                b.synced_reports += (pass.accepted + pass.duplicates) as u64;
+                b.rejected_reports += pass.rejected as u64;
+            });
             tracing::info!(
                 batches = pass.batches,
                 accepted = pass.accepted,
