@@ -7,7 +7,9 @@
 
 #[path = "../../cloud/tests/common/mod.rs"]
 mod common;
+mod site;
 
+use site::{site, Site, DEVICE};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,50 +20,12 @@ use gateway::buffer::{Budget, Buffer};
 use gateway::config::{Adapter, Cloud, Config, Paths};
 use gateway::daemon::Daemon;
 use gateway::sync::SyncClient;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sync_protocol::ids::DeviceId;
 use tokio_util::sync::CancellationToken;
 
-const DEVICE: u32 = 0xA1;
 const READINGS: u32 = 40;
 const STREAM: u16 = 0x5001;
-
-struct Site {
-    admin: String,
-    org: String,
-    stream: String,
-}
-
-/// An org with a project holding the POD's device.
-async fn site(app: &common::TestApp) -> Site {
-    let staff = app.staff("staff@arch.io").await;
-    let admin = app.user("admin@site.io").await;
-    let (_, org) = app.post("org/", &admin, json!({"name": "Site"})).await;
-    let org = org["slug"].as_str().unwrap().to_string();
-    let (_, project) = app
-        .post("project/", &admin, json!({"name": "P", "org": org}))
-        .await;
-    let body = json!({"id": DEVICE, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-    assert_eq!(
-        app.post("device/?staff=1", &staff, body).await.0,
-        StatusCode::CREATED
-    );
-    let (status, claimed) = app
-        .post(
-            "device/claim/",
-            &admin,
-            json!({"device": "d--0000-0000-0000-00a1", "project": project["id"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-    let gid = &claimed["project"].as_str().unwrap()[3..];
-    Site {
-        admin,
-        org,
-        stream: format!("s--{gid}--0000-0000-0000-00a1--{STREAM:04x}"),
-    }
-}
 
 /// A POD whose only readings are `READINGS` values on the stream, nothing generated.
 fn pod() -> VirtualPod {

@@ -7,7 +7,9 @@
 
 #[path = "../../cloud/tests/common/mod.rs"]
 mod common;
+mod site;
 
+use site::{site, Site, DEVICE, STRANGER};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,8 +22,6 @@ use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
-const DEVICE: u32 = 0xA1;
-const STRANGER: u32 = 0xA2;
 const PER_REPORT: u32 = 20;
 
 fn report(device: u32, n: u32) -> NewReport {
@@ -54,43 +54,6 @@ fn report(device: u32, n: u32) -> NewReport {
             .unwrap()
             .encode(),
         received_at_us: cloud::time::now_micros(),
-    }
-}
-
-struct Site {
-    admin: String,
-    org: String,
-    stream: String,
-}
-
-async fn site(app: &common::TestApp) -> Site {
-    let staff = app.staff("staff@arch.io").await;
-    let admin = app.user("admin@site.io").await;
-    let (_, org) = app.post("org/", &admin, json!({"name": "Site"})).await;
-    let org = org["slug"].as_str().unwrap().to_string();
-    let (_, project) = app
-        .post("project/", &admin, json!({"name": "P", "org": org}))
-        .await;
-    for id in [DEVICE, STRANGER] {
-        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-        assert_eq!(
-            app.post("device/?staff=1", &staff, body).await.0,
-            StatusCode::CREATED
-        );
-    }
-    let (status, claimed) = app
-        .post(
-            "device/claim/",
-            &admin,
-            json!({"device": "d--0000-0000-0000-00a1", "project": project["id"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-    let gid = &claimed["project"].as_str().unwrap()[3..];
-    Site {
-        admin,
-        org,
-        stream: format!("s--{gid}--0000-0000-0000-00a1--5001"),
     }
 }
 
