@@ -13,6 +13,7 @@ use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListReport, Verification};
 
 use crate::buffer::{Buffer, NewReport, ReportKind};
+use crate::config::AckPolicy;
 use crate::transport::{Connection, RpcAnswer, Transport, TransportError, CONTROLLER};
 
 /// RPC ids of the controller's streamer interface.
@@ -29,8 +30,12 @@ const BUSY_BACKOFF: Duration = Duration::from_millis(50);
 pub struct VisitOptions {
     /// Streamers to trigger (0 is the signed-list streamer of user data).
     pub streamers: Vec<u16>,
-    /// Acknowledgements known from the cloud, sent before asking for data.
+    /// Acknowledgements known before the visit (what the buffer or the cloud holds), sent
+    /// before asking for data so the POD streams only what is new.
     pub known_acks: Vec<(u16, u32)>,
+    /// Whether reports stored in this visit are acknowledged before it ends (`Custody`), or
+    /// only at a later visit, through `known_acks`, once the cloud has them (`Cloud`).
+    pub policy: AckPolicy,
     /// How long the POD may stay quiet before its streamers are asked if they are done.
     pub idle: Duration,
     /// The whole visit's limit.
@@ -43,6 +48,7 @@ impl Default for VisitOptions {
         VisitOptions {
             streamers: vec![0],
             known_acks: Vec::new(),
+            policy: AckPolicy::Custody,
             idle: Duration::from_secs(2),
             limit: Duration::from_secs(60),
             rpc_timeout: crate::transport::DEFAULT_RPC_TIMEOUT,
@@ -77,6 +83,8 @@ pub enum CollectError {
 pub type StoreFuture = Pin<Box<dyn Future<Output = Result<(), CollectError>> + Send>>;
 
 /// A store callback writing into the buffer, on the blocking pool (the buffer is synchronous).
+/// A report whose readings the buffer or the cloud already holds (one the POD sent again
+/// because its acknowledgement was lost, or under the `cloud` policy) is not stored twice.
 pub fn into_buffer(
     buffer: Arc<Mutex<Buffer>>,
 ) -> impl FnMut(NewReport) -> StoreFuture + Send + 'static {
@@ -87,6 +95,14 @@ pub fn into_buffer(
                 let mut buffer = buffer
                     .lock()
                     .map_err(|_| CollectError::Store("the buffer lock is poisoned".into()))?;
+                let held = buffer
+                    .holds_to(report.device, report.streamer)
+                    .map_err(|e| CollectError::Store(e.to_string()))?;
+                if held.is_some_and(|held| report.last_reading_id <= held) {
+                    tracing::debug!(device = %report.device, streamer = report.streamer,
+                        last = report.last_reading_id, "report already held; not stored again");
+                    return Ok(());
+                }
                 buffer
                     .store(&report)
                     .map(|_| ())
@@ -98,8 +114,28 @@ pub fn into_buffer(
     }
 }
 
+/// The acknowledgements to send at the start of a visit to `device`: under `custody`, up to
+/// what the buffer or the cloud holds; under `cloud`, up to what the cloud confirmed.
+pub fn known_acks(
+    buffer: &Buffer,
+    device: DeviceId,
+    policy: AckPolicy,
+    streamers: &[u16],
+) -> Result<Vec<(u16, u32)>, crate::buffer::BufferError> {
+    let mut acks = Vec::new();
+    for &streamer in streamers {
+        let known = match policy {
+            AckPolicy::Custody => buffer.holds_to(device, streamer)?,
+            AckPolicy::Cloud => buffer.cloud_has(device, streamer)?,
+        };
+        acks.extend(known.filter(|&id| id > 0).map(|id| (streamer, id)));
+    }
+    Ok(acks)
+}
+
 /// Visits the POD at `address`: every verified report goes to `store`, and only once it is
-/// stored is the POD told it may free those readings. The link is closed in all cases.
+/// stored (and, under the `cloud` policy, once the cloud has it) is the POD told it may free
+/// those readings. The link is closed in all cases.
 pub async fn visit<T, S>(
     transport: &T,
     address: BdAddr,
@@ -131,9 +167,11 @@ where
     S: FnMut(NewReport) -> StoreFuture + Send,
 {
     let deadline = tokio::time::Instant::now() + options.limit;
+    let mut summary = VisitSummary::default();
     for &(streamer, id) in &options.known_acks {
         // Old values are refused by the POD and harmless.
         ack(connection, options, streamer, id).await?;
+        summary.acknowledged.insert(streamer, id);
     }
     connection.open_streaming().await?;
     for &streamer in &options.streamers {
@@ -145,7 +183,6 @@ where
         )
         .await?;
     }
-    let mut summary = VisitSummary::default();
     let mut highest: BTreeMap<u16, u32> = BTreeMap::new();
     let mut frozen = false;
     loop {
@@ -189,9 +226,12 @@ where
             *entry = (*entry).max(report.highest_id);
         }
     }
-    for (streamer, id) in highest {
-        ack(connection, options, streamer, id).await?;
-        summary.acknowledged.insert(streamer, id);
+    if options.policy == AckPolicy::Custody {
+        for (streamer, id) in highest {
+            ack(connection, options, streamer, id).await?;
+            let entry = summary.acknowledged.entry(streamer).or_default();
+            *entry = (*entry).max(id);
+        }
     }
     Ok(summary)
 }

@@ -7,7 +7,8 @@ use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::buffer::{Budget, Buffer};
-use gateway::collect::{into_buffer, visit, CollectError, VisitOptions};
+use gateway::collect::{into_buffer, known_acks, visit, CollectError, VisitOptions};
+use gateway::config::AckPolicy;
 use gateway::transport::bled112::Bled112;
 use gateway::transport::{Transport, TransportError};
 use sync_protocol::report::SignedListReport;
@@ -189,5 +190,104 @@ async fn a_large_backlog_arrives_whole_in_one_visit() {
         summary.stored,
         f64::from(READINGS) / elapsed.as_secs_f64()
     );
+    dongle.stop().await;
+}
+
+/// Under the `cloud` policy a visit stores without acknowledging; the next visit acknowledges
+/// what the cloud confirmed in between. A report the POD sends again because its
+/// acknowledgement never came is not stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_cloud_policy_the_pod_is_acknowledged_only_once_the_cloud_has_it() {
+    let pod = quiet_pod();
+    push(&pod, 30);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let device = sync_protocol::ids::DeviceId::new(DEVICE_ID).expect("id");
+    let address = pod.address();
+    let options = |buffer: &Arc<Mutex<Buffer>>| VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        policy: AckPolicy::Cloud,
+        known_acks: known_acks(
+            &buffer.lock().expect("lock"),
+            device,
+            AckPolicy::Cloud,
+            &[0],
+        )
+        .expect("known"),
+        ..VisitOptions::default()
+    };
+
+    let first = visit(
+        &transport,
+        address,
+        &options(&buffer),
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    assert!(first.stored >= 1, "{first:?}");
+    assert!(first.acknowledged.is_empty(), "{first:?}");
+    assert_eq!(
+        pod_ack(&pod),
+        0,
+        "nothing acknowledged before the cloud has it"
+    );
+    let held = buffer
+        .lock()
+        .expect("lock")
+        .holds_to(device, 0)
+        .expect("holds")
+        .expect("streamer 0 held");
+    let stored_bytes = |b: &Arc<Mutex<Buffer>>| b.lock().expect("lock").stats().expect("stats");
+    let before = stored_bytes(&buffer).pending_reports;
+
+    // The POD sends the same readings again (in a new report): kept once.
+    let again = visit(
+        &transport,
+        address,
+        &options(&buffer),
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    assert_eq!(pod_ack(&pod), 0, "{again:?}");
+    let streamer0 = |b: &Arc<Mutex<Buffer>>| -> usize {
+        b.lock()
+            .expect("lock")
+            .pending(100, 1 << 20)
+            .expect("pending")
+            .iter()
+            .filter(|p| p.report.streamer == 0)
+            .count()
+    };
+    assert_eq!(
+        streamer0(&buffer),
+        1,
+        "the resent report is not stored twice"
+    );
+    assert!(stored_bytes(&buffer).pending_reports >= before);
+
+    // The cloud confirms: the next visit acknowledges exactly that far.
+    buffer
+        .lock()
+        .expect("lock")
+        .record_cloud_has(device, 0, held)
+        .expect("records");
+    let third = visit(
+        &transport,
+        address,
+        &options(&buffer),
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    assert_eq!(third.acknowledged.get(&0), Some(&held), "{third:?}");
+    assert_eq!(pod_ack(&pod), held);
+    assert_eq!(streamer0(&buffer), 1, "nothing new to store");
     dongle.stop().await;
 }

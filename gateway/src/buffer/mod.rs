@@ -328,6 +328,19 @@ impl Buffer {
         self.progress("acked_to_pod", device, streamer)
     }
 
+    /// The highest reading id of the streamer held here or in the cloud: every reading the
+    /// streamer sent up to it is in a stored report or confirmed by the cloud, because a
+    /// streamer sends its readings in id order from its acknowledged cursor.
+    pub fn holds_to(&self, device: DeviceId, streamer: u16) -> Result<Option<u32>, BufferError> {
+        let stored: Option<u32> = self.conn.query_row(
+            "SELECT max(last_reading_id) FROM reports WHERE device_id = ?1 AND streamer = ?2",
+            params![device_to_sql(device), streamer],
+            |r| r.get(0),
+        )?;
+        let cloud = self.cloud_has(device, streamer)?;
+        Ok(stored.max(cloud))
+    }
+
     /// Records the highest reading id the cloud says it has for the streamer (monotonic).
     pub fn record_cloud_has(
         &mut self,

@@ -18,7 +18,10 @@ use sha2::{Digest, Sha256};
 use super::BufferError;
 
 /// Schema migrations; migration `i` takes `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_reports_by_streamer.sql"),
+];
 
 /// A damaged range wider than this many rowids is not probed row by row.
 const MAX_PROBES: i64 = 1_000_000;
@@ -256,6 +259,19 @@ fn salvage(damaged: &Connection, fresh: &Connection, recovery: &mut Recovery) {
 
 type Values = Vec<rusqlite::types::Value>;
 
+/// A column's value, owned. Damaged pages can hold text that is not UTF-8, on which
+/// rusqlite's own conversion panics: such text is kept as the bytes it is.
+fn owned(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::Value {
+    use rusqlite::types::{Value, ValueRef};
+    match value {
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => Value::Text(text.to_owned()),
+            Err(_) => Value::Blob(bytes.to_vec()),
+        },
+        other => other.into(),
+    }
+}
+
 /// Copies what can be read of one table; `None` when the table cannot be read at all.
 fn salvage_table(
     damaged: &Connection,
@@ -265,7 +281,7 @@ fn salvage_table(
 ) -> Option<(u64, Option<u64>)> {
     let width = table.columns.split(',').count();
     let read_row = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Values> {
-        (0..width).map(|i| row.get(i)).collect()
+        (0..width).map(|i| row.get_ref(i).map(owned)).collect()
     };
     let select = format!("SELECT {} FROM {}", table.columns, table.name);
     let mut rows: std::collections::BTreeMap<i64, Values> = Default::default();

@@ -1,7 +1,9 @@
 //! One radio's collector: it listens to advertisements, keeps the latest one per POD and
-//! visits PODs that say they have data, a few at a time. A POD is not visited again within
-//! [`MIN_INTERVAL`]; one whose visit failed waits twice as long each time, up to
-//! [`MAX_BACKOFF`], so a POD at the edge of range does not hog a connection slot.
+//! visits PODs, a few at a time. A POD is due when it advertises data, or when it has not
+//! been visited for [`Visits::revisit`]; among due PODs the one visited longest ago goes
+//! first. A POD is not visited again within [`Visits::min_interval`]; one whose visit failed
+//! waits twice as long each time, up to [`Visits::backoff_max`], so a POD at the edge of
+//! range does not hog a connection slot.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -14,25 +16,46 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Shared;
-use crate::collect::{into_buffer, visit, CollectError, VisitOptions, VisitSummary};
+use crate::collect::{into_buffer, known_acks, visit, CollectError, VisitOptions, VisitSummary};
+use crate::config::{AckPolicy, Visits};
 use crate::transport::{Seen, Transport};
 
-/// The least time between two visits of the same POD. A POD logs its connect and
-/// disconnect events as system readings, so it advertises data again right after every
-/// visit: this interval, not the flag, is what bounds how often a POD is woken.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
-/// The longest wait after failed visits.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// The wait before scanning again when the radio stopped or failed.
 const RESCAN: Duration = Duration::from_secs(5);
+/// A POD not heard for this long has left: it is not visited until heard again.
+const GONE_AFTER: Duration = Duration::from_secs(60);
+/// How often due PODs are looked for between advertisements.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How the collector visits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    pub visits: Visits,
+    pub policy: AckPolicy,
+}
 
 /// What the collector knows of one POD.
-#[derive(Default)]
 struct Pod {
-    latest: Option<Seen>,
+    latest: Seen,
+    heard: Instant,
+    last_visit: Option<Instant>,
     not_before: Option<Instant>,
     failures: u32,
     visiting: bool,
+}
+
+impl Pod {
+    fn due(&self, now: Instant, visits: &Visits) -> bool {
+        let wanted = self.latest.has_data
+            || self
+                .last_visit
+                .is_none_or(|last| now >= last + visits.revisit.0);
+        wanted
+            && !self.visiting
+            && !self.latest.user_connected
+            && now.duration_since(self.heard) < GONE_AFTER
+            && self.not_before.is_none_or(|t| now >= t)
+    }
 }
 
 type Visited = (BdAddr, DeviceId, Result<VisitSummary, CollectError>);
@@ -42,11 +65,14 @@ pub(crate) async fn run<T: Transport + 'static>(
     transport: Arc<T>,
     name: String,
     max_connections: usize,
+    schedule: Schedule,
     shared: Shared,
 ) {
     let slots = max_connections.min(transport.max_connections()).max(1);
     let mut pods: HashMap<BdAddr, Pod> = HashMap::new();
     let mut visits: JoinSet<Visited> = JoinSet::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     'scanning: while !shared.shutdown.is_cancelled() {
         let mut scan = match transport.scan().await {
             Ok(scan) => scan,
@@ -62,9 +88,10 @@ pub(crate) async fn run<T: Transport + 'static>(
             tokio::select! {
                 () = shared.shutdown.cancelled() => break 'scanning,
                 Some(joined) = visits.join_next() => match joined {
-                    Ok(visited) => finished(&mut pods, &name, &shared, visited),
+                    Ok(visited) => finished(&mut pods, &name, &schedule.visits, &shared, visited),
                     Err(error) => tracing::error!(adapter = %name, %error, "a visit task failed"),
                 },
+                _ = tick.tick() => {}
                 seen = scan.recv() => {
                     let Some(seen) = seen else {
                         tracing::warn!(adapter = %name, "the scan stopped; starting it again");
@@ -73,50 +100,120 @@ pub(crate) async fn run<T: Transport + 'static>(
                             () = tokio::time::sleep(RESCAN) => continue 'scanning,
                         }
                     };
-                    let address = seen.address;
-                    let pod = pods.entry(address).or_default();
-                    let due = seen.has_data
-                        && !seen.user_connected
-                        && !pod.visiting
-                        && pod.not_before.is_none_or(|t| Instant::now() >= t);
-                    let device = DeviceId::from_u32(seen.device_id);
-                    let rssi = seen.rssi;
-                    super::status::update(&shared.board, |b| {
-                        let p = b.pods.entry(device.to_string()).or_default();
-                        p.adapter.clone_from(&name);
-                        p.address = address.to_string();
-                        p.rssi = rssi;
-                        p.last_seen_us = super::status::now_us();
-                    });
-                    pod.latest = Some(seen);
-                    if !due || visits.len() >= slots {
-                        continue;
-                    }
-                    if shared.over_budget.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    pod.visiting = true;
-                    tracing::debug!(adapter = %name, %address, %device, "visiting");
-                    let transport = transport.clone();
-                    let store = into_buffer(shared.buffer.clone());
-                    visits.spawn(async move {
-                        let outcome =
-                            visit(&*transport, address, &VisitOptions::default(), store).await;
-                        (address, device, outcome)
-                    });
+                    heard(&mut pods, &name, &shared, seen);
                 }
             }
+            dispatch(
+                &transport,
+                &name,
+                &schedule,
+                &shared,
+                &mut pods,
+                &mut visits,
+                slots,
+            );
         }
     }
     visits.shutdown().await;
     tracing::info!(adapter = %name, "collector stopped");
 }
 
+/// Keeps the latest advertisement of a POD, and shows it on the status board.
+fn heard(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, seen: Seen) {
+    let device = DeviceId::from_u32(seen.device_id);
+    super::status::update(&shared.board, |b| {
+        let p = b.pods.entry(device.to_string()).or_default();
+        p.adapter = name.to_owned();
+        p.address = seen.address.to_string();
+        p.rssi = seen.rssi;
+        p.last_seen_us = super::status::now_us();
+    });
+    let now = Instant::now();
+    pods.entry(seen.address)
+        .and_modify(|pod| {
+            pod.latest = seen.clone();
+            pod.heard = now;
+        })
+        .or_insert(Pod {
+            latest: seen,
+            heard: now,
+            last_visit: None,
+            not_before: None,
+            failures: 0,
+            visiting: false,
+        });
+}
+
+/// Starts visits of due PODs, longest unvisited first, while there are free slots and
+/// the buffer has room.
+fn dispatch<T: Transport + 'static>(
+    transport: &Arc<T>,
+    name: &str,
+    schedule: &Schedule,
+    shared: &Shared,
+    pods: &mut HashMap<BdAddr, Pod>,
+    visits: &mut JoinSet<Visited>,
+    slots: usize,
+) {
+    while visits.len() < slots && !shared.over_budget.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let next = pods
+            .iter()
+            .filter(|(_, pod)| pod.due(now, &schedule.visits))
+            .min_by_key(|(_, pod)| pod.last_visit)
+            .map(|(address, _)| *address);
+        let Some(address) = next else { return };
+        let Some(pod) = pods.get_mut(&address) else {
+            return;
+        };
+        pod.visiting = true;
+        let device = DeviceId::from_u32(pod.latest.device_id);
+        tracing::debug!(adapter = %name, %address, %device, "visiting");
+        let transport = transport.clone();
+        let buffer = shared.buffer.clone();
+        let policy = schedule.policy;
+        visits.spawn(async move {
+            let mut options = VisitOptions {
+                policy,
+                ..VisitOptions::default()
+            };
+            let streamers = options.streamers.clone();
+            let lookup = buffer.clone();
+            let known = tokio::task::spawn_blocking(move || {
+                let buffer = lookup
+                    .lock()
+                    .map_err(|_| CollectError::Store("the buffer lock is poisoned".into()))?;
+                known_acks(&buffer, device, policy, &streamers)
+                    .map_err(|e| CollectError::Store(e.to_string()))
+            })
+            .await
+            .map_err(|e| CollectError::Store(e.to_string()));
+            let outcome = match known.and_then(|k| k) {
+                Ok(known) => {
+                    options.known_acks = known;
+                    visit(&*transport, address, &options, into_buffer(buffer)).await
+                }
+                Err(error) => Err(error),
+            };
+            (address, device, outcome)
+        });
+    }
+}
+
 /// Books a finished visit: the next allowed visit, and the acknowledgements on record.
-fn finished(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, visited: Visited) {
+fn finished(
+    pods: &mut HashMap<BdAddr, Pod>,
+    name: &str,
+    visits: &Visits,
+    shared: &Shared,
+    visited: Visited,
+) {
     let (address, device, outcome) = visited;
-    let pod = pods.entry(address).or_default();
+    let Some(pod) = pods.get_mut(&address) else {
+        return;
+    };
     pod.visiting = false;
+    pod.last_visit = Some(Instant::now());
     super::status::update(&shared.board, |b| {
         let p = b.pods.entry(device.to_string()).or_default();
         p.last_visit_us = Some(super::status::now_us());
@@ -134,15 +231,15 @@ fn finished(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, visite
     match outcome {
         Ok(summary) => {
             pod.failures = 0;
-            pod.not_before = Some(Instant::now() + MIN_INTERVAL);
-            let rssi = pod.latest.as_ref().map(|seen| seen.rssi);
+            pod.not_before = Some(Instant::now() + visits.min_interval.0);
+            let rssi = pod.latest.rssi;
             tracing::info!(adapter = %name, %address, %device, ?rssi, reports = summary.stored,
                 readings = summary.readings, rejected = summary.rejected, "visited");
             record_acks(shared, device, &summary);
         }
         Err(error) => {
             pod.failures = pod.failures.saturating_add(1);
-            let wait = retry_after(pod.failures);
+            let wait = retry_after(pod.failures, visits);
             pod.not_before = Some(Instant::now() + wait);
             if matches!(error, CollectError::Store(_)) {
                 // Most likely the budget: stop visiting until the uploader finds room.
@@ -168,12 +265,14 @@ fn record_acks(shared: &Shared, device: DeviceId, summary: &VisitSummary) {
     }
 }
 
-/// The wait after `failures` failed visits in a row: doubling from [`MIN_INTERVAL`].
-pub fn retry_after(failures: u32) -> Duration {
+/// The wait after `failures` failed visits in a row: doubling from the least interval.
+pub fn retry_after(failures: u32, visits: &Visits) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
-    MIN_INTERVAL
+    visits
+        .min_interval
+        .0
         .saturating_mul(1u32 << doublings)
-        .min(MAX_BACKOFF)
+        .min(visits.backoff_max.0)
 }
 
 #[cfg(test)]
@@ -182,10 +281,12 @@ mod tests {
 
     #[test]
     fn failed_visits_wait_twice_as_long_up_to_the_cap() {
-        assert_eq!(retry_after(1), MIN_INTERVAL);
-        assert_eq!(retry_after(2), MIN_INTERVAL * 2);
-        assert_eq!(retry_after(4), MIN_INTERVAL * 8);
-        assert_eq!(retry_after(5), MAX_BACKOFF);
-        assert_eq!(retry_after(u32::MAX), MAX_BACKOFF);
+        let v = Visits::default();
+        let min = v.min_interval.0;
+        assert_eq!(retry_after(1, &v), min);
+        assert_eq!(retry_after(2, &v), min * 2);
+        assert_eq!(retry_after(4, &v), min * 8);
+        assert_eq!(retry_after(5, &v), v.backoff_max.0);
+        assert_eq!(retry_after(u32::MAX, &v), v.backoff_max.0);
     }
 }

@@ -97,9 +97,10 @@ impl Daemon {
                 source,
             })?;
         tracing::info!(bind = %config.status.bind, "status API at /status and /metrics");
-        if config.ack.policy == crate::config::AckPolicy::Cloud {
-            tracing::warn!("ack.policy = \"cloud\" is not supported yet: PODs are acknowledged once reports are in the buffer");
-        }
+        let schedule = collector::Schedule {
+            visits: config.visits,
+            policy: config.ack.policy,
+        };
 
         let mut tasks = JoinSet::new();
         for adapter in &config.adapters {
@@ -111,6 +112,7 @@ impl Daemon {
                         Arc::new(t),
                         name.clone(),
                         wanted,
+                        schedule,
                         shared.clone(),
                     ));
                 }),
@@ -119,6 +121,7 @@ impl Daemon {
                         Arc::new(t),
                         name.clone(),
                         wanted,
+                        schedule,
                         shared.clone(),
                     ));
                 }),
@@ -139,6 +142,7 @@ impl Daemon {
         };
         let settings = uploader::Settings {
             limits,
+            interval: config.sync.interval.0,
             backoff_max: Duration::from_secs(config.sync.backoff_max_secs),
             retention: Duration::from_secs(u64::from(config.retention.synced_days) * 86_400),
         };

@@ -13,14 +13,14 @@ use super::Shared;
 use crate::buffer::{Buffer, BufferError, Stats};
 use crate::sync::{backoff, sync_pending, BatchLimits, SyncClient, SyncError};
 
-/// How often the buffer is looked at when all is well.
-pub const SYNC_INTERVAL: Duration = Duration::from_secs(3);
 /// The wait after the cloud refused this gateway (revoked, unknown key, clock far off).
 pub const REFUSED_WAIT: Duration = Duration::from_secs(30 * 60);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub(crate) struct Settings {
     pub limits: BatchLimits,
+    /// How often the buffer is looked at when all is well.
+    pub interval: Duration,
     pub backoff_max: Duration,
     /// How long reports the cloud confirmed stay in the buffer.
     pub retention: Duration,
@@ -64,7 +64,7 @@ async fn tick(
     };
     watch_budget(shared, &stats);
     if stats.pending_reports == 0 {
-        return SYNC_INTERVAL;
+        return settings.interval;
     }
     let result = sync_pending(&shared.buffer, client, settings.limits).await;
     if let Err(error) = &result {
@@ -88,7 +88,7 @@ async fn tick(
                 rejected = pass.rejected,
                 "synced"
             );
-            SYNC_INTERVAL
+            settings.interval
         }
         Err(error @ SyncError::Refused { .. }) => {
             tracing::error!(%error, wait = ?REFUSED_WAIT, "the cloud refuses this gateway; reports are kept");

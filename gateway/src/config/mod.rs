@@ -3,12 +3,15 @@
 //! or a string with a unit: `"512 MiB"`, `"2MB"`, `"4096"` (B, KB, MB, GB powers of 1000;
 //! KiB, MiB, GiB powers of 1024). `iotile-gateway.example.toml` documents every key.
 
-use std::fmt;
+mod units;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use sync_protocol::gateway::batch::{MAX_BATCH_RAW_BYTES, MAX_BATCH_REPORTS};
+
+pub use units::{ByteSize, Interval};
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,7 @@ pub struct Config {
     pub ack: Ack,
     pub retention: Retention,
     pub adapters: Vec<Adapter>,
+    pub visits: Visits,
     pub sync: Sync,
     pub status: Status,
     pub log: Log,
@@ -122,9 +126,23 @@ fn default_connections() -> u8 {
     3
 }
 
+/// How often PODs are visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Visits {
+    /// The least time between two visits of one POD.
+    pub min_interval: Interval,
+    /// A POD heard but not advertising data is visited anyway this long after its last visit.
+    pub revisit: Interval,
+    /// The longest wait after failed visits (waits double from `min_interval`).
+    pub backoff_max: Interval,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sync {
+    /// How often the buffer is looked at for reports to upload.
+    pub interval: Interval,
     /// The most reports in one upload.
     pub batch_reports: usize,
     /// The most raw report bytes in one upload.
@@ -185,9 +203,20 @@ impl Default for Retention {
     }
 }
 
+impl Default for Visits {
+    fn default() -> Self {
+        Visits {
+            min_interval: Interval::secs(60),
+            revisit: Interval::secs(3600),
+            backoff_max: Interval::secs(600),
+        }
+    }
+}
+
 impl Default for Sync {
     fn default() -> Self {
         Sync {
+            interval: Interval::secs(3),
             batch_reports: 500,
             batch_bytes: ByteSize(2 * 1024 * 1024),
             backoff_max_secs: 300,
@@ -215,6 +244,7 @@ impl Default for Config {
                 name: default_hci(),
                 max_connections: default_connections(),
             }],
+            visits: Visits::default(),
             sync: Sync::default(),
             status: Status::default(),
             log: Log::default(),
@@ -258,6 +288,15 @@ impl Config {
                 "sync.batch_bytes must be 1 to {MAX_BATCH_RAW_BYTES}"
             ));
         }
+        let visits = &self.visits;
+        if visits.min_interval.0.is_zero() || self.sync.interval.0.is_zero() {
+            return invalid("visits.min_interval and sync.interval must be above 0".into());
+        }
+        if visits.revisit < visits.min_interval || visits.backoff_max < visits.min_interval {
+            return invalid(
+                "visits.revisit and visits.backoff_max must be at least visits.min_interval".into(),
+            );
+        }
         if self.adapters.iter().any(|a| a.max_connections() == 0) {
             return invalid("adapters.max_connections must be at least 1".into());
         }
@@ -265,67 +304,11 @@ impl Config {
     }
 }
 
-/// A size in bytes, written as an integer or a string with a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    pub fn parse(text: &str) -> Result<ByteSize, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a size like \"512 MiB\""))?;
-        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "kb" => 1000,
-            "mb" => 1000 * 1000,
-            "gb" => 1000 * 1000 * 1000,
-            "kib" => 1 << 10,
-            "mib" => 1 << 20,
-            "gib" => 1 << 30,
-            other => {
-                return Err(format!(
-                    "unknown size unit {other:?} (B, KB, MB, GB, KiB, MiB, GiB)"
-                ))
-            }
-        };
-        number
-            .checked_mul(factor)
-            .map(ByteSize)
-            .ok_or_else(|| format!("{text:?} is too large"))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bytes", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const EXAMPLE: &str = include_str!("../iotile-gateway.example.toml");
+    const EXAMPLE: &str = include_str!("../../iotile-gateway.example.toml");
 
     #[test]
     fn the_example_file_parses_to_the_defaults() {
@@ -363,6 +346,10 @@ mod tests {
             kind = "bluez"
             [sync]
             batch_bytes = 65536
+            interval = "500 ms"
+            [visits]
+            min_interval = "2 s"
+            revisit = 30
             [log]
             format = "json"
         "#;
@@ -371,6 +358,10 @@ mod tests {
         assert_eq!(c.ack.policy, AckPolicy::Cloud);
         assert_eq!(c.sync.batch_bytes, ByteSize(65536));
         assert_eq!(c.sync.batch_reports, 500);
+        assert_eq!(c.sync.interval, Interval::parse("500ms").expect("parses"));
+        assert_eq!(c.visits.min_interval, Interval::secs(2));
+        assert_eq!(c.visits.revisit, Interval::secs(30));
+        assert_eq!(c.visits.backoff_max, Interval::secs(600));
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(
             c.adapters,
@@ -395,23 +386,14 @@ mod tests {
             "[sync]\nbatch_reports = 0",
             "[sync]\nbatch_bytes = \"1 GiB\"",
             "[[adapters]]\nkind = \"bluez\"\nmax_connections = 0",
+            "[visits]\nmin_interval = 0",
+            "[visits]\nmin_interval = \"2 h\"",
+            "[sync]\ninterval = \"0 ms\"",
         ] {
             assert!(
                 matches!(Config::parse(text), Err(ConfigError::Invalid(_))),
                 "{text}"
             );
         }
-    }
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(ByteSize::parse("512 MiB"), Ok(ByteSize(512 << 20)));
-        assert_eq!(ByteSize::parse("2MB"), Ok(ByteSize(2_000_000)));
-        assert_eq!(ByteSize::parse(" 4096 "), Ok(ByteSize(4096)));
-        assert_eq!(ByteSize::parse("1 kib"), Ok(ByteSize(1024)));
-        assert!(ByteSize::parse("12 parsecs").is_err());
-        assert!(ByteSize::parse("MiB").is_err());
-        assert!(ByteSize::parse("99999999999999999999 GiB").is_err());
-        assert!(ByteSize::parse("18446744073 GiB").is_err());
     }
 }
