@@ -1,5 +1,13 @@
 //! A site in the real cloud for the system tests: an admin's org and project with device
-//! 0xA1 claimed into it, and device 0xA2 registered but claimed by no one.
+//! 0xA1 claimed into it, and device 0xA2 registered but claimed by no one; more PODs can be
+//! claimed, and gateways registered to the org. `process` runs the gateway binary.
+
+#![allow(dead_code)]
+
+pub mod process;
+
+use std::path::Path;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -10,7 +18,9 @@ pub const DEVICE: u32 = 0xA1;
 pub const STRANGER: u32 = 0xA2;
 
 pub struct Site {
+    pub staff: String,
     pub admin: String,
+    pub project: String,
     pub org: String,
     /// The claimed device's stream 5001.
     pub stream: String,
@@ -41,8 +51,70 @@ pub async fn site(app: &common::TestApp) -> Site {
     assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
     let gid = &claimed["project"].as_str().unwrap()[3..];
     Site {
+        staff,
         admin,
+        project: project["id"].as_str().unwrap().to_string(),
         org,
         stream: format!("s--{gid}--0000-0000-0000-00a1--5001"),
+    }
+}
+
+impl Site {
+    /// Registers and claims another device into the project; returns its stream 5001.
+    pub async fn claim(&self, app: &common::TestApp, id: u32) -> String {
+        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+        let (status, made) = app.post("device/?staff=1", &self.staff, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let slug = made["slug"].as_str().unwrap().to_string();
+        let (status, claimed) = app
+            .post(
+                "device/claim/",
+                &self.admin,
+                json!({"device": slug, "project": self.project}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
+        let gid = &claimed["project"].as_str().unwrap()[3..];
+        format!("s--{gid}--{}--5001", &slug[3..])
+    }
+
+    /// Makes a gateway key at `key` and registers it to the org with a fresh code.
+    pub async fn register_gateway(&self, app: &common::TestApp, key: &Path, name: &str) {
+        let identity = gateway::identity::load_or_create(key).unwrap();
+        let (_, code) = app
+            .post("gateway/code/", &self.admin, json!({"org": self.org}))
+            .await;
+        let client = gateway::sync::SyncClient::new(
+            &format!("http://{}", app.addr),
+            identity.secret,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        let registered = client
+            .register(code["code"].as_str().unwrap(), Some(name.into()))
+            .await
+            .unwrap();
+        assert_eq!(registered.org, self.org);
+    }
+
+    /// The `(reading id, value)` pairs of a stream in the cloud, in id order.
+    pub async fn readings(&self, app: &common::TestApp, stream: &str) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        let mut url = format!("data/?filter={stream}&page_size=5000");
+        loop {
+            let page = app.ok(&url, &self.admin).await;
+            for row in page["results"].as_array().unwrap() {
+                let id = u32::try_from(row["streamer_local_id"].as_i64().unwrap()).unwrap();
+                let value = u32::try_from(row["int_value"].as_i64().unwrap()).unwrap();
+                out.push((id, value));
+            }
+            match page["next"].as_str() {
+                // `next` is absolute; the harness takes paths under /api/v1/.
+                Some(next) => url = next.split("/api/v1/").nth(1).unwrap().to_string(),
+                None => break,
+            }
+        }
+        out.sort_unstable();
+        out
     }
 }

@@ -1,0 +1,225 @@
+//! R1: the gateway binary killed with SIGKILL at random points while it collects from PODs
+//! and syncs to the cloud, again and again, while the PODs keep producing readings; then
+//! a last run is let finish. Every reading the PODs made arrives in the cloud exactly once,
+//! with its value, every POD ends acknowledged up to its last reading, and no POD's ring
+//! erased a reading that was not acknowledged.
+//!
+//! `IOTILE_R1_KILLS` sets the number of kills (default 50), `IOTILE_R1_SEED` the seed of the
+//! random delays (printed either way, so a failing run can be repeated).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../cloud/tests/common/mod.rs"]
+mod common;
+mod site;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use firmware_tools::pod::{PodConfig, VirtualPod};
+use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
+use firmware_tools::radio::Peripheral;
+use site::process::GatewayProcess;
+use site::{site, DEVICE};
+
+const STREAM: u16 = 0x5001;
+/// A second POD, claimed by the test.
+const SECOND: u32 = 0xA3;
+/// One new reading per POD this often.
+const PRODUCE_EVERY: Duration = Duration::from_millis(100);
+/// The random lifetime of a gateway before its kill, in milliseconds: from before the
+/// dongle is open to well into visits and syncs.
+const KILL_AFTER_MS: (u64, u64) = (50, 2_500);
+
+/// A tiny xorshift generator: reproducible delays without another dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        low + x % (high - low + 1)
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn quiet_pod(id: u32) -> VirtualPod {
+    let config = PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        ..PodConfig::with_device_id(u64::from(id))
+    };
+    VirtualPod::new(config).unwrap()
+}
+
+/// Streamer 0's acknowledged reading id, as the POD keeps it.
+fn pod_ack(pod: &VirtualPod) -> u32 {
+    pod.with_model(|model| {
+        let status = model.rpc(8, 0x200A, &0u16.to_le_bytes());
+        u32::from_le_bytes(status.payload()[12..16].try_into().unwrap())
+    })
+}
+
+type Made = Arc<Mutex<BTreeMap<u32, Vec<(u32, u32)>>>>;
+
+/// Pushes one reading into each POD every `PRODUCE_EVERY` until `stop`, recording each
+/// `(reading id, value)` as the POD stored it.
+fn produce(pods: Vec<(u32, VirtualPod)>, made: Made, stop: Arc<AtomicBool>) {
+    let mut value = 1_000u32;
+    while !stop.load(Ordering::Relaxed) {
+        for (id, pod) in &pods {
+            value += 1;
+            let stored = pod.with_model(|m| m.push_reading(STREAM, value));
+            let reading = stored.unwrap().expect("a stored stream");
+            made.lock()
+                .unwrap()
+                .entry(*id)
+                .or_default()
+                .push((reading.reading_id, value));
+        }
+        std::thread::sleep(PRODUCE_EVERY);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
+    let kills: usize = env_or("IOTILE_R1_KILLS", 50);
+    let seed: u64 = env_or("IOTILE_R1_SEED", {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        (nanos as u64 ^ u64::from(std::process::id())) | 1
+    });
+    eprintln!("R1: {kills} kills, IOTILE_R1_SEED={seed}");
+    let mut rng = XorShift(seed);
+
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let s = site(&app).await;
+    let second_stream = s.claim(&app, SECOND).await;
+    let streams = BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second_stream)]);
+
+    let pods: Vec<(u32, VirtualPod)> = [DEVICE, SECOND]
+        .into_iter()
+        .map(|id| (id, quiet_pod(id)))
+        .collect();
+    let peripherals: Vec<Arc<dyn Peripheral>> = pods
+        .iter()
+        .map(|(_, pod)| Arc::new(pod.clone()) as Arc<dyn Peripheral>)
+        .collect();
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = GatewayProcess::new(
+        dir.path(),
+        &format!("http://{}", app.addr),
+        &[dongle.path()],
+        "",
+    );
+    s.register_gateway(&app, &gateway.key(), "r1").await;
+
+    let made: Made = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (pods, made, stop) = (pods.clone(), made.clone(), stop.clone());
+        std::thread::spawn(move || produce(pods, made, stop))
+    };
+
+    let started = Instant::now();
+    let mut lifetimes = Vec::with_capacity(kills);
+    for _ in 0..kills {
+        gateway.start();
+        let life = rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1);
+        lifetimes.push(life);
+        tokio::time::sleep(Duration::from_millis(life)).await;
+        gateway.kill();
+    }
+    let in_cloud_after_kills: usize = {
+        let mut n = 0;
+        for stream in streams.values() {
+            n += s.readings(&app, stream).await.len();
+        }
+        n
+    };
+    stop.store(true, Ordering::Relaxed);
+    producer.join().unwrap();
+    let made = made.lock().unwrap().clone();
+    let total: usize = made.values().map(Vec::len).sum();
+    eprintln!(
+        "R1: {kills} kills in {:?}; {in_cloud_after_kills} of {total} readings in the cloud by then",
+        started.elapsed()
+    );
+
+    // The last run is let finish: everything arrives, once.
+    gateway.start();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut arrived = BTreeMap::new();
+    loop {
+        arrived.clear();
+        for (id, stream) in &streams {
+            arrived.insert(*id, s.readings(&app, stream).await);
+        }
+        let complete = made
+            .iter()
+            .all(|(id, want)| arrived[id].len() >= want.len());
+        let acked = pods
+            .iter()
+            .all(|(id, pod)| pod_ack(pod) == made[id].last().unwrap().0);
+        if (complete && acked) || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for (id, want) in &made {
+        let got = &arrived[id];
+        if got != want {
+            let missing: Vec<_> = want.iter().filter(|r| !got.contains(r)).take(10).collect();
+            let mut extra = got.clone();
+            for r in want {
+                if let Some(at) = extra.iter().position(|x| x == r) {
+                    extra.remove(at);
+                }
+            }
+            panic!(
+                "POD {id:#x}: {} readings in the cloud, {} made; missing {missing:?}…, \
+                 extra {:?}\n{}",
+                got.len(),
+                want.len(),
+                &extra[..extra.len().min(10)],
+                gateway.log_tail(40)
+            );
+        }
+    }
+    for (id, pod) in &pods {
+        assert_eq!(
+            pod_ack(pod),
+            made[id].last().unwrap().0,
+            "POD {id:#x} is acknowledged up to its last reading"
+        );
+        assert_eq!(pod.with_model(|m| m.lost_readings()), 0);
+    }
+    eprintln!(
+        "R1: all {total} readings once in the cloud {:?} after the start",
+        started.elapsed()
+    );
+
+    let status = gateway.stop(Duration::from_secs(10));
+    assert!(status.success(), "SIGTERM stops it cleanly: {status:?}");
+    let budget = gateway::buffer::Budget {
+        max_bytes: 512 << 20,
+    };
+    let buffer = gateway::buffer::Buffer::open_read_only(&gateway.buffer(), budget).unwrap();
+    assert_eq!(buffer.stats().unwrap().pending_reports, 0);
+    dongle.stop().await;
+}
