@@ -10,6 +10,7 @@
 #   DEMO_DEVICES          POD device ids, comma or space separated [0x42]
 #   DEMO_SPEED            device seconds per real second        [60]
 #   DEMO_STATE_DIR        the volume: key, buffer, POD state    [/var/lib/iotile-gateway]
+#   DEMO_STATUS_BIND      the gateway's status API              [127.0.0.1:9780]
 set -eu
 
 cloud_url=${IOTILE_CLOUD_URL:-http://cloud:8000}
@@ -51,7 +52,7 @@ port = "$dongle"
 max_connections = 2
 
 [status]
-bind = "127.0.0.1:9780"
+bind = "${DEMO_STATUS_BIND:-127.0.0.1:9780}"
 TOML
 
 # 3. Registration, once per volume (a code works only once).
