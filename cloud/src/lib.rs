@@ -11,7 +11,8 @@
 //! - `state`: what handlers share;
 //! - `ingest`: report processing, from decoded reports to stream rows (pure);
 //! - `worker`: job workers that process uploaded reports, exactly once;
-//! - `server`: binding, serving and graceful shutdown.
+//! - `server`: binding, serving and graceful shutdown;
+//! - `probe`: the health checks `iotile-cloud health` runs.
 
 pub mod auth;
 pub mod blobs;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod event_documents;
 pub mod http;
 pub mod ingest;
+pub mod probe;
 pub mod server;
 pub mod state;
 pub mod store;

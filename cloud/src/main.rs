@@ -82,6 +82,22 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Check that a server answers its health endpoint (or, with --database-only, that the
+    /// database answers) and exit 0, else print why and exit 1. For container health checks.
+    Health {
+        /// The health endpoint to GET (plain HTTP)
+        #[arg(
+            long,
+            env = "IOTILE_HEALTH_URL",
+            default_value = "http://127.0.0.1:8000/api/v1/health/"
+        )]
+        url: String,
+        /// Query the configured database instead of a server (for `iotile-cloud worker`)
+        #[arg(long)]
+        database_only: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -161,7 +177,38 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Health {
+            url,
+            database_only,
+            db,
+        } => health(&url, database_only.then_some(db)).await,
         Command::User { command } => user(command).await,
+    }
+}
+
+/// Exits 1 (not anyhow's error exit) so the failure reads as one line in `docker ps`/logs.
+async fn health(url: &str, database: Option<DbArgs>) -> anyhow::Result<()> {
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+    let checked = match database {
+        Some(db) => {
+            let settings = settings(db, None)?;
+            let mut result = cloud::probe::database(&settings.database_url, TIMEOUT).await;
+            if let (Ok(()), Some(stream)) = (&result, &settings.stream_database_url) {
+                result = cloud::probe::database(stream, TIMEOUT).await;
+            }
+            result
+        }
+        None => cloud::probe::http(url, TIMEOUT).await,
+    };
+    match checked {
+        Ok(()) => {
+            println!("ok");
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            std::process::exit(1);
+        }
     }
 }
 

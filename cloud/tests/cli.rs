@@ -131,6 +131,12 @@ fn serve_announces_itself_creates_a_private_secret_and_stops_on_sigterm() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // The container health checks: the endpoint over HTTP, and the database directly.
+    let health_url = format!("http://127.0.0.1:{port}/api/v1/health/");
+    let out = cloud(dir.path(), &["health", "--url", &health_url]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cloud(dir.path(), &["health", "--database-only"]);
+    assert!(out.status.success(), "{}", text(&out));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -145,4 +151,14 @@ fn serve_announces_itself_creates_a_private_secret_and_stops_on_sigterm() {
     );
     assert!(printed.contains("database: sqlite://"), "{printed}");
     assert!(printed.contains("iotile-cloud stopped"), "{printed}");
+    let out = cloud(dir.path(), &["health", "--url", &health_url]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("unhealthy: cannot reach"),
+        "{}",
+        text(&out)
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = cloud(empty.path(), &["health", "--database-only"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }

@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 /// How long one request to the cloud may take.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Short: the status API answers from memory, and health checkers have their own timeouts.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where the configuration is read from when `--config` is not given; when that file does
 /// not exist either, the built-in defaults apply.
 const DEFAULT_CONFIG: &str = "/etc/iotile-gateway/gateway.toml";
@@ -31,10 +34,11 @@ struct Cli {
 enum Command {
     /// Print the gateway's key id and public key, creating the key on first use.
     Identity,
-    /// Print what the buffer holds.
+    /// Ask the running daemon's status API what it is doing; exits 1 when it does not
+    /// answer, so it serves as a health check.
     Status {
         /// Read the buffer file directly rather than asking a running daemon.
-        #[arg(long, required = true)]
+        #[arg(long)]
         offline: bool,
     },
     /// Bind this gateway's key to an org with a one-time code made by an org admin.
@@ -63,7 +67,8 @@ fn main() -> anyhow::Result<()> {
     let config = load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Identity => identity(&config),
-        Command::Status { .. } => status(&config),
+        Command::Status { offline: true } => status(&config),
+        Command::Status { offline: false } => runtime()?.block_on(live_status(&config)),
         Command::Register { cloud, code, name } => {
             let url = cloud.unwrap_or_else(|| config.cloud.url.clone());
             runtime()?.block_on(register(&config, &url, &code, name))
@@ -204,6 +209,12 @@ fn identity(config: &Config) -> anyhow::Result<()> {
 
 fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn live_status(config: &Config) -> anyhow::Result<()> {
+    let doc = gateway::status_query::fetch(config.status.bind, STATUS_TIMEOUT).await?;
+    println!("{}", gateway::status_query::summary(&doc));
+    Ok(())
 }
 
 fn status(config: &Config) -> anyhow::Result<()> {

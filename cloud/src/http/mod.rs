@@ -16,6 +16,7 @@ pub mod event;
 pub mod event_upload;
 pub mod fleet;
 pub mod gateway;
+pub mod health;
 pub mod json;
 pub mod location;
 pub mod note;
@@ -69,6 +70,7 @@ pub struct HttpOptions {
 pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let api = Router::new()
         .merge(server::routes())
+        .merge(health::routes())
         .merge(auth::routes())
         .merge(account::routes())
         .merge(openapi::routes())

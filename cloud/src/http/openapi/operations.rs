@@ -56,6 +56,13 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     public(
         "GET",
+        "/api/v1/health/",
+        "server",
+        "Liveness: 200 when the databases answer, 503 when not",
+        200,
+    ),
+    public(
+        "GET",
         "/api/v1/openapi.json",
         "server",
         "This document",
