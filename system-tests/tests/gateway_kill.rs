@@ -14,17 +14,13 @@ mod common;
 mod site;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
-use firmware_tools::radio::Peripheral;
+use site::pods::{assert_exactly_once, peripherals, pod_ack, quiet_pod, Producer};
 use site::process::GatewayProcess;
 use site::{site, DEVICE};
 
-const STREAM: u16 = 0x5001;
 /// A second POD, claimed by the test.
 const SECOND: u32 = 0xA3;
 /// One new reading per POD this often.
@@ -54,44 +50,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn quiet_pod(id: u32) -> VirtualPod {
-    let config = PodConfig {
-        outputs: Vec::new(),
-        trigger_on_connect: false,
-        ..PodConfig::with_device_id(u64::from(id))
-    };
-    VirtualPod::new(config).unwrap()
-}
-
-/// Streamer 0's acknowledged reading id, as the POD keeps it.
-fn pod_ack(pod: &VirtualPod) -> u32 {
-    pod.with_model(|model| {
-        let status = model.rpc(8, 0x200A, &0u16.to_le_bytes());
-        u32::from_le_bytes(status.payload()[12..16].try_into().unwrap())
-    })
-}
-
-type Made = Arc<Mutex<BTreeMap<u32, Vec<(u32, u32)>>>>;
-
-/// Pushes one reading into each POD every `PRODUCE_EVERY` until `stop`, recording each
-/// `(reading id, value)` as the POD stored it.
-fn produce(pods: Vec<(u32, VirtualPod)>, made: Made, stop: Arc<AtomicBool>) {
-    let mut value = 1_000u32;
-    while !stop.load(Ordering::Relaxed) {
-        for (id, pod) in &pods {
-            value += 1;
-            let stored = pod.with_model(|m| m.push_reading(STREAM, value));
-            let reading = stored.unwrap().expect("a stored stream");
-            made.lock()
-                .unwrap()
-                .entry(*id)
-                .or_default()
-                .push((reading.reading_id, value));
-        }
-        std::thread::sleep(PRODUCE_EVERY);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     let kills: usize = env_or("IOTILE_R1_KILLS", 50);
@@ -110,15 +68,11 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     let second_stream = s.claim(&app, SECOND).await;
     let streams = BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second_stream)]);
 
-    let pods: Vec<(u32, VirtualPod)> = [DEVICE, SECOND]
+    let pods: Vec<_> = [DEVICE, SECOND]
         .into_iter()
         .map(|id| (id, quiet_pod(id)))
         .collect();
-    let peripherals: Vec<Arc<dyn Peripheral>> = pods
-        .iter()
-        .map(|(_, pod)| Arc::new(pod.clone()) as Arc<dyn Peripheral>)
-        .collect();
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let mut gateway = GatewayProcess::new(
@@ -129,12 +83,7 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     );
     s.register_gateway(&app, &gateway.key(), "r1").await;
 
-    let made: Made = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let producer = {
-        let (pods, made, stop) = (pods.clone(), made.clone(), stop.clone());
-        std::thread::spawn(move || produce(pods, made, stop))
-    };
+    let producer = Producer::start(&pods, 1, PRODUCE_EVERY);
 
     let started = Instant::now();
     let mut lifetimes = Vec::with_capacity(kills);
@@ -145,16 +94,8 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
         tokio::time::sleep(Duration::from_millis(life)).await;
         gateway.kill();
     }
-    let in_cloud_after_kills: usize = {
-        let mut n = 0;
-        for stream in streams.values() {
-            n += s.readings(&app, stream).await.len();
-        }
-        n
-    };
-    stop.store(true, Ordering::Relaxed);
-    producer.join().unwrap();
-    let made = made.lock().unwrap().clone();
+    let in_cloud_after_kills: usize = s.arrived(&app, &streams).await.values().map(Vec::len).sum();
+    let made = producer.stop();
     let total: usize = made.values().map(Vec::len).sum();
     eprintln!(
         "R1: {kills} kills in {:?}; {in_cloud_after_kills} of {total} readings in the cloud by then",
@@ -164,12 +105,9 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     // The last run is let finish: everything arrives, once.
     gateway.start();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut arrived = BTreeMap::new();
+    let mut arrived;
     loop {
-        arrived.clear();
-        for (id, stream) in &streams {
-            arrived.insert(*id, s.readings(&app, stream).await);
-        }
+        arrived = s.arrived(&app, &streams).await;
         let complete = made
             .iter()
             .all(|(id, want)| arrived[id].len() >= want.len());
@@ -181,26 +119,7 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    for (id, want) in &made {
-        let got = &arrived[id];
-        if got != want {
-            let missing: Vec<_> = want.iter().filter(|r| !got.contains(r)).take(10).collect();
-            let mut extra = got.clone();
-            for r in want {
-                if let Some(at) = extra.iter().position(|x| x == r) {
-                    extra.remove(at);
-                }
-            }
-            panic!(
-                "POD {id:#x}: {} readings in the cloud, {} made; missing {missing:?}…, \
-                 extra {:?}\n{}",
-                got.len(),
-                want.len(),
-                &extra[..extra.len().min(10)],
-                gateway.log_tail(40)
-            );
-        }
-    }
+    assert_exactly_once(&made, &arrived, &gateway.log_tail(40));
     for (id, pod) in &pods {
         assert_eq!(
             pod_ack(pod),

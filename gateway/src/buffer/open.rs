@@ -125,6 +125,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The WAL is reused, not shrunk, after each checkpoint: cap what it keeps on disk, since
+    // the budget counts the database's pages.
+    conn.pragma_update(None, "journal_size_limit", 1 << 20)?;
     Ok(())
 }
 

@@ -243,9 +243,7 @@ fn finished(
             pod.not_before = Some(Instant::now() + wait);
             if matches!(error, CollectError::Store(_)) {
                 // Most likely the budget: stop visiting until the uploader finds room.
-                shared.over_budget.store(true, Ordering::Relaxed);
-                tracing::warn!(adapter = %name, %address, %device, %error,
-                    "the buffer refused a report: collection stops until there is room");
+                shared.set_over_budget(true, &format!("{device}: {error}"));
             } else {
                 tracing::warn!(adapter = %name, %address, %device, %error, ?wait, "visit failed");
             }

@@ -59,6 +59,25 @@ pub(crate) struct Shared {
     pub board: status::SharedBoard,
 }
 
+impl Shared {
+    /// Stops or resumes collection as the buffer crosses its budget, saying so loudly once
+    /// each time, whoever noticed first (the uploader's look at the figures, or a collector
+    /// whose report was refused).
+    pub(crate) fn set_over_budget(&self, over: bool, detail: &str) {
+        let was = self
+            .over_budget
+            .swap(over, std::sync::atomic::Ordering::Relaxed);
+        if over && !was {
+            tracing::warn!(
+                detail,
+                "THE BUFFER IS OVER BUDGET: collection is stopped until reports are synced and pruned"
+            );
+        } else if was && !over {
+            tracing::info!(detail, "the buffer has room again; collection resumes");
+        }
+    }
+}
+
 /// The gateway daemon.
 pub struct Daemon;
 

@@ -4,7 +4,6 @@
 //! reports the cloud confirmed more than the retention ago. It also watches the budget, so
 //! that collectors stop while the buffer is full and resume once it has room.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -54,7 +53,7 @@ async fn tick(
     shared: &Shared,
     failures: &mut u32,
 ) -> Duration {
-    let stats = match with_buffer(shared, |b| b.stats()).await {
+    let stats = match with_buffer(shared, make_room).await {
         Ok(stats) => stats,
         Err(error) => {
             tracing::error!(%error, "the buffer cannot be read");
@@ -107,25 +106,28 @@ async fn tick(
     }
 }
 
-/// Stops or resumes collection as the buffer crosses its budget, saying so once each time.
-fn watch_budget(shared: &Shared, stats: &Stats) {
-    let was = shared
-        .over_budget
-        .swap(stats.over_budget, Ordering::Relaxed);
-    if stats.over_budget && !was {
-        tracing::warn!(
-            used = stats.file_bytes,
-            budget = stats.budget,
-            pending = stats.pending_reports,
-            "THE BUFFER IS OVER BUDGET: collection is stopped until reports are synced and pruned"
-        );
-    } else if was && !stats.over_budget {
-        tracing::info!(
-            used = stats.file_bytes,
-            budget = stats.budget,
-            "the buffer has room again; collection resumes"
-        );
+/// The buffer's figures, after pruning every synced report if the buffer is over budget:
+/// the budget is for what the cloud does not have yet, so the retention of what it has
+/// gives way first.
+fn make_room(buffer: &mut Buffer) -> Result<Stats, BufferError> {
+    let stats = buffer.stats()?;
+    if !stats.over_budget || stats.synced_reports == 0 {
+        return Ok(stats);
     }
+    let pruned = buffer.prune_synced(i64::MAX)?;
+    tracing::info!(
+        pruned,
+        "the buffer is over budget: synced reports pruned before their retention"
+    );
+    buffer.stats()
+}
+
+fn watch_budget(shared: &Shared, stats: &Stats) {
+    let detail = format!(
+        "{} bytes used of {}, {} reports pending",
+        stats.file_bytes, stats.budget, stats.pending_reports
+    );
+    shared.set_over_budget(stats.over_budget, &detail);
 }
 
 async fn prune(shared: &Shared, retention: Duration) {

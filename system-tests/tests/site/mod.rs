@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod outage;
+pub mod pods;
 pub mod process;
 
 use std::path::Path;
@@ -95,6 +97,19 @@ impl Site {
             .await
             .unwrap();
         assert_eq!(registered.org, self.org);
+    }
+
+    /// Per device, the `(reading id, value)` pairs of its stream 5001 in the cloud.
+    pub async fn arrived(
+        &self,
+        app: &common::TestApp,
+        streams: &std::collections::BTreeMap<u32, String>,
+    ) -> pods::Made {
+        let mut out = pods::Made::new();
+        for (id, stream) in streams {
+            out.insert(*id, self.readings(app, stream).await);
+        }
+        out
     }
 
     /// The `(reading id, value)` pairs of a stream in the cloud, in id order.

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub struct GatewayProcess {
     pub dir: PathBuf,
     pub config: PathBuf,
+    /// Where its status API listens.
+    pub status: std::net::SocketAddr,
     child: Option<Child>,
 }
 
@@ -17,12 +19,17 @@ impl GatewayProcess {
     /// Writes `gateway.toml` in `dir` for the cloud at `cloud`, one BLED112 adapter per
     /// port, quick visits and syncs, and `extra` TOML appended as is.
     pub fn new(dir: &Path, cloud: &str, ports: &[&Path], extra: &str) -> GatewayProcess {
+        // A port free now; the gateway binds it at each start.
+        let status = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let mut toml = format!(
             "[cloud]\nurl = \"{cloud}\"\n\
              [paths]\nbuffer = \"{}\"\nkey = \"{}\"\n\
              [visits]\nmin_interval = \"300 ms\"\nrevisit = \"2 s\"\nbackoff_max = \"2 s\"\n\
              [sync]\ninterval = \"200 ms\"\nbackoff_max_secs = 1\n\
-             [status]\nbind = \"127.0.0.1:0\"\n",
+             [status]\nbind = \"{status}\"\n",
             dir.join("buffer.sqlite").display(),
             dir.join("gateway.key").display(),
         );
@@ -38,6 +45,7 @@ impl GatewayProcess {
         GatewayProcess {
             dir: dir.to_owned(),
             config,
+            status,
             child: None,
         }
     }
@@ -100,6 +108,16 @@ impl GatewayProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Its `/status` document, or `None` while it does not answer.
+    pub async fn status(&self, client: &reqwest::Client) -> Option<serde_json::Value> {
+        let response = client
+            .get(format!("http://{}/status", self.status))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
     }
 
     /// The log so far, for failure messages.
