@@ -10,6 +10,7 @@ use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
+use crate::process::cpu_seconds;
 use crate::site::{self, FIRST_DEVICE, STREAM};
 
 /// Seconds between two readings of a POD.
@@ -50,6 +51,10 @@ pub struct Figures {
     pub stream_rows: i64,
     pub all_rows: i64,
     pub sync_output: String,
+    /// CPU seconds from the sync's start to the end of ingestion: the gateway's, and the
+    /// bench process's (the cloud's HTTP handlers and job workers).
+    pub gateway_cpu: f64,
+    pub cloud_cpu: f64,
 }
 
 /// Report `index` of `device`: readings `index * n + 1 ..`, 10 s apart in device uptime,
@@ -138,6 +143,7 @@ pub async fn run(shape: &Shape, workers: usize) -> Figures {
     let buffer_bytes = std::fs::metadata(&buffer_path).map_or(0, |m| m.len());
 
     let log = dir.path().join("sync.log");
+    let (children_cpu, self_cpu) = (cpu_seconds(true), cpu_seconds(false));
     let started = Instant::now();
     let child = crate::process::spawn(&config, "sync", &log);
     let output = tokio::time::timeout(shape.limit, child.wait_with_output())
@@ -156,16 +162,21 @@ pub async fn run(shape: &Shape, workers: usize) -> Figures {
         let (all, open) = site::jobs(&server).await;
         all - open
     };
-    loop {
-        let (all, open) = site::jobs(&server).await;
-        if open == 0 {
-            assert_eq!(all, shape.reports(), "one job per report");
-            break;
+    // Without workers nothing is ingested: the run measured the cloud's intake alone.
+    if workers > 0 {
+        loop {
+            let (all, open) = site::jobs(&server).await;
+            if open == 0 {
+                assert_eq!(all, shape.reports(), "one job per report");
+                break;
+            }
+            assert!(started.elapsed() < shape.limit, "{open} jobs still open");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(started.elapsed() < shape.limit, "{open} jobs still open");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ingested = started.elapsed();
+    let gateway_cpu = cpu_seconds(true) - children_cpu;
+    let cloud_cpu = cpu_seconds(false) - self_cpu;
     let after = Buffer::open_read_only(
         &buffer_path,
         Budget {
@@ -187,5 +198,7 @@ pub async fn run(shape: &Shape, workers: usize) -> Figures {
         stream_rows,
         all_rows,
         sync_output,
+        gateway_cpu,
+        cloud_cpu,
     }
 }

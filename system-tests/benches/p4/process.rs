@@ -84,3 +84,28 @@ pub fn terminate(child: &Child) {
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
+
+/// CPU seconds (user + system) used so far by this process (`children == false`: the
+/// in-process cloud), or by its waited-for children (`true`: the gateway runs), from
+/// `/proc/self/stat`.
+pub fn cpu_seconds(children: bool) -> f64 {
+    // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
+    const USER_HZ: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces: utime is
+    // field 14 of the whole line, so the 12th after the closing parenthesis.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let at = if children { 13 } else { 11 };
+    fields
+        .get(at..at + 2)
+        .map_or(0.0, |t| (t[0] + t[1]) / USER_HZ)
+}
