@@ -1,7 +1,8 @@
 //! `iotile-demo` as a new user runs it: a real process on a free port; its banner gives the
 //! cloud's address and the login; each of its three PODs' readings reach the cloud's data
 //! API within a minute, only ever more of them and none twice; Ctrl-C stops it cleanly and
-//! removes its temporary directory.
+//! removes its temporary directory. A kept data directory (`--data-dir`, here with every POD
+//! on the BLED112) starts again with the same login and continues the same streams.
 
 #![allow(clippy::unwrap_used)]
 
@@ -95,90 +96,150 @@ async fn rows(http: &reqwest::Client, cloud: &str, jwt: &str, stream: &str) -> u
     results.len()
 }
 
+/// A demo process and its banner.
+struct Demo {
+    banner: Banner,
+    pid: Pid,
+    running: Running,
+    lines: mpsc::UnboundedReceiver<String>,
+    http: reqwest::Client,
+    jwt: String,
+}
+
+impl Demo {
+    async fn start(args: &[&str]) -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iotile-demo"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+        let running = Running(Some(child));
+        let (tx, mut lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let b = timeout(Duration::from_secs(60), banner(&mut lines))
+            .await
+            .expect("the banner within 60 s");
+        assert!(b.cloud.starts_with("http://127.0.0.1:"), "{b:?}");
+        assert!(!b.cloud.ends_with(":0"), "the real port is printed: {b:?}");
+        assert_eq!(b.email, "demo@iotile.local");
+        assert!(b.password.len() >= 12, "{b:?}");
+        assert!(b.data_dir.is_dir(), "{b:?}");
+        assert_eq!(b.pods.len(), 3, "{b:?}");
+
+        let http = reqwest::Client::new();
+        let login: Value = http
+            .post(format!("{}/api/v1/auth/login/", b.cloud))
+            .json(&json!({"email": b.email, "password": b.password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let jwt = login["jwt"].as_str().unwrap().to_owned();
+        Demo {
+            banner: b,
+            pid,
+            running,
+            lines,
+            http,
+            jwt,
+        }
+    }
+
+    fn radios(&self, radio: &str) -> usize {
+        self.banner.pods.iter().filter(|(_, r)| r == radio).count()
+    }
+
+    async fn counts(&self) -> Vec<usize> {
+        let mut counts = Vec::new();
+        for (stream, _) in &self.banner.pods {
+            counts.push(rows(&self.http, &self.banner.cloud, &self.jwt, stream).await);
+        }
+        counts
+    }
+
+    /// Once every POD has more readings in the cloud than `before` (within 60 s), and
+    /// afterwards only ever more, the counts.
+    async fn readings_beyond(&self, before: &[usize]) -> Vec<usize> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut counts = self.counts().await;
+        while counts.iter().zip(before).any(|(now, was)| now <= was) {
+            assert!(
+                Instant::now() < deadline,
+                "readings per POD after 60 s: {counts:?}, before: {before:?}"
+            );
+            sleep(Duration::from_millis(500)).await;
+            counts = self.counts().await;
+        }
+        eprintln!("readings per POD: {counts:?}");
+        for _ in 0..3 {
+            sleep(Duration::from_secs(1)).await;
+            let now = self.counts().await;
+            for (n, (was, is)) in counts.iter().zip(&now).enumerate() {
+                assert!(is >= was, "POD {n}: {was} then {is}");
+            }
+            counts = now;
+        }
+        counts
+    }
+
+    /// Ctrl-C; the demo exits 0 within 15 s, its last word "stopped".
+    async fn interrupt(mut self) {
+        kill(self.pid, Signal::SIGINT).unwrap();
+        let mut child = self.running.0.take().unwrap();
+        let status = timeout(Duration::from_secs(15), child.wait())
+            .await
+            .expect("the demo stops within 15 s of Ctrl-C")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        let mut rest = Vec::new();
+        while let Some(line) = self.lines.recv().await {
+            rest.push(line);
+        }
+        assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_brings_every_pods_readings_to_the_cloud_and_stops_on_ctrl_c() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iotile-demo"))
-        .args(["--bind", "127.0.0.1:0"])
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
-    let mut running = Running(Some(child));
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let demo = Demo::start(&[]).await;
+    let bluez = if demo.banner.fallback { 0 } else { 2 };
+    assert_eq!(demo.radios("bluez"), bluez, "{:?}", demo.banner);
+    assert_eq!(demo.radios("bled112"), 3 - bluez, "{:?}", demo.banner);
+    demo.readings_beyond(&[0, 0, 0]).await;
+    let dir = demo.banner.data_dir.clone();
+    demo.interrupt().await;
+    assert!(!dir.exists(), "{} is removed at exit", dir.display());
+}
 
-    let b = timeout(Duration::from_secs(60), banner(&mut lines))
-        .await
-        .expect("the banner within 60 s");
-    assert!(b.cloud.starts_with("http://127.0.0.1:"), "{b:?}");
-    assert!(!b.cloud.ends_with(":0"), "the real port is printed: {b:?}");
-    assert_eq!(b.email, "demo@iotile.local");
-    assert!(b.password.len() >= 12, "{b:?}");
-    assert!(b.data_dir.is_dir(), "{b:?}");
-    assert_eq!(b.pods.len(), 3, "{b:?}");
-    let bluez = b.pods.iter().filter(|(_, radio)| radio == "bluez").count();
-    assert_eq!(bluez, if b.fallback { 0 } else { 2 }, "{b:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_data_dir_continues_where_the_demo_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--bled112-only", "--data-dir", dir.path().to_str().unwrap()];
+    let first = Demo::start(&args).await;
+    assert_eq!(first.radios("bled112"), 3, "{:?}", first.banner);
+    assert!(!first.banner.fallback);
+    let counts = first.readings_beyond(&[0, 0, 0]).await;
+    let password = first.banner.password.clone();
+    first.interrupt().await;
+    assert!(dir.path().join("demo.json").is_file());
 
-    let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login/", b.cloud))
-        .json(&json!({"email": b.email, "password": b.password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwt = login["jwt"].as_str().unwrap().to_owned();
-
-    // Every POD's readings arrive within a minute.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut counts = vec![0; b.pods.len()];
-    while counts.contains(&0) {
-        assert!(
-            Instant::now() < deadline,
-            "readings per POD after 60 s: {counts:?}"
-        );
-        sleep(Duration::from_millis(500)).await;
-        for (n, (stream, _)) in b.pods.iter().enumerate() {
-            counts[n] = rows(&http, &b.cloud, &jwt, stream).await;
-        }
-    }
-    eprintln!("readings per POD: {counts:?}");
-    // Afterwards they only grow.
-    for _ in 0..3 {
-        sleep(Duration::from_secs(1)).await;
-        for (n, (stream, _)) in b.pods.iter().enumerate() {
-            let now = rows(&http, &b.cloud, &jwt, stream).await;
-            assert!(now >= counts[n], "{stream}: {} then {now}", counts[n]);
-            counts[n] = now;
-        }
-    }
-
-    kill(pid, Signal::SIGINT).unwrap();
-    let mut child = running.0.take().unwrap();
-    let status = timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("the demo stops within 15 s of Ctrl-C")
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut rest = Vec::new();
-    while let Some(line) = lines.recv().await {
-        rest.push(line);
-    }
-    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
-    assert!(
-        !b.data_dir.exists(),
-        "{} is removed at exit",
-        b.data_dir.display()
-    );
+    // The same login, the same streams, nothing twice, and the PODs' new readings arrive.
+    let second = Demo::start(&args).await;
+    assert_eq!(second.banner.password, password);
+    second.readings_beyond(&counts).await;
+    second.interrupt().await;
+    assert!(dir.path().join("cloud").is_dir(), "a kept directory stays");
 }

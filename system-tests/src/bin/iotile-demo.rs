@@ -20,6 +20,9 @@ struct Cli {
     /// them next time [default: a temporary directory removed at exit]
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Every POD behind the virtual BLED112: no BlueZ, no D-Bus daemon needed
+    #[arg(long)]
+    bled112_only: bool,
 }
 
 #[tokio::main]
@@ -44,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         Options {
             bind: cli.bind,
             data_dir: cli.data_dir,
+            bluez: !cli.bled112_only,
         },
         shutdown,
     )

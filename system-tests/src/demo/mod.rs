@@ -39,6 +39,8 @@ pub struct Options {
     pub bind: SocketAddr,
     /// Keep everything here; `None`: a fresh temporary directory removed at exit.
     pub data_dir: Option<PathBuf>,
+    /// Serve two PODs through a virtual BlueZ on a private D-Bus (else all on the BLED112).
+    pub bluez: bool,
 }
 
 /// Where the demo keeps its files: a kept directory or a temporary one.
@@ -82,7 +84,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     };
 
     let ids: Vec<u64> = site.devices.iter().map(|d| d.id).collect();
-    let pods = pods::Pods::start(&ids, &root.join("pods")).await?;
+    let pods = pods::Pods::start(&ids, &root.join("pods"), options.bluez).await?;
     let status = free_loopback_port()?;
     let mut config = Config {
         cloud: CloudConfig { url: base.clone() },

@@ -69,8 +69,9 @@ fn config(n: usize, id: u64, state_dir: &Path) -> PodConfig {
 }
 
 impl Pods {
-    /// Starts the PODs `ids` and their radios. Must run inside a tokio runtime.
-    pub async fn start(ids: &[u64], state_dir: &Path) -> anyhow::Result<Pods> {
+    /// Starts the PODs `ids` and their radios; with `bluez` false, every POD is behind the
+    /// BLED112. Must run inside a tokio runtime.
+    pub async fn start(ids: &[u64], state_dir: &Path, bluez: bool) -> anyhow::Result<Pods> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("creating {}", state_dir.display()))?;
         let mut started = Vec::new();
@@ -89,9 +90,10 @@ impl Pods {
             started.push(pod);
         }
         // The first POD stays on the BLED112; the others go to BlueZ when it can run.
-        let (bus, fallback) = match PrivateBus::start() {
-            Ok(bus) => (Some(bus), None),
-            Err(e) => (None, Some(e.to_string())),
+        let (bus, fallback) = match bluez.then(PrivateBus::start) {
+            None => (None, None),
+            Some(Ok(bus)) => (Some(bus), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
         };
         let mut bluez = None;
         let mut pods = Vec::new();
