@@ -19,13 +19,14 @@ pub struct Banner<'a> {
 pub fn print(b: &Banner<'_>) {
     let cloud = format!("http://{}", b.cloud);
     let site = b.site;
+    println!("IOTile demo: a cloud, a gateway and three virtual PODs, in one process");
     if let Some(why) = &b.pods.fallback {
         println!(
             "note: no private D-Bus ({why}); every POD is behind the BLED112. \
              For BlueZ too: sudo apt-get install dbus"
         );
     }
-    println!("IOTile demo: a cloud, a gateway and three virtual PODs, in one process\n");
+    println!();
     println!("  cloud    {cloud}");
     println!("  api      {cloud}/api/v1/   (OpenAPI: {cloud}/api/v1/openapi.json)");
     println!("  login    {} / {}", site.email, site.password);

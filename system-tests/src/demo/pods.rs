@@ -45,22 +45,47 @@ pub struct Pods {
     dongle: VirtualBled112,
 }
 
-/// POD `n`'s configuration: one output every [`PERIOD`] seconds, each POD its own shape.
-fn config(n: usize, id: u64, state_dir: &Path) -> PodConfig {
-    let generator = match n {
-        0 => Generator::Counter { start: 0, step: 1 },
+/// POD `n`'s output: one reading every [`PERIOD`] seconds, each POD its own shape.
+fn generator(n: usize) -> Generator {
+    match n {
+        0 => Generator::Counter {
+            start: WAITING,
+            step: 1,
+        },
         1 => Generator::Sine {
             center: 2000,
             amplitude: 500,
             period: 120,
         },
         _ => Generator::Random { min: 10, max: 90 },
-    };
+    }
+}
+
+/// The `i`th reading waiting at start, in the shape of `generator`: the counter leads up to
+/// its start, the others stay in their range.
+fn waiting_value(generator: &Generator, i: u32) -> u32 {
+    match *generator {
+        Generator::Counter { .. } => i,
+        Generator::Sine {
+            center,
+            amplitude,
+            period,
+        } => {
+            let phase = f64::from(i * PERIOD) / f64::from(period.max(1));
+            let value = center as f64 + amplitude as f64 * (phase * std::f64::consts::TAU).sin();
+            value.round() as i64 as u32
+        }
+        Generator::Random { min, max } => min + (i * 37) % (max - min).saturating_add(1),
+        Generator::Constant { value } => value,
+    }
+}
+
+fn config(n: usize, id: u64, state_dir: &Path) -> PodConfig {
     PodConfig {
         outputs: vec![OutputConfig {
             stream: StreamCode(STREAM),
             period: PERIOD,
-            generator,
+            generator: generator(n),
         }],
         // Kept with the rest of the data directory, so a kept one continues its ids.
         state_file: Some(state_dir.join(format!("{id:012x}.json"))),
@@ -80,10 +105,11 @@ impl Pods {
             let pod = VirtualPod::new(config(n, *id, state_dir))
                 .with_context(|| format!("POD {id:#x} cannot start"))?;
             if fresh {
+                let shape = generator(n);
                 pod.with_model(|model| {
-                    for value in 0..WAITING {
+                    for i in 0..WAITING {
                         // A full streaming area only refuses more: nothing to report.
-                        let _ = model.push_reading(STREAM, 1000 + value);
+                        let _ = model.push_reading(STREAM, waiting_value(&shape, i));
                     }
                 });
             }
