@@ -36,11 +36,15 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "warn,iotile_demo=info,system_tests=info".into()),
         )
         .init();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Both handlers are in place before anything starts, so a Ctrl-C during startup is not
+    // lost: the demo stops cleanly as soon as it is up.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
     };
     demo::run(
