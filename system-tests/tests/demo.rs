@@ -234,7 +234,13 @@ async fn a_kept_data_dir_continues_where_the_demo_stopped() {
     let counts = first.readings_beyond(&[0, 0, 0]).await;
     let password = first.banner.password.clone();
     first.interrupt().await;
-    assert!(dir.path().join("demo.json").is_file());
+    let recorded = std::fs::metadata(dir.path().join("demo.json")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        recorded.permissions().mode() & 0o777,
+        0o600,
+        "the login is private"
+    );
 
     // The same login, the same streams, nothing twice, and the PODs' new readings arrive.
     let second = Demo::start(&args).await;

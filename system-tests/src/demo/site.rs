@@ -2,6 +2,8 @@
 //! registered to the org. Made once per data directory and remembered in `demo.json`, so a
 //! kept directory starts again where it stopped.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -160,7 +162,14 @@ pub async fn create(cloud: &Cloud, api: &Api, dir: &Path, key: &Path) -> anyhow:
         devices,
     };
     let path = dir.join(FILE);
-    std::fs::write(&path, serde_json::to_vec_pretty(&site)?)
+    // It holds the demo user's password: for its owner only.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(&serde_json::to_vec_pretty(&site)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(site)
 }
