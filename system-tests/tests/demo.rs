@@ -39,7 +39,7 @@ async fn banner(lines: &mut mpsc::UnboundedReceiver<String>) -> Banner {
         if line.starts_with("Try:") {
             return b;
         }
-        if line.starts_with("note: no private D-Bus") {
+        if line.starts_with("note: every POD is behind the BLED112") {
             b.fallback = true;
         }
         let mut words = line.split_whitespace();

@@ -21,10 +21,13 @@ pub fn print(b: &Banner<'_>) {
     let site = b.site;
     println!("IOTile demo: a cloud, a gateway and three virtual PODs, in one process");
     if let Some(why) = &b.pods.fallback {
-        println!(
-            "note: no private D-Bus ({why}); every POD is behind the BLED112. \
-             For BlueZ too: sudo apt-get install dbus"
-        );
+        // The bus's own error may already say how to install it.
+        let fix = if why.contains("apt-get") {
+            ""
+        } else {
+            " (for BlueZ too: sudo apt-get install dbus)"
+        };
+        println!("note: every POD is behind the BLED112: {why}{fix}");
     }
     println!();
     println!("  cloud    {cloud}");

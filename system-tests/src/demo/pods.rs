@@ -93,6 +93,19 @@ fn config(n: usize, id: u64, state_dir: &Path) -> PodConfig {
     }
 }
 
+/// A private D-Bus with the virtual BlueZ serving `pods` on it, or why not.
+async fn start_bluez(pods: &[VirtualPod]) -> Result<(PrivateBus, VirtualBluez), String> {
+    let bus = PrivateBus::start().map_err(|e| e.to_string())?;
+    let peripherals: Vec<Arc<dyn Peripheral>> = pods
+        .iter()
+        .map(|p| Arc::new(p.clone()) as Arc<dyn Peripheral>)
+        .collect();
+    let bluez = VirtualBluez::start(bus.address(), peripherals)
+        .await
+        .map_err(|e| format!("the virtual BlueZ: {e}"))?;
+    Ok((bus, bluez))
+}
+
 impl Pods {
     /// Starts the PODs `ids` and their radios; with `bluez` false, every POD is behind the
     /// BLED112. Must run inside a tokio runtime.
@@ -116,26 +129,16 @@ impl Pods {
             started.push(pod);
         }
         // The first POD stays on the BLED112; the others go to BlueZ when it can run.
-        let (bus, fallback) = match bluez.then(PrivateBus::start) {
-            None => (None, None),
-            Some(Ok(bus)) => (Some(bus), None),
-            Some(Err(e)) => (None, Some(e.to_string())),
+        let (bus, bluez, fallback) = if bluez {
+            match start_bluez(started.get(1..).unwrap_or_default()).await {
+                Ok((bus, bluez)) => (Some(bus), Some(bluez), None),
+                Err(why) => (None, None, Some(why)),
+            }
+        } else {
+            (None, None, None)
         };
-        let mut bluez = None;
         let mut pods = Vec::new();
         let mut on_dongle: Vec<Arc<dyn Peripheral>> = Vec::new();
-        if let Some(bus) = &bus {
-            let on_bluez: Vec<Arc<dyn Peripheral>> = started
-                .iter()
-                .skip(1)
-                .map(|p| Arc::new(p.clone()) as Arc<dyn Peripheral>)
-                .collect();
-            bluez = Some(
-                VirtualBluez::start(bus.address(), on_bluez)
-                    .await
-                    .context("serving the virtual BlueZ")?,
-            );
-        }
         for (n, pod) in started.into_iter().enumerate() {
             let radio = if n > 0 && bluez.is_some() {
                 Radio::Bluez
