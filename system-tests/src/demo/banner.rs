@@ -1,0 +1,69 @@
+//! What the demo prints at start. One `  name     value` line per fact, so that people and
+//! scripts (the demo's own test) can both read it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use super::pods::Pods;
+use super::site::{Site, ORG_NAME, PROJECT_NAME};
+
+pub struct Banner<'a> {
+    pub cloud: SocketAddr,
+    pub status: SocketAddr,
+    pub data_dir: &'a Path,
+    pub kept: bool,
+    pub site: &'a Site,
+    pub pods: &'a Pods,
+}
+
+pub fn print(b: &Banner<'_>) {
+    let cloud = format!("http://{}", b.cloud);
+    let site = b.site;
+    println!("IOTile demo: a cloud, a gateway and three virtual PODs, in one process");
+    if let Some(why) = &b.pods.fallback {
+        // The bus's own error may already say how to install it.
+        let fix = if why.contains("apt-get") {
+            ""
+        } else {
+            " (for BlueZ too: sudo apt-get install dbus)"
+        };
+        println!("note: every POD is behind the BLED112: {why}{fix}");
+    }
+    println!();
+    println!("  cloud    {cloud}");
+    println!("  api      {cloud}/api/v1/   (OpenAPI: {cloud}/api/v1/openapi.json)");
+    println!("  login    {} / {}", site.email, site.password);
+    println!("  gateway  http://{}/status", b.status);
+    let kept = if b.kept {
+        "kept"
+    } else {
+        "removed at exit; --data-dir DIR keeps it"
+    };
+    println!("  data     {} ({kept})", b.data_dir.display());
+    println!("\n  PODs in org \"{ORG_NAME}\", project \"{PROJECT_NAME}\":");
+    for (device, (_, radio)) in site.devices.iter().zip(&b.pods.pods) {
+        println!("  pod      {}  {radio:<7}  {}", device.slug, device.stream);
+    }
+    let stream = site
+        .devices
+        .first()
+        .map(|d| d.stream.as_str())
+        .unwrap_or_default();
+    println!(
+        "\nTry:\n  \
+         JWT=$(curl -s -H 'Content-Type: application/json' \\\n      \
+         -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' \\\n      \
+         {cloud}/api/v1/auth/login/ | sed 's/.*\"jwt\":\"\\([^\"]*\\)\".*/\\1/')\n  \
+         curl -s -H \"Authorization: JWT $JWT\" '{cloud}/api/v1/data/?filter={stream}&lastn=5'\n  \
+         curl -s http://{status}/status\n\n  \
+         # Python (pip install iotile-cloud)\n  \
+         from iotile_cloud.api.connection import Api\n  \
+         api = Api(domain=\"{cloud}\")\n  \
+         api.login(email=\"{email}\", password=\"{password}\")\n  \
+         print(api.data.get(filter=\"{stream}\", lastn=5))\n\n\
+         Readings appear as the gateway visits each POD (at most once a minute). Ctrl-C stops.\n",
+        email = site.email,
+        password = site.password,
+        status = b.status,
+    );
+}
