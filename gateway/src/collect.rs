@@ -1,6 +1,11 @@
-//! One visit to a POD: connect, stream its reports, keep each verified report durably, then
-//! tell the POD what it may free. The POD frees data only on acknowledgement, so a visit cut
-//! short loses nothing: the next visit streams the same readings again.
+//! One visit to a POD: connect, stream its reports, keep each report durably, then tell the
+//! POD what it may free. The POD frees data only on acknowledgement, so a visit cut short
+//! loses nothing: the next visit streams the same readings again.
+//!
+//! A hash-signed report is verified here. A report signed with a user or device key cannot
+//! be (the gateway holds no POD keys): it is kept and forwarded, and the cloud, which holds
+//! the keys, verifies it. Bytes that do not decode, or whose signature fails, are kept aside
+//! in the buffer's quarantine, never synced as data, and nothing after them is acknowledged.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -61,7 +66,7 @@ impl Default for VisitOptions {
 pub struct VisitSummary {
     pub stored: usize,
     pub readings: usize,
-    /// Reports that did not decode or verify: neither kept nor acknowledged.
+    /// Reports that did not decode or verify: quarantined, and not acknowledged.
     pub rejected: usize,
     /// Per streamer, the highest reading id acknowledged to the POD.
     pub acknowledged: BTreeMap<u16, u32>,
@@ -79,6 +84,15 @@ pub enum CollectError {
     TooLong(Duration),
 }
 
+/// What a visit hands to its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A report to keep until the cloud has it.
+    Report(NewReport),
+    /// Bytes to keep aside, with why they are not data.
+    Rejected { raw: Vec<u8>, reason: String },
+}
+
 /// The future a store callback returns.
 pub type StoreFuture = Pin<Box<dyn Future<Output = Result<(), CollectError>> + Send>>;
 
@@ -87,14 +101,24 @@ pub type StoreFuture = Pin<Box<dyn Future<Output = Result<(), CollectError>> + S
 /// because its acknowledgement was lost, or under the `cloud` policy) is not stored twice.
 pub fn into_buffer(
     buffer: Arc<Mutex<Buffer>>,
-) -> impl FnMut(NewReport) -> StoreFuture + Send + 'static {
-    move |report| {
+) -> impl FnMut(Received) -> StoreFuture + Send + 'static {
+    move |received| {
         let buffer = buffer.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let mut buffer = buffer
                     .lock()
                     .map_err(|_| CollectError::Store("the buffer lock is poisoned".into()))?;
+                let report = match received {
+                    Received::Report(report) => report,
+                    Received::Rejected { raw, reason } => {
+                        tracing::warn!(%reason, bytes = raw.len(), "a POD sent a bad report; kept aside");
+                        return buffer
+                            .quarantine(&raw, &reason, now_us())
+                            .map(|_| ())
+                            .map_err(|e| CollectError::Store(e.to_string()));
+                    }
+                };
                 let held = buffer
                     .holds_to(report.device, report.streamer)
                     .map_err(|e| CollectError::Store(e.to_string()))?;
@@ -144,7 +168,7 @@ pub async fn visit<T, S>(
 ) -> Result<VisitSummary, CollectError>
 where
     T: Transport,
-    S: FnMut(NewReport) -> StoreFuture + Send,
+    S: FnMut(Received) -> StoreFuture + Send,
 {
     let mut connection = transport.connect(address).await?;
     let outcome = collect(&mut connection, options, store).await;
@@ -164,7 +188,7 @@ async fn collect<C, S>(
 ) -> Result<VisitSummary, CollectError>
 where
     C: Connection,
-    S: FnMut(NewReport) -> StoreFuture + Send,
+    S: FnMut(Received) -> StoreFuture + Send,
 {
     let deadline = tokio::time::Instant::now() + options.limit;
     let mut summary = VisitSummary::default();
@@ -199,15 +223,19 @@ where
             }
             Err(other) => return Err(other.into()),
         };
-        let Some(report) = verified(&bytes) else {
-            // Acknowledging anything after this report would free its readings unseen.
-            summary.rejected += 1;
-            frozen = true;
-            continue;
+        let report = match checked(&bytes) {
+            Ok(report) => report,
+            Err(reason) => {
+                // Acknowledging anything after this report would free its readings unseen.
+                summary.rejected += 1;
+                frozen = true;
+                store(Received::Rejected { raw: bytes, reason }).await?;
+                continue;
+            }
         };
         let streamer = u16::from(report.header.streamer);
         let count = report.reading_count();
-        store(NewReport {
+        store(Received::Report(NewReport {
             device: DeviceId::from_u32(report.header.device_id),
             streamer,
             report_id: report.header.report_id,
@@ -217,7 +245,7 @@ where
             kind: ReportKind::SignedList,
             raw: bytes,
             received_at_us: now_us(),
-        })
+        }))
         .await?;
         summary.stored += 1;
         summary.readings += count;
@@ -236,11 +264,14 @@ where
     Ok(summary)
 }
 
-/// A signed-list report whose hash signature checks. Realtime (individual) reports and keyed
-/// reports are not collected here.
-fn verified(bytes: &[u8]) -> Option<SignedListReport> {
-    let report = SignedListReport::decode(bytes).ok()?;
-    (report.verify(None) == Verification::Verified).then_some(report)
+/// A signed-list report whose hash signature checks, or that is signed with a key only the
+/// cloud holds; otherwise why not.
+fn checked(bytes: &[u8]) -> Result<SignedListReport, String> {
+    let report = SignedListReport::decode(bytes).map_err(|e| format!("does not decode: {e}"))?;
+    match report.verify(None) {
+        Verification::Verified | Verification::NoKey => Ok(report),
+        Verification::Failed => Err("the signature does not match the report".into()),
+    }
 }
 
 /// Whether every triggered streamer has sent its last chunk (comm status 0).

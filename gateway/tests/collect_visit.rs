@@ -291,3 +291,104 @@ async fn under_the_cloud_policy_the_pod_is_acknowledged_only_once_the_cloud_has_
     assert_eq!(streamer0(&buffer), 1, "nothing new to store");
     dongle.stop().await;
 }
+
+/// A POD signing with a user key: the gateway cannot check the signature (only the cloud
+/// holds the key), so the report is kept for the cloud to verify, and acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_key_reports_are_kept_for_the_cloud_to_verify() {
+    let config = PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        user_key: Some("ac1de483".repeat(8)),
+        ..PodConfig::with_device_id(DEVICE_ID)
+    };
+    let pod = VirtualPod::new(config).expect("the POD starts");
+    push(&pod, 12);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path()).await.expect("opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let options = VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    };
+    let summary = visit(
+        &transport,
+        pod.address(),
+        &options,
+        into_buffer(buffer.clone()),
+    )
+    .await
+    .expect("the visit succeeds");
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+    let pending = buffer
+        .lock()
+        .expect("lock")
+        .pending(100, 1 << 20)
+        .expect("pending");
+    let user = pending
+        .iter()
+        .find(|p| p.report.streamer == 0)
+        .expect("the user report is kept");
+    let report = SignedListReport::decode(&user.report.raw).expect("decodes");
+    assert_eq!(
+        report.verify(None),
+        sync_protocol::report::Verification::NoKey,
+        "signed with the user key"
+    );
+    assert_eq!(pod_ack(&pod), summary.acknowledged[&0]);
+    assert_eq!(user.report.last_reading_id, summary.acknowledged[&0]);
+    dongle.stop().await;
+}
+
+/// A report garbled on the air fails its signature: it is kept aside in the quarantine,
+/// never pending, and neither it nor anything after it is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbled_reports_are_quarantined_and_not_acknowledged() {
+    let pod = quiet_pod();
+    push(&pod, 300);
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path()).await.expect("opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    let options = VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    };
+    pod.set_effects(RadioEffects {
+        corrupt_streaming_notification: Some(5),
+        ..RadioEffects::default()
+    });
+    let outcome = visit(
+        &transport,
+        pod.address(),
+        &options,
+        into_buffer(buffer.clone()),
+    )
+    .await;
+    let stats = buffer.lock().expect("lock").stats().expect("stats");
+    eprintln!(
+        "garbled visit: {outcome:?}; {} quarantined",
+        stats.quarantined
+    );
+    let summary = outcome.as_ref().expect("the visit itself succeeds");
+    assert_eq!(summary.rejected, 1, "{summary:?}");
+    assert_eq!(stats.quarantined, 1);
+    let pending = buffer
+        .lock()
+        .expect("lock")
+        .pending(100, 1 << 20)
+        .expect("pending");
+    for p in &pending {
+        let report = SignedListReport::decode(&p.report.raw).expect("pending reports decode");
+        assert!(report.readings(None).is_ok(), "pending reports verify");
+    }
+    let last = pod.with_model(|m| m.stream_readings(0x5001).last().map(|r| r.reading_id));
+    assert!(
+        pod_ack(&pod) < last.expect("readings"),
+        "the garbled readings are not acknowledged: {outcome:?}"
+    );
+    dongle.stop().await;
+}

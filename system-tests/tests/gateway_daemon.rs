@@ -80,6 +80,8 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
         .unwrap();
     assert_eq!(registered.org, s.org);
 
+    // The POD makes its readings now: their UTC times in the cloud must say so.
+    let made_at = chrono::Utc::now();
     let pod = pod();
     // What the POD holds, before anything is acknowledged and freed.
     let mut expected: Vec<(i64, i64)> = pod.with_model(|model| {
@@ -132,6 +134,17 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
         })
         .collect();
     values.sort_unstable();
+    let received_by = chrono::Utc::now();
+    for row in &rows {
+        let at = chrono::DateTime::parse_from_rfc3339(row["timestamp"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // Device seconds are whole: a reading may read up to a second early.
+        assert!(
+            at >= made_at - chrono::Duration::seconds(2) && at <= received_by,
+            "{row} was made at {made_at}"
+        );
+    }
     assert_eq!(values, expected, "every reading once, with its value");
 
     // The visit was acknowledged and the next may not come before the minimum interval:

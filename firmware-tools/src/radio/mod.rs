@@ -104,6 +104,10 @@ pub struct RadioEffects {
     pub disconnect_after_notifications: Option<u64>,
     /// Lose one notification in every `n` (n ≥ 2), silently.
     pub drop_every_nth_notification: Option<u64>,
+    /// Flip a bit in the middle of the `n`th streaming notification from now (1 is the next
+    /// one), once: interference the link layer's check missed, which only the report's own
+    /// signature can catch.
+    pub corrupt_streaming_notification: Option<u64>,
     /// Wait this long before each notification (a slow link).
     pub notification_delay: Option<Duration>,
     /// Refuse connections and stop advertising.

@@ -144,7 +144,7 @@ async fn deliver(
     conn: &ConnShared,
     events: &mpsc::Sender<LinkEvent>,
     characteristic: u16,
-    value: Vec<u8>,
+    mut value: Vec<u8>,
 ) -> Result<(), Stop> {
     let delay = lock(&inner.effects).effects.notification_delay;
     if let Some(delay) = delay {
@@ -166,6 +166,19 @@ async fn deliver(
         if let Some(n) = state.effects.drop_every_nth_notification {
             if n >= 2 && state.attempts % n == 0 {
                 return Ok(());
+            }
+        }
+        if characteristic == characteristic::STREAMING {
+            if let Some(n) = state.effects.corrupt_streaming_notification {
+                if n <= 1 {
+                    state.effects.corrupt_streaming_notification = None;
+                    let middle = value.len() / 2;
+                    if let Some(byte) = value.get_mut(middle) {
+                        *byte ^= 0x10;
+                    }
+                } else {
+                    state.effects.corrupt_streaming_notification = Some(n - 1);
+                }
             }
         }
     }
