@@ -266,20 +266,12 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             if users::by_email(&db.meta, &email).await?.is_some() {
                 anyhow::bail!("an account with email {email} already exists");
             }
-            let hash = cloud::auth::password::hash(&password)?;
-            let token = cloud::auth::password::new_api_token();
-            let user = users::create(
+            let user = cloud::auth::password::create_account(
                 &db.meta,
-                &users::NewUser {
-                    username: &username,
-                    email: &email,
-                    name: "",
-                    password_hash: &hash,
-                    api_token: &token,
-                    is_staff: staff,
-                    is_active: true,
-                },
-                cloud::time::now_micros(),
+                &email,
+                Some(&username),
+                &password,
+                staff,
             )
             .await
             .with_context(|| format!("creating {email}"))?;

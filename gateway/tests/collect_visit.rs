@@ -41,6 +41,26 @@ fn pod_ack(pod: &VirtualPod) -> u32 {
     })
 }
 
+/// The POD alone behind a virtual dongle, the gateway's transport on it, and an empty
+/// buffer in a fresh directory.
+async fn rig(
+    pod: &VirtualPod,
+) -> (
+    VirtualBled112,
+    Bled112,
+    tempfile::TempDir,
+    Arc<Mutex<Buffer>>,
+) {
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let buffer = open_buffer(&dir);
+    (dongle, transport, dir, buffer)
+}
+
 fn open_buffer(dir: &tempfile::TempDir) -> Arc<Mutex<Buffer>> {
     let budget = Budget {
         max_bytes: 64 << 20,
@@ -53,13 +73,7 @@ fn open_buffer(dir: &tempfile::TempDir) -> Arc<Mutex<Buffer>> {
 async fn a_visit_stores_verified_reports_before_acknowledging_them() {
     let pod = quiet_pod();
     push(&pod, 25);
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
-    let transport = Bled112::open(dongle.path())
-        .await
-        .expect("the dongle opens");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let buffer = open_buffer(&dir);
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let address = pod.address();
     let options = VisitOptions {
         idle: std::time::Duration::from_millis(300),
@@ -153,13 +167,7 @@ async fn a_large_backlog_arrives_whole_in_one_visit() {
     const READINGS: u32 = 2_000;
     let pod = quiet_pod();
     push(&pod, READINGS);
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
-    let transport = Bled112::open(dongle.path())
-        .await
-        .expect("the dongle opens");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let buffer = open_buffer(&dir);
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let options = VisitOptions {
         idle: std::time::Duration::from_millis(300),
         ..VisitOptions::default()
@@ -200,13 +208,7 @@ async fn a_large_backlog_arrives_whole_in_one_visit() {
 async fn under_the_cloud_policy_the_pod_is_acknowledged_only_once_the_cloud_has_it() {
     let pod = quiet_pod();
     push(&pod, 30);
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
-    let transport = Bled112::open(dongle.path())
-        .await
-        .expect("the dongle opens");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let buffer = open_buffer(&dir);
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let device = sync_protocol::ids::DeviceId::new(DEVICE_ID).expect("id");
     let address = pod.address();
     let options = |buffer: &Arc<Mutex<Buffer>>| VisitOptions {
@@ -304,11 +306,7 @@ async fn user_key_reports_are_kept_for_the_cloud_to_verify() {
     };
     let pod = VirtualPod::new(config).expect("the POD starts");
     push(&pod, 12);
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
-    let transport = Bled112::open(dongle.path()).await.expect("opens");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let buffer = open_buffer(&dir);
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let options = VisitOptions {
         idle: std::time::Duration::from_millis(300),
         ..VisitOptions::default()
@@ -348,11 +346,7 @@ async fn user_key_reports_are_kept_for_the_cloud_to_verify() {
 async fn garbled_reports_are_quarantined_and_not_acknowledged() {
     let pod = quiet_pod();
     push(&pod, 300);
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).expect("pty");
-    let transport = Bled112::open(dongle.path()).await.expect("opens");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let buffer = open_buffer(&dir);
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let options = VisitOptions {
         idle: std::time::Duration::from_millis(300),
         ..VisitOptions::default()

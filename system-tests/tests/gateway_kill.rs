@@ -13,16 +13,13 @@
 mod common;
 mod site;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
-use site::pods::{assert_exactly_once, peripherals, pod_ack, quiet_pod, Producer};
+use site::pods::{peripherals, Producer};
 use site::process::GatewayProcess;
-use site::{site, DEVICE};
+use site::two_pods;
 
-/// A second POD, claimed by the test.
-const SECOND: u32 = 0xA3;
 /// One new reading per POD this often.
 const PRODUCE_EVERY: Duration = Duration::from_millis(100);
 /// The random lifetime of a gateway before its kill, in milliseconds: from before the
@@ -64,14 +61,7 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     let mut rng = XorShift(seed);
 
     let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
-    let second_stream = s.claim(&app, SECOND).await;
-    let streams = BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second_stream)]);
-
-    let pods: Vec<_> = [DEVICE, SECOND]
-        .into_iter()
-        .map(|id| (id, quiet_pod(id)))
-        .collect();
+    let (s, streams, pods) = two_pods(&app).await;
     let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -104,30 +94,15 @@ async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
 
     // The last run is let finish: everything arrives, once.
     gateway.start();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut arrived;
-    loop {
-        arrived = s.arrived(&app, &streams).await;
-        let complete = made
-            .iter()
-            .all(|(id, want)| arrived[id].len() >= want.len());
-        let acked = pods
-            .iter()
-            .all(|(id, pod)| pod_ack(pod) == made[id].last().unwrap().0);
-        if (complete && acked) || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert_exactly_once(&made, &arrived, &gateway.log_tail(40));
-    for (id, pod) in &pods {
-        assert_eq!(
-            pod_ack(pod),
-            made[id].last().unwrap().0,
-            "POD {id:#x} is acknowledged up to its last reading"
-        );
-        assert_eq!(pod.with_model(|m| m.lost_readings()), 0);
-    }
+    s.assert_delivered(
+        &app,
+        &streams,
+        &pods,
+        &made,
+        Duration::from_secs(90),
+        || gateway.log_tail(40),
+    )
+    .await;
     eprintln!(
         "R1: all {total} readings once in the cloud {:?} after the start",
         started.elapsed()

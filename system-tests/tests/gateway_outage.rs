@@ -9,17 +9,15 @@
 mod common;
 mod site;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use serde_json::Value;
 use site::outage::Uplink;
-use site::pods::{assert_exactly_once, peripherals, pod_ack, quiet_pod, Producer};
+use site::pods::{peripherals, pod_ack, Producer};
 use site::process::GatewayProcess;
-use site::{site, DEVICE};
+use site::two_pods;
 
-const SECOND: u32 = 0xA3;
 /// Small enough to be reached in seconds: an empty buffer file is about 40 KiB.
 const BUDGET: &str = "72 KiB";
 
@@ -46,13 +44,7 @@ async fn wait_status(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_outage_fills_the_budget_pauses_collection_and_then_drains() {
     let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
-    let second_stream = s.claim(&app, SECOND).await;
-    let streams = BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second_stream)]);
-    let pods: Vec<_> = [DEVICE, SECOND]
-        .into_iter()
-        .map(|id| (id, quiet_pod(id)))
-        .collect();
+    let (s, streams, pods) = two_pods(&app).await;
     let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
 
     // Registration happens while the network works; then the uplink dies.
@@ -122,26 +114,15 @@ async fn a_long_outage_fills_the_budget_pauses_collection_and_then_drains() {
     assert_eq!(resumed["buffer"]["over_budget"], false, "{resumed}");
     let made = producer.stop();
     let total: usize = made.values().map(Vec::len).sum();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut arrived;
-    loop {
-        arrived = s.arrived(&app, &streams).await;
-        let acked = pods
-            .iter()
-            .all(|(id, pod)| pod_ack(pod) == made[id].last().unwrap().0);
-        let complete = made
-            .iter()
-            .all(|(id, want)| arrived[id].len() >= want.len());
-        if (complete && acked) || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert_exactly_once(&made, &arrived, &gateway.log_tail(40));
-    for (id, pod) in &pods {
-        assert_eq!(pod_ack(pod), made[id].last().unwrap().0, "POD {id:#x}");
-        assert_eq!(pod.with_model(|m| m.lost_readings()), 0);
-    }
+    s.assert_delivered(
+        &app,
+        &streams,
+        &pods,
+        &made,
+        Duration::from_secs(60),
+        || gateway.log_tail(40),
+    )
+    .await;
     eprintln!(
         "R3: all {total} readings once in the cloud {:?} after the start",
         started.elapsed()

@@ -10,27 +10,18 @@
 mod common;
 mod site;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use gateway::buffer::{Budget, Buffer};
-use site::pods::{assert_exactly_once, peripherals, pod_ack, quiet_pod, Producer};
+use site::pods::{peripherals, Producer};
 use site::process::GatewayProcess;
-use site::{site, DEVICE};
-
-const SECOND: u32 = 0xA3;
+use site::two_pods;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_on_the_same_pods_deliver_every_reading_once() {
     let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
-    let second_stream = s.claim(&app, SECOND).await;
-    let streams = BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second_stream)]);
-    let pods: Vec<_> = [DEVICE, SECOND]
-        .into_iter()
-        .map(|id| (id, quiet_pod(id)))
-        .collect();
+    let (s, streams, pods) = two_pods(&app).await;
     let dongles = [
         VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap(),
         VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap(),
@@ -56,27 +47,9 @@ async fn two_gateways_on_the_same_pods_deliver_every_reading_once() {
     let made = producer.stop();
     let total: usize = made.values().map(Vec::len).sum();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut arrived;
-    loop {
-        arrived = s.arrived(&app, &streams).await;
-        let acked = pods
-            .iter()
-            .all(|(id, pod)| pod_ack(pod) == made[id].last().unwrap().0);
-        let complete = made
-            .iter()
-            .all(|(id, want)| arrived[id].len() >= want.len());
-        if (complete && acked) || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let logs: String = gateways.iter().map(|g| g.log_tail(20) + "\n").collect();
-    assert_exactly_once(&made, &arrived, &logs);
-    for (id, pod) in &pods {
-        assert_eq!(pod_ack(pod), made[id].last().unwrap().0, "POD {id:#x}");
-        assert_eq!(pod.with_model(|m| m.lost_readings()), 0);
-    }
+    let logs = || -> String { gateways.iter().map(|g| g.log_tail(20) + "\n").collect() };
+    s.assert_delivered(&app, &streams, &pods, &made, Duration::from_secs(60), logs)
+        .await;
     eprintln!(
         "overlap: all {total} readings once in the cloud {:?} after the start",
         started.elapsed()
@@ -98,7 +71,7 @@ async fn two_gateways_on_the_same_pods_deliver_every_reading_once() {
         collected.push(stats.synced_reports);
     }
     eprintln!("overlap: reports collected per gateway {collected:?}");
-    assert!(collected.iter().all(|&n| n > 0), "{collected:?}\n{logs}");
+    assert!(collected.iter().all(|&n| n > 0), "{collected:?}");
     for dongle in dongles {
         dongle.stop().await;
     }

@@ -105,23 +105,9 @@ impl Server {
 
 /// An account made in the store; returns its JWT.
 pub async fn account(server: &Server, email: &str, staff: bool) -> String {
-    let hash = cloud::auth::password::hash(PASSWORD).unwrap();
-    let token = cloud::auth::password::new_api_token();
-    cloud::store::users::create(
-        &server.state.db.meta,
-        &cloud::store::users::NewUser {
-            username: email.split('@').next().unwrap(),
-            email,
-            name: "",
-            password_hash: &hash,
-            api_token: &token,
-            is_staff: staff,
-            is_active: true,
-        },
-        cloud::time::now_micros(),
-    )
-    .await
-    .unwrap();
+    cloud::auth::password::create_account(&server.state.db.meta, email, None, PASSWORD, staff)
+        .await
+        .unwrap();
     login(server, email).await
 }
 

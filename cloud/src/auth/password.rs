@@ -44,6 +44,35 @@ pub fn new_api_token() -> String {
     random_hex(20)
 }
 
+/// Creates an active account with this password (hashed) and a fresh API token, as
+/// `iotile-cloud user create` does; the username defaults to the email's local part.
+pub async fn create_account(
+    pool: &sqlx::AnyPool,
+    email: &str,
+    username: Option<&str>,
+    password: &str,
+    staff: bool,
+) -> anyhow::Result<crate::store::users::User> {
+    let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or(email));
+    let password_hash = hash(password)?;
+    let api_token = new_api_token();
+    let user = crate::store::users::create(
+        pool,
+        &crate::store::users::NewUser {
+            username,
+            email,
+            name: "",
+            password_hash: &password_hash,
+            api_token: &api_token,
+            is_staff: staff,
+            is_active: true,
+        },
+        crate::time::now_micros(),
+    )
+    .await?;
+    Ok(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,24 +152,9 @@ impl TestApp {
 
     /// Creates an account directly in the store, as `iotile-cloud user create` does.
     pub async fn create_user(&self, email: &str, staff: bool) -> users::User {
-        let hash = cloud::auth::password::hash(PASSWORD).expect("hash");
-        let token = cloud::auth::password::new_api_token();
-        let username = email.split('@').next().expect("email");
-        users::create(
-            &self.state.db.meta,
-            &users::NewUser {
-                username,
-                email,
-                name: "",
-                password_hash: &hash,
-                api_token: &token,
-                is_staff: staff,
-                is_active: true,
-            },
-            cloud::time::now_micros(),
-        )
-        .await
-        .expect("create user")
+        cloud::auth::password::create_account(&self.state.db.meta, email, None, PASSWORD, staff)
+            .await
+            .expect("create user")
     }
 
     /// Logs in over HTTP and returns the JWT.

@@ -12,15 +12,8 @@ pub struct ByteSize(pub u64);
 
 impl ByteSize {
     pub fn parse(text: &str) -> Result<ByteSize, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a size like \"512 MiB\""))?;
-        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        let (number, unit) = split(text, "a size like \"512 MiB\"")?;
+        let factor: u64 = match unit.as_str() {
             "" | "b" => 1,
             "kb" => 1000,
             "mb" => 1000 * 1000,
@@ -49,16 +42,7 @@ impl fmt::Display for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
-        }
+        int_or_text(deserializer, ByteSize, ByteSize::parse)
     }
 }
 
@@ -69,15 +53,8 @@ pub struct Interval(pub Duration);
 
 impl Interval {
     pub fn parse(text: &str) -> Result<Interval, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not an interval like \"90 s\""))?;
-        let millis: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        let (number, unit) = split(text, "an interval like \"90 s\"")?;
+        let millis: u64 = match unit.as_str() {
             "ms" => 1,
             "" | "s" => 1000,
             "min" => 60_000,
@@ -103,16 +80,38 @@ impl fmt::Display for Interval {
 
 impl<'de> Deserialize<'de> for Interval {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Int(n) => Ok(Interval::secs(n)),
-            Raw::Text(t) => Interval::parse(&t).map_err(serde::de::Error::custom),
-        }
+        int_or_text(deserializer, Interval::secs, Interval::parse)
+    }
+}
+
+/// `"512 MiB"` → `(512, "mib")`: the leading digits, and the rest trimmed and lowercased.
+fn split(text: &str, expected: &str) -> Result<(u64, String), String> {
+    let text = text.trim();
+    let at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(at);
+    let number = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not {expected}"))?;
+    Ok((number, unit.trim().to_ascii_lowercase()))
+}
+
+/// A value written as a bare integer or as text with a unit.
+fn int_or_text<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    from_int: impl FnOnce(u64) -> T,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Int(n) => Ok(from_int(n)),
+        Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
     }
 }
 

@@ -84,24 +84,9 @@ impl Cloud {
         if users::by_email(meta, email).await?.is_some() {
             return Ok(false);
         }
-        let username = email.split('@').next().unwrap_or(email);
-        let hash = cloud::auth::password::hash(password)?;
-        let token = cloud::auth::password::new_api_token();
-        users::create(
-            meta,
-            &users::NewUser {
-                username,
-                email,
-                name: "",
-                password_hash: &hash,
-                api_token: &token,
-                is_staff: staff,
-                is_active: true,
-            },
-            cloud::time::now_micros(),
-        )
-        .await
-        .with_context(|| format!("creating {email}"))?;
+        cloud::auth::password::create_account(meta, email, None, password, staff)
+            .await
+            .with_context(|| format!("creating {email}"))?;
         Ok(true)
     }
 

@@ -61,7 +61,69 @@ pub async fn site(app: &common::TestApp) -> Site {
     }
 }
 
+/// A second POD, claimed by [`two_pods`].
+pub const SECOND: u32 = 0xA3;
+
+/// The site with a second device claimed, and a quiet virtual POD for each: the PODs, and
+/// their streams 5001 by device.
+pub async fn two_pods(
+    app: &common::TestApp,
+) -> (
+    Site,
+    std::collections::BTreeMap<u32, String>,
+    Vec<(u32, firmware_tools::pod::VirtualPod)>,
+) {
+    let s = site(app).await;
+    let second = s.claim(app, SECOND).await;
+    let streams = std::collections::BTreeMap::from([(DEVICE, s.stream.clone()), (SECOND, second)]);
+    let pods = [DEVICE, SECOND]
+        .into_iter()
+        .map(|id| (id, pods::quiet_pod(id)))
+        .collect();
+    (s, streams, pods)
+}
+
 impl Site {
+    /// Waits (at most `within`) until the cloud holds every reading `made` and every POD is
+    /// acknowledged up to its last one; then checks exactly that, and that no POD lost a
+    /// reading. `context` (the gateways' logs) goes into failure messages.
+    pub async fn assert_delivered(
+        &self,
+        app: &common::TestApp,
+        streams: &std::collections::BTreeMap<u32, String>,
+        pods: &[(u32, firmware_tools::pod::VirtualPod)],
+        made: &pods::Made,
+        within: Duration,
+        context: impl Fn() -> String,
+    ) {
+        let last = |id: &u32| made[id].last().map_or(0, |r| r.0);
+        let deadline = tokio::time::Instant::now() + within;
+        let arrived = loop {
+            let arrived = self.arrived(app, streams).await;
+            let complete = made
+                .iter()
+                .all(|(id, want)| arrived.get(id).map_or(0, Vec::len) >= want.len());
+            let acked = pods.iter().all(|(id, pod)| pods::pod_ack(pod) == last(id));
+            if (complete && acked) || tokio::time::Instant::now() >= deadline {
+                break arrived;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        pods::assert_exactly_once(made, &arrived, &context());
+        for (id, pod) in pods {
+            assert_eq!(
+                pods::pod_ack(pod),
+                last(id),
+                "POD {id:#x} acknowledged to its last reading"
+            );
+            assert_eq!(
+                pod.with_model(|m| m.lost_readings()),
+                0,
+                "POD {id:#x} lost nothing"
+            );
+        }
+    }
+
     /// Registers and claims another device into the project; returns its stream 5001.
     pub async fn claim(&self, app: &common::TestApp, id: u32) -> String {
         let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
