@@ -19,14 +19,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{account, Server, ServerOptions};
+use common::{account, claimed_site, Server, ServerOptions, FIRST_DEVICE};
 use reqwest::StatusCode;
-use serde_json::json;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
 const READINGS: u32 = 200;
-const FIRST_DEVICE: u32 = 0x100;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -114,30 +112,7 @@ fn report(device: u32, index: u32) -> Vec<u8> {
 /// A staff account, an org, a project and `devices` claimed devices; returns the JWT.
 async fn site(server: &Server, devices: usize) -> String {
     let jwt = account(server, "bench@arch.io", true).await;
-    let (_, org) = server
-        .call("org/", Some(&jwt), json!({"name": "Bench"}))
-        .await;
-    let (_, project) = server
-        .call(
-            "project/",
-            Some(&jwt),
-            json!({"name": "P", "org": org["slug"]}),
-        )
-        .await;
-    for d in 0..devices as u32 {
-        let id = FIRST_DEVICE + d;
-        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-        let (status, created) = server.call("device/?staff=1", Some(&jwt), body).await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, claimed) = server
-            .call(
-                "device/claim/",
-                Some(&jwt),
-                json!({"device": created["slug"], "project": project["id"]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-    }
+    claimed_site(server, &jwt, &jwt, devices).await;
     jwt
 }
 

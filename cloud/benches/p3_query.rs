@@ -37,12 +37,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{account, login, Server, ServerOptions};
+use common::{account, claimed_site, login, Server, ServerOptions};
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
 
-const FIRST_DEVICE: u32 = 0x100;
 /// 2026-01-01T00:00:00Z in microseconds.
 const EPOCH_2026: i64 = 1_767_225_600_000_000;
 
@@ -195,35 +193,9 @@ fn run(backend: &str, shape: &Shape, database_url: Option<String>) {
 async fn site(server: &Server, shape: &Shape) -> (String, Vec<(String, String)>) {
     let staff = account(server, "staff@arch.io", true).await;
     let owner = account(server, "owner@arch.io", false).await;
-    let (status, org) = server
-        .call("org/", Some(&owner), json!({"name": "Bench"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{org}");
-    let (status, project) = server
-        .call(
-            "project/",
-            Some(&owner),
-            json!({"name": "P", "org": org["slug"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{project}");
-    let project_slug = project["slug"].as_str().unwrap().to_string();
-    let mut device_slugs = Vec::new();
-    for d in 0..shape.devices as u32 {
-        let id = FIRST_DEVICE + d;
-        let body = json!({"id": id, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-        let (status, created) = server.call("device/?staff=1", Some(&staff), body).await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, claimed) = server
-            .call(
-                "device/claim/",
-                Some(&owner),
-                json!({"device": created["slug"], "project": project["id"]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-        device_slugs.push(created["slug"].as_str().unwrap().to_string());
-    }
+    let site = claimed_site(server, &staff, &owner, shape.devices).await;
+    let project_slug = site.project["slug"].as_str().unwrap().to_string();
+    let device_slugs = site.devices;
     let (status, listed) = server
         .get(
             &format!("stream/?project={project_slug}&page_size=10000"),

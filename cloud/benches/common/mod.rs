@@ -13,6 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// Device ids of bench PODs: `FIRST_DEVICE`, `FIRST_DEVICE + 1`, …
+pub const FIRST_DEVICE: u32 = 0x100;
 
 pub struct Server {
     pub base: String,
@@ -121,4 +123,49 @@ pub async fn login(server: &Server, email: &str) -> String {
         .await;
     assert_eq!(status, StatusCode::OK, "{login}");
     login["jwt"].as_str().unwrap().to_string()
+}
+
+/// What [`claimed_site`] made.
+pub struct BenchSite {
+    pub org: String,
+    pub project: Value,
+    /// Device slugs, in id order from [`FIRST_DEVICE`].
+    pub devices: Vec<String>,
+}
+
+/// An org and a project of `owner` (a JWT), with `devices` devices registered by `staff` and
+/// claimed into the project.
+pub async fn claimed_site(server: &Server, staff: &str, owner: &str, devices: usize) -> BenchSite {
+    let (status, org) = server
+        .call("org/", Some(owner), json!({"name": "Bench"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    let (status, project) = server
+        .call(
+            "project/",
+            Some(owner),
+            json!({"name": "P", "org": org["slug"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    let mut slugs = Vec::with_capacity(devices);
+    for d in 0..devices as u32 {
+        let body = json!({"id": FIRST_DEVICE + d, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+        let (status, created) = server.call("device/?staff=1", Some(staff), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, claimed) = server
+            .call(
+                "device/claim/",
+                Some(owner),
+                json!({"device": created["slug"], "project": project["id"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
+        slugs.push(created["slug"].as_str().unwrap().to_string());
+    }
+    BenchSite {
+        org: org["slug"].as_str().unwrap().to_string(),
+        project,
+        devices: slugs,
+    }
 }

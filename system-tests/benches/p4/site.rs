@@ -7,10 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{account, Server, ServerOptions};
+use crate::common::{account, claimed_site, Server, ServerOptions};
 
-/// Device ids of the bench PODs: `FIRST_DEVICE`, `FIRST_DEVICE + 1`, …
-pub const FIRST_DEVICE: u32 = 0x100;
+pub use crate::common::FIRST_DEVICE;
 /// The output stream every bench POD writes.
 pub const STREAM: u16 = 0x5001;
 
@@ -29,31 +28,9 @@ pub async fn server(workers: usize) -> Server {
 /// code for the org, redeemed with a fresh key at `key`.
 pub async fn site_with_gateway(server: &Server, devices: usize, key: &Path) {
     let jwt = account(server, "bench@arch.io", true).await;
-    let (_, org) = server
-        .call("org/", Some(&jwt), json!({"name": "Bench"}))
-        .await;
-    let (_, project) = server
-        .call(
-            "project/",
-            Some(&jwt),
-            json!({"name": "P", "org": org["slug"]}),
-        )
-        .await;
-    for d in 0..devices as u32 {
-        let body = json!({"id": FIRST_DEVICE + d, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-        let (status, created) = server.call("device/?staff=1", Some(&jwt), body).await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, claimed) = server
-            .call(
-                "device/claim/",
-                Some(&jwt),
-                json!({"device": created["slug"], "project": project["id"]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-    }
+    let org = claimed_site(server, &jwt, &jwt, devices).await.org;
     let (status, code) = server
-        .call("gateway/code/", Some(&jwt), json!({"org": org["slug"]}))
+        .call("gateway/code/", Some(&jwt), json!({"org": org}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{code}");
     let identity = gateway::identity::load_or_create(key).unwrap();
@@ -64,7 +41,7 @@ pub async fn site_with_gateway(server: &Server, devices: usize, key: &Path) {
         .register(code["code"].as_str().unwrap(), Some("bench".into()))
         .await
         .unwrap();
-    assert_eq!(registered.org, org["slug"].as_str().unwrap());
+    assert_eq!(registered.org, org);
 }
 
 /// The server's origin, `http://127.0.0.1:PORT`, as a gateway's `cloud.url`.
