@@ -8,9 +8,9 @@ use std::sync::Arc;
 use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
-use firmware_tools::radio::{Peripheral, RadioEffects};
+use firmware_tools::radio::Peripheral;
 use gateway::transport::bled112::Bled112;
-use gateway::transport::{Connection, Transport, TransportError, CONTROLLER};
+use gateway::transport::{Connection, Transport, TransportError};
 use sync_protocol::ble::Advertisement;
 use transport_common::*;
 
@@ -54,31 +54,10 @@ async fn a_pod_vanishing_mid_report_is_a_disconnect_never_a_half_report() {
         .expect("the dongle opens");
     let mut scan = transport.scan().await.expect("scan");
     let seen = find(&mut scan, 0x0012_3457).await;
-    let mut connection = transport.connect(seen.address).await.expect("connects");
-    push(&mut connection, 0..40).await;
-    // The link drops a few notifications into the report (it takes about 33).
-    pod.set_effects(RadioEffects {
-        disconnect_after_notifications: Some(5),
-        ..RadioEffects::default()
-    });
-    connection.open_streaming().await.expect("streaming opens");
-    let outcome = trigger_and_receive(&mut connection).await;
-    assert!(
-        matches!(outcome, Err(TransportError::Disconnected)),
-        "{outcome:?}"
-    );
-    let after = connection.rpc(CONTROLLER, 0x1008, &[], RPC).await;
-    assert!(
-        matches!(after, Err(TransportError::Disconnected)),
-        "{after:?}"
-    );
-    connection
-        .disconnect()
-        .await
-        .expect("closing a lost link is fine");
+    let connection = transport.connect(seen.address).await.expect("connects");
+    cut_mid_report(connection, &pod).await;
 
     // Nothing was acknowledged: a clean retry gets every reading.
-    pod.set_effects(RadioEffects::default());
     let seen = find(&mut scan, 0x0012_3457).await;
     let mut connection = transport.connect(seen.address).await.expect("reconnects");
     connection.open_streaming().await.expect("streaming opens");

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bluez::{PrivateBus, VirtualBluez};
-use firmware_tools::radio::{Peripheral, RadioEffects};
+use firmware_tools::radio::Peripheral;
 use gateway::transport::bluez::Bluez;
-use gateway::transport::{Connection, Transport, TransportError, CONTROLLER};
+use gateway::transport::{Connection, Transport, TransportError};
 use transport_common::*;
 
 const DEVICE_ID: u64 = 0x0042_1337;
@@ -41,7 +41,7 @@ async fn btleplug_visits_a_pod_and_survives_it_vanishing_mid_report() {
     assert_seen(&find(&mut scan, 0x0042_1338).await, &beacon);
     let seen = find(&mut scan, DEVICE_ID).await;
     assert_eq!(seen.address, pod.address());
-    let mut connection = transport.connect(seen.address).await.expect("connects");
+    let connection = transport.connect(seen.address).await.expect("connects");
     // One slot: a second link is refused before touching the radio.
     let refused = transport.connect(seen.address).await;
     assert!(
@@ -49,30 +49,9 @@ async fn btleplug_visits_a_pod_and_survives_it_vanishing_mid_report() {
         "{refused:?}"
     );
 
-    // The POD walks away a few notifications into a ~33-notification report.
-    push(&mut connection, 0..40).await;
-    pod.set_effects(RadioEffects {
-        disconnect_after_notifications: Some(5),
-        ..RadioEffects::default()
-    });
-    connection.open_streaming().await.expect("streaming opens");
-    let outcome = trigger_and_receive(&mut connection).await;
-    assert!(
-        matches!(outcome, Err(TransportError::Disconnected)),
-        "{outcome:?}"
-    );
-    let after = connection.rpc(CONTROLLER, 0x1008, &[], RPC).await;
-    assert!(
-        matches!(after, Err(TransportError::Disconnected)),
-        "{after:?}"
-    );
-    connection
-        .disconnect()
-        .await
-        .expect("closing a lost link is fine");
+    cut_mid_report(connection, &pod).await;
 
     // The slot is free again and nothing was acknowledged: a retry gets every reading.
-    pod.set_effects(RadioEffects::default());
     let mut connection = transport.connect(seen.address).await.expect("reconnects");
     connection.open_streaming().await.expect("streaming opens");
     let report = trigger_and_receive(&mut connection)

@@ -61,6 +61,14 @@ async fn rig(
     (dongle, transport, dir, buffer)
 }
 
+/// Visits that take the POD's silence for the end after 300 ms, not 2 s.
+fn quick() -> VisitOptions {
+    VisitOptions {
+        idle: std::time::Duration::from_millis(300),
+        ..VisitOptions::default()
+    }
+}
+
 fn open_buffer(dir: &tempfile::TempDir) -> Arc<Mutex<Buffer>> {
     let budget = Budget {
         max_bytes: 64 << 20,
@@ -75,10 +83,7 @@ async fn a_visit_stores_verified_reports_before_acknowledging_them() {
     push(&pod, 25);
     let (dongle, transport, _dir, buffer) = rig(&pod).await;
     let address = pod.address();
-    let options = VisitOptions {
-        idle: std::time::Duration::from_millis(300),
-        ..VisitOptions::default()
-    };
+    let options = quick();
 
     // The POD walks away mid-report: nothing stored, nothing acknowledged.
     pod.set_effects(RadioEffects {
@@ -168,10 +173,7 @@ async fn a_large_backlog_arrives_whole_in_one_visit() {
     let pod = quiet_pod();
     push(&pod, READINGS);
     let (dongle, transport, _dir, buffer) = rig(&pod).await;
-    let options = VisitOptions {
-        idle: std::time::Duration::from_millis(300),
-        ..VisitOptions::default()
-    };
+    let options = quick();
     let started = std::time::Instant::now();
     let summary = visit(
         &transport,
@@ -212,7 +214,6 @@ async fn under_the_cloud_policy_the_pod_is_acknowledged_only_once_the_cloud_has_
     let device = sync_protocol::ids::DeviceId::new(DEVICE_ID).expect("id");
     let address = pod.address();
     let options = |buffer: &Arc<Mutex<Buffer>>| VisitOptions {
-        idle: std::time::Duration::from_millis(300),
         policy: AckPolicy::Cloud,
         known_acks: known_acks(
             &buffer.lock().expect("lock"),
@@ -221,7 +222,7 @@ async fn under_the_cloud_policy_the_pod_is_acknowledged_only_once_the_cloud_has_
             &[0],
         )
         .expect("known"),
-        ..VisitOptions::default()
+        ..quick()
     };
 
     let first = visit(
@@ -307,10 +308,7 @@ async fn user_key_reports_are_kept_for_the_cloud_to_verify() {
     let pod = VirtualPod::new(config).expect("the POD starts");
     push(&pod, 12);
     let (dongle, transport, _dir, buffer) = rig(&pod).await;
-    let options = VisitOptions {
-        idle: std::time::Duration::from_millis(300),
-        ..VisitOptions::default()
-    };
+    let options = quick();
     let summary = visit(
         &transport,
         pod.address(),
@@ -347,10 +345,7 @@ async fn garbled_reports_are_quarantined_and_not_acknowledged() {
     let pod = quiet_pod();
     push(&pod, 300);
     let (dongle, transport, _dir, buffer) = rig(&pod).await;
-    let options = VisitOptions {
-        idle: std::time::Duration::from_millis(300),
-        ..VisitOptions::default()
-    };
+    let options = quick();
     pod.set_effects(RadioEffects {
         corrupt_streaming_notification: Some(5),
         ..RadioEffects::default()

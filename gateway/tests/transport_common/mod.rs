@@ -76,6 +76,32 @@ pub async fn ack(connection: &mut impl Connection, index: u16, id: u32) -> u32 {
     word(&call(connection, 0x200F, &payload).await, 0)
 }
 
+/// The POD walks away a few notifications into a ~33-notification report: the report never
+/// arrives half, the link reads as lost afterwards, and closing it is still fine.
+pub async fn cut_mid_report(mut connection: impl Connection, pod: &VirtualPod) {
+    push(&mut connection, 0..40).await;
+    pod.set_effects(firmware_tools::radio::RadioEffects {
+        disconnect_after_notifications: Some(5),
+        ..Default::default()
+    });
+    connection.open_streaming().await.expect("streaming opens");
+    let outcome = trigger_and_receive(&mut connection).await;
+    assert!(
+        matches!(outcome, Err(TransportError::Disconnected)),
+        "{outcome:?}"
+    );
+    let after = connection.rpc(CONTROLLER, 0x1008, &[], RPC).await;
+    assert!(
+        matches!(after, Err(TransportError::Disconnected)),
+        "{after:?}"
+    );
+    connection
+        .disconnect()
+        .await
+        .expect("closing a lost link is fine");
+    pod.set_effects(firmware_tools::radio::RadioEffects::default());
+}
+
 /// The whole visit: controller info, readings pushed, a verified report, the ack.
 pub async fn visit<T: Transport>(transport: &T, device_id: u64) {
     let mut scan = transport.scan().await.expect("scanning starts");
