@@ -4,11 +4,12 @@
 mod transport_common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
-use firmware_tools::radio::Peripheral;
+use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::transport::bled112::Bled112;
 use gateway::transport::{Connection, Transport, TransportError};
 use sync_protocol::ble::Advertisement;
@@ -111,5 +112,61 @@ async fn scanning_decodes_v1_with_its_scan_response_and_v2_advertisements() {
     let seen = find(&mut scan, 0x0012_3461).await;
     assert!(matches!(seen.advertisement, Advertisement::V2(_)));
     assert_seen(&seen, &v2);
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_that_fails_leaves_the_dongle_scanning() {
+    let (away, near) = (pod(0x0012_3462), pod(0x0012_3463));
+    let dongle = dongle(&[&away, &near], 3);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3462).await;
+    away.set_effects(RadioEffects {
+        out_of_range: true,
+        ..RadioEffects::default()
+    });
+    let failed = transport.connect(seen.address).await;
+    assert!(
+        matches!(failed, Err(TransportError::Timeout(..))),
+        "{failed:?}"
+    );
+    // Connecting stopped the scan; the host must have started it again.
+    while scan.try_recv().is_ok() {}
+    let heard = tokio::time::timeout(Duration::from_secs(3), find(&mut scan, 0x0012_3463)).await;
+    assert!(heard.is_ok(), "no advertisement after a failed connect");
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_comes_up_as_the_connect_gives_up_is_closed() {
+    let pod = pod(0x0012_3464);
+    let peripherals = vec![Arc::new(pod.clone()) as Arc<dyn Peripheral>];
+    let options = DongleOptions {
+        link_up_as_host_gives_up: true,
+        ..DongleOptions::default()
+    };
+    let dongle = VirtualBled112::start(peripherals, options).expect("the pty opens");
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3464).await;
+    let failed = transport.connect(seen.address).await;
+    assert!(
+        matches!(failed, Err(TransportError::Timeout(..))),
+        "{failed:?}"
+    );
+    // The link the dongle made as the host gave up was closed before connect returned: the
+    // POD is free for any host, and says so in its advertisements.
+    assert!(!pod.is_connected(), "the late link was left open");
+    while scan.try_recv().is_ok() {}
+    let seen = find(&mut scan, 0x0012_3464).await;
+    assert!(
+        !seen.user_connected,
+        "the POD still reports a user connected"
+    );
     dongle.stop().await;
 }

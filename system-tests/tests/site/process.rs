@@ -70,7 +70,10 @@ impl GatewayProcess {
             .arg("--config")
             .arg(&self.config)
             .arg("run")
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("IOTILE_TEST_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -133,6 +136,12 @@ impl Drop for GatewayProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // The log outlives the test's temporary directory where IOTILE_TEST_LOGS says.
+        if let Some(keep) = std::env::var_os("IOTILE_TEST_LOGS") {
+            let name = format!("gateway-{}-{}.log", std::process::id(), self.status.port());
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(self.dir.join("gateway.log"), Path::new(&keep).join(name));
         }
     }
 }

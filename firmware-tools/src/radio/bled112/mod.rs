@@ -32,6 +32,10 @@ pub struct DongleOptions {
     pub max_connections: u8,
     /// How often each POD in range is heard while scanning.
     pub advertising_interval: Duration,
+    /// Every connect stays pending until the host ends the procedure (6/4), and the link
+    /// comes up just before that command is handled: the race of a host whose connect
+    /// deadline passes as the POD answers, made certain.
+    pub link_up_as_host_gives_up: bool,
 }
 
 impl Default for DongleOptions {
@@ -39,6 +43,7 @@ impl Default for DongleOptions {
         DongleOptions {
             max_connections: 3,
             advertising_interval: Duration::from_millis(200),
+            link_up_as_host_gives_up: false,
         }
     }
 }

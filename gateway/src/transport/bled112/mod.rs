@@ -4,6 +4,11 @@
 //! flight, advertisements to the scanners and every connection event to that connection's
 //! queue, so events that arrive while the host waits for something else are never lost.
 //! Commands go out one at a time, each waiting for its response before the next.
+//!
+//! The dongle makes one link at a time, so connects take turns. A link that comes up with
+//! nobody to own it (the connect's deadline passed just as the POD answered) is closed at
+//! once: left open, it would hold the POD, which then reports another user connected and is
+//! never visited again by anyone.
 
 mod link;
 
@@ -53,6 +58,9 @@ struct Driver {
     state: Mutex<State>,
     /// Held for the whole command/response exchange: one command in flight.
     writer: tokio::sync::Mutex<WriteHalf<SerialStream>>,
+    /// Held for a whole connect procedure: a second 6/3 would be refused, and its 6/4
+    /// would cancel the first.
+    connecting: tokio::sync::Mutex<()>,
     /// Dropped with the driver, which stops the reader and closes the port.
     _stop: oneshot::Sender<()>,
 }
@@ -83,6 +91,7 @@ impl Bled112 {
                 gone: None,
             }),
             writer: tokio::sync::Mutex::new(writer),
+            connecting: tokio::sync::Mutex::new(()),
             _stop: stop,
         });
         tokio::spawn(read_port(reader, Arc::downgrade(&driver), stopped));
@@ -163,9 +172,14 @@ impl Transport for Bled112 {
     }
 
     async fn connect(&self, address: BdAddr) -> Result<Bled112Connection, TransportError> {
-        let (handle, queue) = self.driver.open_link(address, self.max_connections).await?;
-        let connection = Bled112Connection::start(self.driver.clone(), handle, queue).await;
-        // Connecting stopped the scan; the host restarts it (the dongle never does).
+        let connection = match self.driver.open_link(address, self.max_connections).await {
+            Ok((handle, queue)) => {
+                Bled112Connection::start(self.driver.clone(), handle, queue).await
+            }
+            Err(error) => Err(error),
+        };
+        // Connecting stopped the scan, whether or not the link came up; the host restarts it
+        // (the dongle never does), or every POD would go unheard after one failed connect.
         self.driver.resume_scan().await;
         connection
     }
@@ -256,18 +270,13 @@ impl Driver {
         address: BdAddr,
         max: usize,
     ) -> Result<(u8, EventQueue), TransportError> {
+        let _turn = self.connecting.lock().await;
         let mut last = String::new();
         for _ in 0..CONNECT_ATTEMPTS {
-            {
-                let mut state = self.lock();
-                if state.queues.iter().all(Option::is_none) {
-                    return Err(TransportError::Busy(max));
-                }
-                // Free slots carry nothing live; old events must not be read as new ones.
-                for queue in state.queues.iter_mut().flatten() {
-                    while queue.try_recv().is_ok() {}
-                }
+            if self.lock().queues.iter().all(Option::is_none) {
+                return Err(TransportError::Busy(max));
             }
+            self.close_stray_links().await;
             self.call(Command::GapEndProcedure).await?;
             let (result, handle) = match self.call(Command::connect(address)).await? {
                 Response::GapConnectDirect { result, connection } => (result, connection),
@@ -311,8 +320,10 @@ impl Driver {
                     return Err(TransportError::Radio("the dongle went away".into()));
                 }
                 Err(_) => {
-                    // Cancel the pending connect; a cancelled connect never comes up late.
+                    // Cancel the pending connect. A link that came up meanwhile reported it
+                    // before the dongle answers (one ordered stream): it is in the queue now.
                     let _ = self.call(Command::GapEndProcedure).await;
+                    self.close_if_up(handle, &mut queue).await;
                     self.put_queue(slot, queue);
                     return Err(TransportError::Timeout(
                         CONNECT_TIMEOUT,
@@ -322,6 +333,49 @@ impl Driver {
             }
         }
         Err(TransportError::ConnectFailed(last))
+    }
+
+    /// Free slots carry nothing live: old events are dropped, and a link that came up in
+    /// one with nobody to own it is closed.
+    async fn close_stray_links(&self) {
+        let slots = self.lock().queues.len();
+        for slot in 0..slots {
+            if let Some(mut queue) = self.take_queue(slot) {
+                self.close_if_up(slot as u8, &mut queue).await;
+                self.put_queue(slot, queue);
+            }
+        }
+    }
+
+    /// Reads what `queue` (a slot nobody owns) received; when it says the link came up and
+    /// nothing since says it went down, disconnects it.
+    async fn close_if_up(&self, connection: u8, queue: &mut EventQueue) {
+        let mut up = None;
+        while let Ok(event) = queue.try_recv() {
+            match event {
+                Event::ConnectionStatus { flags, address, .. } if flags != 0 => {
+                    up = Some(address);
+                }
+                Event::ConnectionDisconnected { .. } => up = None,
+                _ => {}
+            }
+        }
+        let Some(address) = up else { return };
+        tracing::warn!(%address, connection, "BLED112: closing a link that came up after its connect gave up");
+        if self
+            .call(Command::ConnectionDisconnect { connection })
+            .await
+            .is_ok()
+        {
+            let _ = timeout(link::DISCONNECT_TIMEOUT, async {
+                while let Some(event) = queue.recv().await {
+                    if matches!(event, Event::ConnectionDisconnected { .. }) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 
     /// Handles one packet from the dongle.

@@ -327,16 +327,18 @@ impl Dongle {
                 respond(Response::GapDiscover { result });
             }
             Command::GapEndProcedure => {
+                if self.options.link_up_as_host_gives_up {
+                    self.establish_pending(out);
+                }
                 let busy = self.scanning || self.pending.is_some();
                 self.scanning = false;
                 self.pending = None;
-                respond(Response::GapEndProcedure {
-                    result: if busy {
-                        codes::SUCCESS
-                    } else {
-                        codes::WRONG_STATE
-                    },
-                });
+                let result = if busy {
+                    codes::SUCCESS
+                } else {
+                    codes::WRONG_STATE
+                };
+                out.push(Response::GapEndProcedure { result }.encode());
             }
             Command::GapConnectDirect { address, .. } => self.connect(address, out),
             Command::GapSetAdvData { .. } => respond(Response::GapSetAdvData {
@@ -396,6 +398,13 @@ impl Dongle {
     }
 
     fn try_pending(&mut self, out: &mut Vec<Packet>) {
+        if !self.options.link_up_as_host_gives_up {
+            self.establish_pending(out);
+        }
+    }
+
+    /// Brings the pending link up if its POD is in range.
+    fn establish_pending(&mut self, out: &mut Vec<Packet>) {
         let Some((address, slot)) = self.pending else {
             return;
         };
