@@ -125,14 +125,18 @@ async fn discover(host: &mut Host, connection: u8) -> Handles {
             .wait_for("a service or the end", |e| match e {
                 Event::GroupFound {
                     start, end, uuid, ..
-                } => Some(Some((*start, *end, uuid.clone()))),
-                Event::ProcedureCompleted { .. } => Some(None),
+                } => Some(Ok((*start, *end, uuid.clone()))),
+                Event::ProcedureCompleted { result, .. } => Some(Err(*result)),
                 _ => None,
             })
             .await;
         match event {
-            Some(service) => services.push(service),
-            None => break,
+            Ok(service) => services.push(service),
+            // As on a BLED112 (coretools' driver refuses anything else).
+            Err(result) => {
+                assert_eq!(result, codes::SUCCESS, "services end with 0");
+                break;
+            }
         }
     }
     let tilebus = sync_protocol::ble::TILEBUS_SERVICE_UUID_LE.to_vec();
@@ -152,16 +156,19 @@ async fn discover(host: &mut Host, connection: u8) -> Handles {
         let found = host
             .wait_for("an attribute or the end", |e| match e {
                 Event::FindInformationFound { handle, uuid, .. } => {
-                    Some(Some((*handle, uuid.clone())))
+                    Some(Ok((*handle, uuid.clone())))
                 }
-                Event::ProcedureCompleted { .. } => Some(None),
+                Event::ProcedureCompleted { result, .. } => Some(Err(*result)),
                 _ => None,
             })
             .await;
         match found {
-            Some((handle, uuid)) if uuid == [0x03, 0x28] => declarations.push(handle),
-            Some(_) => {}
-            None => break,
+            Ok((handle, uuid)) if uuid == [0x03, 0x28] => declarations.push(handle),
+            Ok(_) => {}
+            Err(result) => {
+                assert_eq!(result, codes::SUCCESS, "attributes end with 0");
+                break;
+            }
         }
     }
     let mut handles = Handles::default();

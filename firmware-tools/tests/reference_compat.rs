@@ -3,50 +3,18 @@
 //! corrupt) with iotile-core and iotile-sensorgraph from fresh seeds and records what the
 //! reference decoder says; `iotile-fw` must agree field by field.
 //!
-//! The reference tools come from PyPI into a venv under the target directory, made on first
-//! run (`IOTILE_REFERENCE_PYTHON` may name an existing interpreter that has them instead).
+//! The reference tools come from PyPI into a venv under the target directory
+//! (`common/venv.rs`; `IOTILE_REFERENCE_PYTHON` may name an interpreter that has them).
 //! `IOTILE_REFERENCE_SEEDS` (comma-separated) picks other seeds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-
-const REFERENCE_PACKAGES: [&str; 3] = [
-    "iotile-core==5.2.0",
-    "iotile-sensorgraph==1.1.0",
-    "pycryptodome==3.23.0",
-];
-
-fn run(command: &mut Command) -> bool {
-    command.status().map(|s| s.success()).unwrap_or(false)
-}
-
-/// A Python interpreter with the reference tools, installing them on first use.
-fn reference_python() -> PathBuf {
-    if let Some(python) = std::env::var_os("IOTILE_REFERENCE_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("iotile-reference-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed");
-    if !ready.exists() {
-        assert!(
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
-            "cannot create a venv with python3 (install python3 and python3-venv)"
-        );
-        assert!(
-            run(Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet"])
-                .args(REFERENCE_PACKAGES)),
-            "cannot install the reference tools from PyPI: {REFERENCE_PACKAGES:?}"
-        );
-        std::fs::write(&ready, "").expect("mark the venv ready");
-    }
-    python
-}
+#[path = "common/venv.rs"]
+mod venv;
 
 fn seeds() -> Vec<u64> {
     match std::env::var("IOTILE_REFERENCE_SEEDS") {
@@ -60,7 +28,7 @@ fn seeds() -> Vec<u64> {
 
 #[test]
 fn iotile_fw_agrees_with_the_reference_on_fresh_vectors() {
-    let python = reference_python();
+    let python = venv::reference_python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/make_vectors.py");
     for seed in seeds() {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("reference-vectors-{seed}"));

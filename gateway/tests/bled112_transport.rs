@@ -12,6 +12,7 @@ use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::transport::bled112::Bled112;
 use gateway::transport::{Connection, Transport, TransportError};
+use sync_protocol::bgapi::codes;
 use sync_protocol::ble::Advertisement;
 use transport_common::*;
 
@@ -20,14 +21,18 @@ fn pod(device_id: u64) -> VirtualPod {
 }
 
 fn dongle(pods: &[&VirtualPod], max_connections: u8) -> VirtualBled112 {
-    let peripherals = pods
-        .iter()
-        .map(|p| Arc::new((*p).clone()) as Arc<dyn Peripheral>)
-        .collect();
     let options = DongleOptions {
         max_connections,
         ..DongleOptions::default()
     };
+    dongle_with(pods, options)
+}
+
+fn dongle_with(pods: &[&VirtualPod], options: DongleOptions) -> VirtualBled112 {
+    let peripherals = pods
+        .iter()
+        .map(|p| Arc::new((*p).clone()) as Arc<dyn Peripheral>)
+        .collect();
     VirtualBled112::start(peripherals, options).expect("the pty opens")
 }
 
@@ -43,6 +48,48 @@ async fn a_visit_through_the_dongle_yields_a_verified_report_and_an_ack() {
     assert!(!pod.is_connected(), "the link is closed after the visit");
     // The slot is free again: a second visit works on the same transport.
     visit(&transport, 0x0012_3456).await;
+    dongle.stop().await;
+}
+
+/// A BLED112 closes service and attribute discovery with result 0; a dongle that passes on
+/// the POD's "attribute not found" (0x040A) ends them just as well. Any other result means
+/// the table was cut short: the connect fails and the link is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_ending_in_0_or_attribute_not_found_is_accepted_other_endings_are_not() {
+    for (device_id, discovery_result) in [
+        (0x0012_3470, codes::SUCCESS),
+        (0x0012_3471, codes::ATT_ATTRIBUTE_NOT_FOUND),
+    ] {
+        let pod = pod(device_id);
+        let options = DongleOptions {
+            discovery_result,
+            ..DongleOptions::default()
+        };
+        let dongle = dongle_with(&[&pod], options);
+        let transport = Bled112::open(dongle.path())
+            .await
+            .expect("the dongle opens");
+        visit(&transport, device_id).await;
+        dongle.stop().await;
+    }
+
+    let pod = pod(0x0012_3472);
+    let options = DongleOptions {
+        discovery_result: codes::ATT_INSUFFICIENT_AUTHENTICATION,
+        ..DongleOptions::default()
+    };
+    let dongle = dongle_with(&[&pod], options);
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    let mut scan = transport.scan().await.expect("scan");
+    let seen = find(&mut scan, 0x0012_3472).await;
+    let refused = transport.connect(seen.address).await;
+    assert!(
+        matches!(&refused, Err(TransportError::Protocol(m)) if m.contains("service discovery")),
+        "{refused:?}"
+    );
+    assert!(!pod.is_connected(), "the half-discovered link is closed");
     dongle.stop().await;
 }
 

@@ -5,11 +5,12 @@
 //! scanning (6/1, 6/2, 6/4, 6/7 with passive or active scans: advertisements as 6/0 events,
 //! v1 scan responses in active mode), connecting (6/3 → 3/0, a refused or failed link as an
 //! early 3/4 with `0x023E`), disconnecting (3/0 → 3/4, and 3/4 when a POD drops the link),
-//! GATT discovery (4/1 → 4/2, 4/3 → 4/4, 4/4 → 4/5, each closed by 4/1), acknowledged and
-//! unacknowledged writes (4/5, 4/6; CCCDs turn notifications on and off; a full peripheral
-//! answers `0x0182`), and notifications as 4/5 type 1. Every response precedes the events it
-//! causes. Not covered: the peripheral role (2/x, 6/9 are answered but do nothing), bonding
-//! and encryption (5/x answer "wrong state").
+//! GATT discovery (4/1 → 4/2, 4/3 → 4/4, each closed by a 4/1 of result 0 as on a BLED112;
+//! 4/4 → 4/5 or a 4/1 error), acknowledged and unacknowledged writes (4/5, 4/6; CCCDs turn
+//! notifications on and off; a full peripheral answers `0x0182`), and notifications as 4/5
+//! type 1. Every response precedes the events it causes. Not covered: the peripheral role
+//! (2/x, 6/9 are answered but do nothing), bonding and encryption (5/x answer "wrong
+//! state"), and 4/2 read-by-type (no host of ours or coretools' uses it).
 
 mod dongle;
 pub mod gatt_table;
@@ -36,6 +37,11 @@ pub struct DongleOptions {
     /// comes up just before that command is handled: the race of a host whose connect
     /// deadline passes as the POD answers, made certain.
     pub link_up_as_host_gives_up: bool,
+    /// The result of the 4/1 event that ends a service or attribute discovery (4/1, 4/3).
+    /// A BLED112 reports 0 (success) once the POD has no more attributes, and coretools'
+    /// driver refuses any other ending of a service discovery. Hosts that must also cope
+    /// with the ATT error seen on the air, "attribute not found" (`0x040A`), test with it.
+    pub discovery_result: u16,
 }
 
 impl Default for DongleOptions {
@@ -44,6 +50,7 @@ impl Default for DongleOptions {
             max_connections: 3,
             advertising_interval: Duration::from_millis(200),
             link_up_as_host_gives_up: false,
+            discovery_result: sync_protocol::bgapi::codes::SUCCESS,
         }
     }
 }

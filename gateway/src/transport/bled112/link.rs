@@ -174,17 +174,20 @@ impl Bled112Connection {
                 .wait(DISCOVERY_TIMEOUT, "the primary services", |e| match e {
                     Event::GroupFound {
                         start, end, uuid, ..
-                    } => Some(Some((*start, *end, uuid.clone()))),
-                    Event::ProcedureCompleted { .. } => Some(None),
+                    } => Some(Ok((*start, *end, uuid.clone()))),
+                    Event::ProcedureCompleted { result, .. } => Some(Err(*result)),
                     _ => None,
                 })
                 .await?;
             match found {
-                Some((start, end, uuid)) if uuid == TILEBUS_SERVICE_UUID_LE => {
+                Ok((start, end, uuid)) if uuid == TILEBUS_SERVICE_UUID_LE => {
                     tilebus = Some((start, end))
                 }
-                Some(_) => {}
-                None => break,
+                Ok(_) => {}
+                Err(result) => {
+                    discovery_ended(result, "service discovery")?;
+                    break;
+                }
             }
         }
         let (start, end) =
@@ -201,15 +204,18 @@ impl Bled112Connection {
             let found = self
                 .wait(DISCOVERY_TIMEOUT, "the TileBus attributes", |e| match e {
                     Event::FindInformationFound { handle, uuid, .. } => {
-                        Some(Some((*handle, uuid.clone())))
+                        Some(Ok((*handle, uuid.clone())))
                     }
-                    Event::ProcedureCompleted { .. } => Some(None),
+                    Event::ProcedureCompleted { result, .. } => Some(Err(*result)),
                     _ => None,
                 })
                 .await?;
             match found {
-                Some(attribute) => attributes.push(attribute),
-                None => break,
+                Ok(attribute) => attributes.push(attribute),
+                Err(result) => {
+                    discovery_ended(result, "attribute discovery")?;
+                    break;
+                }
             }
         }
 
@@ -330,6 +336,20 @@ impl Bled112Connection {
         }
         self.driver.resume_scan().await;
         outcome
+    }
+}
+
+/// The end of a discovery (the 4/1 after 4/1 or 4/3). A BLED112 reports 0; "attribute not
+/// found" (`0x040A`) is how the POD ends it on the air, so a dongle that passes that on
+/// means the same. Any other result cut the discovery short, and what was found is not
+/// the whole table.
+fn discovery_ended(result: u16, what: &str) -> Result<(), TransportError> {
+    match result {
+        codes::SUCCESS | codes::ATT_ATTRIBUTE_NOT_FOUND => Ok(()),
+        other => Err(TransportError::Protocol(format!(
+            "{what} failed: {}",
+            codes::result_text(other)
+        ))),
     }
 }
 

@@ -10,7 +10,7 @@ use sync_protocol::bgapi::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::gatt_table::{self, Attribute};
+use super::gatt_table;
 use super::pty::Pty;
 use super::{DongleOptions, Peripherals};
 use crate::radio::{ConnectError, GattLink, LinkEvent, Peripheral};
@@ -20,6 +20,7 @@ const LINK_UP: u8 = 0x05;
 const GAP_APPEARANCE_TAG: u16 = 0x0080;
 
 mod att;
+mod discovery;
 
 /// A link event, tagged with the slot and the link's generation (stale events are dropped).
 type Tagged = (usize, u64, LinkEvent);
@@ -190,74 +191,12 @@ impl Dongle {
                 start,
                 end,
                 ..
-            } => {
-                if !self.connected(connection) {
-                    return respond(Response::ReadByGroupType {
-                        connection,
-                        result: codes::NOT_CONNECTED,
-                    });
-                }
-                respond(Response::ReadByGroupType {
-                    connection,
-                    result: codes::SUCCESS,
-                });
-                for (handle, attribute) in gatt_table::range(start, end) {
-                    if let Attribute::Service { uuid, end } = attribute {
-                        push_event(
-                            out,
-                            Event::GroupFound {
-                                connection,
-                                start: handle,
-                                end,
-                                uuid: uuid.le_bytes(),
-                            },
-                        );
-                    }
-                }
-                push_event(
-                    out,
-                    Event::ProcedureCompleted {
-                        connection,
-                        result: codes::ATT_ATTRIBUTE_NOT_FOUND,
-                        handle: end,
-                    },
-                );
-            }
+            } => self.read_by_group_type(connection, start, end, out),
             Command::FindInformation {
                 connection,
                 start,
                 end,
-            } => {
-                if !self.connected(connection) {
-                    return respond(Response::FindInformation {
-                        connection,
-                        result: codes::NOT_CONNECTED,
-                    });
-                }
-                respond(Response::FindInformation {
-                    connection,
-                    result: codes::SUCCESS,
-                });
-                for (handle, attribute) in gatt_table::range(start, end) {
-                    let uuid = gatt_table::type_uuid(attribute).to_le_bytes().to_vec();
-                    push_event(
-                        out,
-                        Event::FindInformationFound {
-                            connection,
-                            handle,
-                            uuid,
-                        },
-                    );
-                }
-                push_event(
-                    out,
-                    Event::ProcedureCompleted {
-                        connection,
-                        result: codes::ATT_ATTRIBUTE_NOT_FOUND,
-                        handle: end,
-                    },
-                );
-            }
+            } => self.find_information(connection, start, end, out),
             Command::ReadByHandle { connection, handle } => {
                 if !self.connected(connection) {
                     return respond(Response::ReadByHandle {
