@@ -72,9 +72,14 @@ pub fn summary(doc: &Value) -> String {
     ));
     for (slug, pod) in pods.into_iter().flatten() {
         lines.push(format!(
-            "  {slug}  {} visits, {} failed{}",
+            "  {slug}  {} visits, {} failed{}{}",
             number(&pod["visits"]),
             number(&pod["failed_visits"]),
+            if pod["starved"].as_bool() == Some(true) {
+                " — STARVED: heard but not visited"
+            } else {
+                ""
+            },
             pod["last_error"]
                 .as_str()
                 .map(|e| format!(", last error: {e}"))
@@ -125,7 +130,7 @@ mod tests {
             "buffer": {"pending_reports": 2, "pending_readings": 40, "pending_bytes": 900,
                        "over_budget": false},
             "gateway": {"pods": {"d--0000-0000-0000-0042": {"visits": 3, "failed_visits": 1,
-                                  "last_error": "timeout"}},
+                                  "last_error": "timeout", "starved": true}},
                         "last_sync_us": null, "synced_reports": 5, "rejected_reports": 0},
         });
         let served = doc.clone();
@@ -140,7 +145,9 @@ mod tests {
         assert!(text.contains("2 reports, 40 readings"), "{text}");
         assert!(text.contains("PODs heard:       1"), "{text}");
         assert!(
-            text.contains("3 visits, 1 failed, last error: timeout"),
+            text.contains(
+                "3 visits, 1 failed — STARVED: heard but not visited, last error: timeout"
+            ),
             "{text}"
         );
         assert!(text.contains("none yet"), "{text}");

@@ -12,7 +12,7 @@ use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::Peripheral;
 use gateway::buffer::{Budget, Buffer};
-use gateway::config::{Adapter, ByteSize, Config};
+use gateway::config::{Adapter, ByteSize, Config, Interval};
 use gateway::daemon::Daemon;
 use tokio_util::sync::CancellationToken;
 
@@ -123,4 +123,118 @@ async fn a_full_buffer_stops_visits_and_one_with_room_takes_custody() {
         pending_reports(dir.path()) >= 1,
         "kept while the cloud is down"
     );
+}
+
+/// The daemon's `/status` and `/metrics` on `bind`.
+async fn status_and_metrics(bind: std::net::SocketAddr) -> (serde_json::Value, String) {
+    let client = reqwest::Client::new();
+    let status = client
+        .get(format!("http://{bind}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let metrics = client
+        .get(format!("http://{bind}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (status, metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_heard_but_never_visited_is_reported_starved_until_it_is_visited() {
+    let pod = pod();
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    gateway::identity::load_or_create(&dir.path().join("gateway.key")).unwrap();
+    let mut config = config(dir.path(), dongle.path(), 64 << 20);
+    config.status.bind = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    config.visits.min_interval = Interval(Duration::from_millis(300));
+    config.visits.revisit = Interval(Duration::from_secs(1));
+    config.visits.starved_after = Some(Interval(Duration::from_secs(2)));
+    let bind = config.status.bind;
+
+    // Another host holds the POD: it advertises a user connected, and is not visited.
+    let held = pod.connect().expect("another host connects");
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let slug = "d--0000-0000-0077-0002";
+    let (status, metrics) = status_and_metrics(bind).await;
+    assert_eq!(status["gateway"]["pods"][slug]["starved"], true, "{status}");
+    assert_eq!(status["gateway"]["pods"][slug]["visits"], 0, "{status}");
+    assert!(
+        metrics.contains("\niotile_gateway_pods_starved 1\n"),
+        "{metrics}"
+    );
+
+    // Once the other host lets go, the POD is visited and no longer starved.
+    drop(held);
+    pod.drop_connection();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, metrics) = status_and_metrics(bind).await;
+        let visited = status["gateway"]["pods"][slug]["visits"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0;
+        if visited && status["gateway"]["pods"][slug]["starved"] == false {
+            assert!(
+                metrics.contains("\niotile_gateway_pods_starved 0\n"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shutdown.cancel();
+    daemon.await.unwrap().unwrap();
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_that_hangs_holds_the_stop_no_longer_than_the_last_pass() {
+    let pod = pod();
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    gateway::identity::load_or_create(&dir.path().join("gateway.key")).unwrap();
+    // A cloud that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = config(dir.path(), dongle.path(), 64 << 20);
+    config.cloud.url = format!("http://{}", silent.local_addr().unwrap());
+
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while pod_ack(&pod) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing collected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = std::time::Instant::now();
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(15), daemon)
+        .await
+        .expect("the daemon stops")
+        .expect("the daemon task does not panic");
+    assert!(stopped.is_ok(), "{stopped:?}");
+    let took = asked.elapsed();
+    let most = gateway::daemon::LAST_PASS + Duration::from_secs(3);
+    assert!(took <= most, "stopping took {took:?}");
+    assert!(
+        pending_reports(dir.path()) >= 1,
+        "the reports stay for the next start"
+    );
+    dongle.stop().await;
 }

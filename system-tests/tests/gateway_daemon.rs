@@ -10,6 +10,7 @@ mod common;
 mod site;
 
 use site::{site, Site, DEVICE};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::Peripheral;
 use gateway::buffer::{Budget, Buffer};
-use gateway::config::{Adapter, Cloud, Config, Paths};
+use gateway::config::{Adapter, Cloud, Config, Interval, Paths};
 use gateway::daemon::Daemon;
 use gateway::sync::SyncClient;
 use serde_json::{json, Value};
@@ -61,14 +62,11 @@ async fn data(app: &common::TestApp, s: &Site, expected: usize, within: Duration
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
-    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
+/// A daemon configuration for one BLED112, with a key registered to the site's org and a
+/// free port for the status API.
+async fn registered(app: &common::TestApp, s: &Site, dir: &Path, port: &Path) -> Config {
     let base = format!("http://{}", app.addr);
-
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("gateway.key");
+    let key = dir.join("gateway.key");
     let identity = gateway::identity::load_or_create(&key).unwrap();
     let (_, code) = app
         .post("gateway/code/", &s.admin, json!({"org": s.org}))
@@ -79,8 +77,38 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
         .await
         .unwrap();
     assert_eq!(registered.org, s.org);
+    let mut config = Config {
+        cloud: Cloud { url: base },
+        paths: Paths {
+            buffer: dir.join("buffer.sqlite"),
+            key,
+        },
+        adapters: vec![Adapter::Bled112 {
+            port: port.to_owned(),
+            max_connections: 1,
+        }],
+        ..Config::default()
+    };
+    config.status.bind = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    config
+}
 
-    // The POD makes its readings now: their UTC times in the cloud must say so.
+fn buffer_stats(dir: &Path) -> gateway::buffer::Stats {
+    let budget = Budget {
+        max_bytes: 512 << 20,
+    };
+    let buffer = Buffer::open_read_only(&dir.join("buffer.sqlite"), budget).unwrap();
+    buffer.stats().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let s = site(&app).await;
+    let dir = tempfile::tempdir().unwrap();
     let made_at = chrono::Utc::now();
     let pod = pod();
     // What the POD holds, before anything is acknowledged and freed.
@@ -95,25 +123,8 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
     assert_eq!(expected.len(), READINGS as usize);
     let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
     let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
-    let config = Config {
-        cloud: Cloud { url: base },
-        paths: Paths {
-            buffer: dir.path().join("buffer.sqlite"),
-            key,
-        },
-        adapters: vec![Adapter::Bled112 {
-            port: dongle.path().to_owned(),
-            max_connections: 1,
-        }],
-        ..Config::default()
-    };
-    // A free port for the status API.
-    let status_addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut config = config;
-    config.status.bind = status_addr;
+    let config = registered(&app, &s, dir.path(), dongle.path()).await;
+    let status_addr = config.status.bind;
     let shutdown = CancellationToken::new();
     let started = std::time::Instant::now();
     let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
@@ -219,4 +230,40 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
     assert_eq!(buffer.acked(device, 0).unwrap().map(i64::from), Some(last));
     let stats = buffer.stats().unwrap();
     assert_eq!(stats.pending_reports, 0, "everything collected was synced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_was_collected_just_before_sigterm_is_synced_before_the_daemon_stops() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let s = site(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pod = pod();
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let mut config = registered(&app, &s, dir.path(), dongle.path()).await;
+    // Only the look at start (an empty buffer) and the last pass can sync.
+    config.sync.interval = Interval(Duration::from_secs(3600));
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let buffer = dir.path().join("buffer.sqlite");
+    while !buffer.exists() || buffer_stats(dir.path()).pending_reports == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing collected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(15), daemon)
+        .await
+        .expect("the daemon stops within 15 s")
+        .expect("the daemon task does not panic");
+    assert!(stopped.is_ok(), "{stopped:?}");
+    let stats = buffer_stats(dir.path());
+    assert_eq!(
+        stats.pending_reports, 0,
+        "the last pass synced the collected report"
+    );
+    let rows = data(&app, &s, READINGS as usize, Duration::from_secs(20)).await;
+    assert_eq!(rows.len(), READINGS as usize);
+    dongle.stop().await;
 }

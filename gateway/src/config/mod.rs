@@ -136,6 +136,16 @@ pub struct Visits {
     pub revisit: Interval,
     /// The longest wait after failed visits (waits double from `min_interval`).
     pub backoff_max: Interval,
+    /// A POD heard but not visited for this long is reported starved (status, metrics,
+    /// log). Unset: `revisit` plus `backoff_max`, the longest a healthy schedule can leave it.
+    pub starved_after: Option<Interval>,
+}
+
+impl Visits {
+    pub fn starved_after(&self) -> std::time::Duration {
+        self.starved_after
+            .map_or(self.revisit.0.saturating_add(self.backoff_max.0), |i| i.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -209,6 +219,7 @@ impl Default for Visits {
             min_interval: Interval::secs(60),
             revisit: Interval::secs(3600),
             backoff_max: Interval::secs(600),
+            starved_after: None,
         }
     }
 }

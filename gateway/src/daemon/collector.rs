@@ -4,6 +4,10 @@
 //! first. A POD is not visited again within [`Visits::min_interval`]; one whose visit failed
 //! waits twice as long each time, up to [`Visits::backoff_max`], so a POD at the edge of
 //! range does not hog a connection slot.
+//!
+//! Two guards keep a POD from going quietly unvisited: a visit that overruns its limit is
+//! torn down (its link closes as the visit is dropped), and a POD heard but not visited for
+//! [`Visits::starved_after`] is reported starved on the status board and in the log.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -26,6 +30,8 @@ const RESCAN: Duration = Duration::from_secs(5);
 const GONE_AFTER: Duration = Duration::from_secs(60);
 /// How often due PODs are looked for between advertisements.
 const TICK: Duration = Duration::from_secs(1);
+/// Beyond a visit's own limit: connecting (a few attempts) and closing the link.
+const VISIT_OVERHEAD: Duration = Duration::from_secs(60);
 
 /// How the collector visits.
 #[derive(Debug, Clone, Copy)]
@@ -38,10 +44,14 @@ pub(crate) struct Schedule {
 struct Pod {
     latest: Seen,
     heard: Instant,
+    first_heard: Instant,
     last_visit: Option<Instant>,
+    /// The end of the last visit that collected.
+    last_success: Option<Instant>,
     not_before: Option<Instant>,
     failures: u32,
     visiting: bool,
+    starved: bool,
 }
 
 impl Pod {
@@ -55,6 +65,15 @@ impl Pod {
             && !self.latest.user_connected
             && now.duration_since(self.heard) < GONE_AFTER
             && self.not_before.is_none_or(|t| now >= t)
+    }
+}
+
+impl Pod {
+    /// Heard lately, yet not visited for longer than a healthy schedule allows.
+    fn is_starved(&self, now: Instant, visits: &Visits) -> bool {
+        let since = self.last_success.unwrap_or(self.first_heard);
+        now.duration_since(self.heard) < GONE_AFTER
+            && now.duration_since(since) > visits.starved_after()
     }
 }
 
@@ -112,6 +131,7 @@ pub(crate) async fn run<T: Transport + 'static>(
                 &mut visits,
                 slots,
             );
+            watch_starved(&mut pods, &name, &schedule.visits, &shared);
         }
     }
     visits.shutdown().await;
@@ -137,10 +157,13 @@ fn heard(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, seen: See
         .or_insert(Pod {
             latest: seen,
             heard: now,
+            first_heard: now,
             last_visit: None,
+            last_success: None,
             not_before: None,
             failures: 0,
             visiting: false,
+            starved: false,
         });
 }
 
@@ -191,7 +214,16 @@ fn dispatch<T: Transport + 'static>(
             let outcome = match known.and_then(|k| k) {
                 Ok(known) => {
                     options.known_acks = known;
-                    visit(&*transport, address, &options, into_buffer(buffer)).await
+                    let limit = options.limit + VISIT_OVERHEAD;
+                    let visiting = visit(&*transport, address, &options, into_buffer(buffer));
+                    match tokio::time::timeout(limit, visiting).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            tracing::error!(%address, %device, ?limit,
+                                "a visit overran its limit; its link is torn down");
+                            Err(CollectError::TooLong(limit))
+                        }
+                    }
                 }
                 Err(error) => Err(error),
             };
@@ -231,6 +263,7 @@ fn finished(
     match outcome {
         Ok(summary) => {
             pod.failures = 0;
+            pod.last_success = Some(Instant::now());
             pod.not_before = Some(Instant::now() + visits.min_interval.0);
             let rssi = pod.latest.rssi;
             tracing::info!(adapter = %name, %address, %device, ?rssi, reports = summary.stored,
@@ -248,6 +281,30 @@ fn finished(
                 tracing::warn!(adapter = %name, %address, %device, %error, ?wait, "visit failed");
             }
         }
+    }
+}
+
+/// Marks PODs that became starved, or stopped being, on the board and in the log.
+fn watch_starved(pods: &mut HashMap<BdAddr, Pod>, name: &str, visits: &Visits, shared: &Shared) {
+    let now = Instant::now();
+    for (address, pod) in pods.iter_mut() {
+        let starved = pod.is_starved(now, visits);
+        if starved == pod.starved {
+            continue;
+        }
+        pod.starved = starved;
+        let device = DeviceId::from_u32(pod.latest.device_id);
+        if starved {
+            let since = now.duration_since(pod.last_success.unwrap_or(pod.first_heard));
+            tracing::warn!(adapter = %name, %address, %device, ?since, failures = pod.failures,
+                user_connected = pod.latest.user_connected,
+                "POD STARVED: heard but not visited; its readings wait on the POD");
+        } else {
+            tracing::info!(adapter = %name, %address, %device, "the POD is no longer starved");
+        }
+        super::status::update(&shared.board, |b| {
+            b.pods.entry(device.to_string()).or_default().starved = starved;
+        });
     }
 }
 

@@ -2,11 +2,15 @@
 //! one uploader drains the buffer to the cloud and prunes what the cloud confirmed long ago.
 //! Everything stops when the shutdown token is cancelled; a visit cut short is harmless (the
 //! POD frees nothing it was not told to) and so is an upload cut short (the cloud answers
-//! "duplicate" for reports it already has).
+//! "duplicate" for reports it already has). Collection stops first; then the uploader makes
+//! one last pass, within a short deadline, so that what was collected last does not wait on
+//! disk for the next start.
 
 mod collector;
 pub mod status;
 mod uploader;
+
+pub use uploader::LAST_PASS;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -122,12 +126,13 @@ impl Daemon {
         };
 
         let mut tasks = JoinSet::new();
+        let mut collectors = JoinSet::new();
         for adapter in &config.adapters {
             let wanted = usize::from(adapter.max_connections());
             let name = adapter_name(adapter);
             let opened = match adapter {
                 Adapter::Bled112 { port, .. } => Bled112::open(port).await.map(|t| {
-                    tasks.spawn(collector::run(
+                    collectors.spawn(collector::run(
                         Arc::new(t),
                         name.clone(),
                         wanted,
@@ -136,7 +141,7 @@ impl Daemon {
                     ));
                 }),
                 Adapter::Bluez { .. } => Bluez::open(wanted).await.map(|t| {
-                    tasks.spawn(collector::run(
+                    collectors.spawn(collector::run(
                         Arc::new(t),
                         name.clone(),
                         wanted,
@@ -147,7 +152,7 @@ impl Daemon {
             };
             if let Err(source) = opened {
                 shared.shutdown.cancel();
-                while tasks.join_next().await.is_some() {}
+                while collectors.join_next().await.is_some() {}
                 return Err(DaemonError::Adapter {
                     adapter: name,
                     source,
@@ -165,7 +170,20 @@ impl Daemon {
             backoff_max: Duration::from_secs(config.sync.backoff_max_secs),
             retention: Duration::from_secs(u64::from(config.retention.synced_days) * 86_400),
         };
-        tasks.spawn(uploader::run(client, settings, shared.clone()));
+        // The uploader's last pass waits for the collectors to end.
+        let collected = CancellationToken::new();
+        let ended = collected.clone();
+        tasks.spawn(async move {
+            while let Some(joined) = collectors.join_next().await {
+                if let Err(error) = joined {
+                    if error.is_panic() {
+                        std::panic::resume_unwind(error.into_panic());
+                    }
+                }
+            }
+            ended.cancel();
+        });
+        tasks.spawn(uploader::run(client, settings, shared.clone(), collected));
         tasks.spawn(status::serve(listener, shared.clone()));
 
         // A task that failed leaves the gateway half-working: stop everything and say so, so

@@ -40,6 +40,8 @@ pub struct PodStatus {
     pub visits: u64,
     pub failed_visits: u64,
     pub last_error: Option<String>,
+    /// Heard, but not visited for longer than `visits.starved_after`.
+    pub starved: bool,
 }
 
 pub type SharedBoard = Arc<Mutex<Board>>;
@@ -152,6 +154,11 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
             "iotile_gateway_pods_seen",
             "PODs heard since start.",
             b.pods.len() as f64,
+        );
+        gauge(
+            "iotile_gateway_pods_starved",
+            "PODs heard but not visited for longer than visits.starved_after.",
+            b.pods.values().filter(|p| p.starved).count() as f64,
         );
         gauge(
             "iotile_gateway_visits",

@@ -2,11 +2,14 @@
 //! signed batches; after a transient failure it backs off with jitter, and when the cloud
 //! refuses the gateway itself it says so loudly and waits long. Once an hour it prunes
 //! reports the cloud confirmed more than the retention ago. It also watches the budget, so
-//! that collectors stop while the buffer is full and resume once it has room.
+//! that collectors stop while the buffer is full and resume once it has room. At shutdown,
+//! once collection has ended, it makes one last pass within [`LAST_PASS`]: what it cannot
+//! send by then stays in the buffer for the next start.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::buffer::{Buffer, BufferError, Stats};
@@ -15,6 +18,10 @@ use crate::sync::{backoff, sync_pending, BatchLimits, SyncClient, SyncError};
 /// The wait after the cloud refused this gateway (revoked, unknown key, clock far off).
 pub const REFUSED_WAIT: Duration = Duration::from_secs(30 * 60);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// At shutdown: how long the last pass waits for collection to end, and how long it may take.
+/// Both together stay well inside a service manager's stop timeout (systemd: 90 s).
+const COLLECTION_END: Duration = Duration::from_secs(3);
+pub const LAST_PASS: Duration = Duration::from_secs(5);
 
 pub(crate) struct Settings {
     pub limits: BatchLimits,
@@ -25,7 +32,12 @@ pub(crate) struct Settings {
     pub retention: Duration,
 }
 
-pub(crate) async fn run(client: SyncClient, settings: Settings, shared: Shared) {
+pub(crate) async fn run(
+    client: SyncClient,
+    settings: Settings,
+    shared: Shared,
+    collected: CancellationToken,
+) {
     let mut failures = 0u32;
     let mut next_prune = Instant::now();
     loop {
@@ -42,7 +54,45 @@ pub(crate) async fn run(client: SyncClient, settings: Settings, shared: Shared) 
             () = tokio::time::sleep(wait) => {}
         }
     }
+    // A report stored by a visit that was ending must be in the last pass.
+    let _ = tokio::time::timeout(COLLECTION_END, collected.cancelled()).await;
+    last_pass(&client, &settings, &shared).await;
     tracing::info!("uploader stopped");
+}
+
+/// Syncs what is pending, within [`LAST_PASS`].
+async fn last_pass(client: &SyncClient, settings: &Settings, shared: &Shared) {
+    let pending = match with_buffer(shared, |b| b.stats()).await {
+        Ok(stats) => stats.pending_reports,
+        Err(error) => {
+            tracing::warn!(%error, "the buffer cannot be read for the last sync");
+            return;
+        }
+    };
+    if pending == 0 {
+        return;
+    }
+    let pass = tokio::time::timeout(
+        LAST_PASS,
+        sync_pending(&shared.buffer, client, settings.limits),
+    )
+    .await;
+    let left = with_buffer(shared, |b| b.stats())
+        .await
+        .map_or(pending, |s| s.pending_reports);
+    match pass {
+        Ok(Ok(pass)) => tracing::info!(
+            accepted = pass.accepted,
+            duplicates = pass.duplicates,
+            rejected = pass.rejected,
+            left,
+            "last sync before stopping"
+        ),
+        Ok(Err(error)) => tracing::warn!(%error, left,
+            "the last sync before stopping failed; the reports stay in the buffer"),
+        Err(_) => tracing::warn!(deadline = ?LAST_PASS, left,
+            "the last sync before stopping ran out of time; the rest stays in the buffer"),
+    }
 }
 
 /// One look at the buffer and, when something is pending, one sync pass; returns the wait
