@@ -137,14 +137,16 @@ pub struct Visits {
     /// The longest wait after failed visits (waits double from `min_interval`).
     pub backoff_max: Interval,
     /// A POD heard but not visited for this long is reported starved (status, metrics,
-    /// log). Unset: `revisit` plus `backoff_max`, the longest a healthy schedule can leave it.
+    /// log). Unset: `revisit` plus `backoff_max`, the longest a healthy schedule leaves a
+    /// POD alone, plus a minute for visits that queue behind others.
     pub starved_after: Option<Interval>,
 }
 
 impl Visits {
     pub fn starved_after(&self) -> std::time::Duration {
+        const QUEUEING: std::time::Duration = std::time::Duration::from_secs(60);
         self.starved_after
-            .map_or(self.revisit.0.saturating_add(self.backoff_max.0), |i| i.0)
+            .map_or(self.revisit.0 + self.backoff_max.0 + QUEUEING, |i| i.0)
     }
 }
 
