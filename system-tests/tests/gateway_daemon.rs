@@ -247,8 +247,16 @@ async fn what_was_collected_just_before_sigterm_is_synced_before_the_daemon_stop
     let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let buffer = dir.path().join("buffer.sqlite");
-    while !buffer.exists() || buffer_stats(dir.path()).pending_reports == 0 {
+    // The daemon may be creating the file: a buffer that does not open yet holds nothing.
+    let pending = || {
+        let budget = Budget {
+            max_bytes: 512 << 20,
+        };
+        Buffer::open_read_only(&dir.path().join("buffer.sqlite"), budget)
+            .and_then(|b| b.stats())
+            .map_or(0, |s| s.pending_reports)
+    };
+    while pending() == 0 {
         assert!(tokio::time::Instant::now() < deadline, "nothing collected");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
