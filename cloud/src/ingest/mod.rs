@@ -14,9 +14,10 @@ pub mod id_ranges;
 
 pub use convert::{Mdo, StreamSettings};
 pub use engine::{
-    process_signed_list, process_signed_readings, Context, EngineError, Outcome, PreviousReport,
+    process_signed_list, process_signed_readings, signed_covers, Context, EngineError, Outcome,
+    PreviousReport,
 };
-pub use flexible::{event_documents, process_flexible};
+pub use flexible::{event_documents, flexible_covers, process_flexible};
 pub use id_ranges::IdRanges;
 
 #[cfg(test)]
