@@ -277,10 +277,12 @@ backends!(
             .execute(data)
             .await
             .unwrap();
-        sqlx::query("DELETE FROM streamer_progress")
-            .execute(data)
-            .await
-            .unwrap();
+        for table in ["streamer_progress", "streamer_held"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(data)
+                .await
+                .unwrap();
+        }
         unfinish(&app, &report).await;
         assert_eq!(process(&app, &owner, &report).await["new_count"], 3);
         let id = check(app.ok(&format!("event/?filter={STREAM}"), &owner).await).await;

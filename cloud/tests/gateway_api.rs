@@ -320,3 +320,97 @@ backends!(
         assert_eq!(stored_rows(&app).await, before);
     }
 );
+
+/// Runs a job worker until no report waits for processing.
+async fn process_all(app: &common::TestApp) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(cloud::worker::run(
+        app.state.clone(),
+        common::worker_options(),
+        shutdown.clone(),
+    ));
+    for _ in 0..300 {
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM streamer_reports WHERE status = 'scheduled'")
+                .fetch_one(&app.state.db.meta)
+                .await
+                .unwrap();
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    worker.await.unwrap();
+}
+
+backends!(
+    cloud_has_counts_stored_reports_and_late_ones_are_kept,
+    spawn_idle,
+    |app: common::TestApp| async move {
+        let s = site(&app).await;
+        let gateway_b = registered(&app, &s, 7).await;
+        let gateway_a = registered(&app, &s, 9).await;
+        // A "no reboots" report: stored, but processing will refuse it.
+        let refused = {
+            let readings: Vec<Reading> = (21..=30)
+                .map(|id| Reading {
+                    stream: 0x5001,
+                    reading_id: id,
+                    raw_time: id,
+                    value: id,
+                })
+                .collect();
+            let header = SignedListHeader {
+                device_id: DEVICE,
+                report_id: 31,
+                sent_timestamp: 400,
+                streamer: 0,
+                selector: 0x57FF,
+            };
+            SignedListReport::build(header, &readings, Signer::Hash)
+                .unwrap()
+                .encode()
+        };
+        // B uploads 11–20 while A, holding 1–10, is offline. Nothing is processed yet, but
+        // B's report is stored, so the cloud has every reading up to 20 the POD still keeps.
+        let body = batch(&[
+            (DEVICE, report(DEVICE, 11..=20)),
+            (DEVICE, refused),
+            (FOREIGN, report(FOREIGN, 1..=5)),
+        ]);
+        let (status, answer) = sync(&app, &gateway_b, body, 1, false).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["results"][1]["outcome"], "accepted");
+        assert_eq!(
+            answer["cloud_has"],
+            json!([
+                {"device": "d--0000-0000-0000-0091", "streamer": 0, "last_id": 20},
+                {"device": "d--0000-0000-0000-0092", "streamer": 0, "last_id": 0}
+            ]),
+            "the refused report does not count, nor another org's device"
+        );
+        process_all(&app).await;
+        // A comes back: its older report is kept, and the answer stays the highest id held.
+        let (status, answer) = sync(
+            &app,
+            &gateway_a,
+            batch(&[(DEVICE, report(DEVICE, 1..=10))]),
+            1,
+            false,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["results"][0]["outcome"], "accepted");
+        assert_eq!(answer["cloud_has"][0]["last_id"], 20, "{answer}");
+        process_all(&app).await;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT streamer_local_id FROM stream_data WHERE stream_slug = $1 ORDER BY 1",
+        )
+        .bind(&s.stream)
+        .fetch_all(&app.state.db.data)
+        .await
+        .unwrap();
+        assert_eq!(ids, (1..=20).collect::<Vec<i64>>(), "every reading once");
+    }
+);

@@ -1,7 +1,7 @@
 //! Crash test of ingest, on both backends: `iotile-cloud serve --workers 0` takes many
-//! overlapping and repeated reports from six devices, then `iotile-cloud worker` processes
-//! are started and killed with SIGKILL after random delays, again and again, before a last
-//! worker is let finish. Every job must end done, every report processed, and each stream
+//! overlapping, late and repeated reports from six devices, then `iotile-cloud worker`
+//! processes are started and killed with SIGKILL after random delays, again and again, before
+//! a last worker is let finish. Every job must end done, every report processed, and each stream
 //! must hold each uploaded reading id exactly once, with the books agreeing.
 //!
 //! `IOTILE_CRASH_KILLS` sets the number of kills (default 50), `IOTILE_CRASH_SEED` the seed of
@@ -305,10 +305,21 @@ struct Uploaded {
 }
 
 /// Uploads reports `from..to` of every device: report k holds ids `k * STEP + 1` on, so it
-/// overlaps the previous one; every fourth is sent twice, and every fifth is followed by a
-/// stale report of ids the stream already has.
+/// overlaps the previous one; every sixth arrives after the next one (late, as from a gateway
+/// that was offline), filling a hole below the newest id; every fourth is sent twice; and
+/// every fifth brings a stale report of ids the stream already has, sent after the wave.
 async fn upload_wave(api: &Api, uploaded: &mut Uploaded, from: u32, to: u32) {
-    for k in from..to {
+    let mut order: Vec<u32> = (from..to).collect();
+    let mut i = 0;
+    while i + 1 < order.len() {
+        if order[i] % 6 == 2 {
+            order.swap(i, i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    let mut stale = Vec::new();
+    for k in order {
         for device in DEVICES {
             let (bytes, received) = report(device, k * STEP + 1, READINGS);
             let times = if k % 4 == 3 { 2 } else { 1 };
@@ -328,12 +339,14 @@ async fn upload_wave(api: &Api, uploaded: &mut Uploaded, from: u32, to: u32) {
                 .extend(k * STEP + 1..k * STEP + 1 + READINGS);
             *uploaded.fresh_reports.entry(device).or_default() += 1;
             if k % 5 == 4 {
-                let (stale, received) = report(device, k * STEP - 250, 200);
-                let answer = api.upload(stale, received + 1).await;
-                assert!(answer["job"].is_i64(), "{answer}");
-                uploaded.reports += 1;
+                stale.push(report(device, k * STEP - 250, 200));
             }
         }
+    }
+    for (bytes, received) in stale {
+        let answer = api.upload(bytes, received + 1).await;
+        assert!(answer["job"].is_i64(), "{answer}");
+        uploaded.reports += 1;
     }
 }
 

@@ -68,6 +68,11 @@ const DATA: &[(i64, &str, &str)] = &[
         "ingest versions",
         include_str!("../../migrations/data/1004_ingest_versions.sql"),
     ),
+    (
+        1005,
+        "held ranges",
+        include_str!("../../migrations/data/1005_held_ranges.sql"),
+    ),
 ];
 
 /// Applies the set's pending migrations. Versions of the other set found in the same database
@@ -78,12 +83,25 @@ pub async fn migrate(
     backend: Backend,
     url: &str,
 ) -> Result<(), DbError> {
+    migrate_until(pool, set, backend, url, i64::MAX).await
+}
+
+/// Applies the set's pending migrations up to version `last`: a schema as an older release
+/// left it, for upgrade tests.
+pub async fn migrate_until(
+    pool: &AnyPool,
+    set: MigrationSet,
+    backend: Backend,
+    url: &str,
+    last: i64,
+) -> Result<(), DbError> {
     let sources = match set {
         MigrationSet::Meta => META,
         MigrationSet::Data => DATA,
     };
     let migrations = sources
         .iter()
+        .filter(|(version, ..)| *version <= last)
         .map(|(version, description, sql)| {
             Migration::new(
                 *version,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
-pub use migrate::{migrate, MigrationSet};
+pub use migrate::{migrate, migrate_until, MigrationSet};
 pub use reader::RowReader;
 
 /// Which engine a URL points at.

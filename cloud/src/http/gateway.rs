@@ -29,7 +29,7 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::gateways::{self, Gateway, RegisterError};
-use crate::store::{devices, orgs, streamers};
+use crate::store::{devices, ingest_log, orgs, streamers};
 use crate::time::{self, now_micros};
 
 /// How far a signed request's clock may be from ours, in seconds.
@@ -274,41 +274,63 @@ async fn sync(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let uploader = format!("gateway {}", gateway.key_id);
     let mut results = Vec::with_capacity(batch.reports.len());
-    for report in &batch.reports {
-        results.push(intake(&state, &gateway, &uploader, report).await?);
-    }
+    // Per (device, streamer) of the batch: the highest id its stored reports will hold.
     let mut cloud_has: Vec<StreamerProgress> = Vec::new();
-    for r in &batch.reports {
-        if cloud_has
-            .iter()
-            .any(|p| p.device == r.device && p.streamer == r.streamer)
+    for report in &batch.reports {
+        let (outcome, holds_to) = intake(&state, &gateway, &uploader, report).await?;
+        results.push(outcome);
+        let holds_to = holds_to.and_then(|id| u32::try_from(id).ok()).unwrap_or(0);
+        match cloud_has
+            .iter_mut()
+            .find(|p| p.device == report.device && p.streamer == report.streamer)
         {
-            continue;
+            Some(p) => p.last_id = p.last_id.max(holds_to),
+            None => cloud_has.push(StreamerProgress {
+                device: report.device,
+                streamer: report.streamer,
+                last_id: holds_to,
+            }),
         }
-        let device_id = i64::try_from(r.device.get()).unwrap_or(-1);
-        let last_id = streamers::of_device(&state.db.meta, device_id)
-            .await?
-            .into_iter()
-            .find(|s| s.index == i64::from(r.streamer))
-            .map_or(0, |s| s.last_id);
-        cloud_has.push(StreamerProgress {
-            device: r.device,
-            streamer: r.streamer,
-            last_id: u32::try_from(last_id).unwrap_or(0),
-        });
+    }
+    for p in &mut cloud_has {
+        p.last_id = p.last_id.max(held_to(&state, &gateway, p).await?);
     }
     Ok(axum::Json(SyncAnswer { results, cloud_has }))
 }
 
-/// One report of a batch into the common intake. Refusals are answered per report; a
-/// storage failure fails the whole request, so the gateway retries the batch.
+/// The highest reading id the cloud holds of a streamer, as processing committed it. With
+/// the batch's stored reports it makes `cloud_has`, up to which the gateway's `cloud` policy
+/// lets the POD free readings, so every reading up to it that the POD still keeps must be
+/// held here. Holes may lie below it, safely: a POD streams from its acknowledged cursor in id
+/// order, each attempt a run of reports that each start where the previous one ended, and a
+/// report's span is complete for its streamer. Below the first id of a held report the POD
+/// therefore keeps only readings of earlier reports of the same attempt, which the gateway
+/// that got them uploads in order, in this batch or before. A hole is readings already freed
+/// under another gateway's custody (stored when they come) or other streamers' ids, which
+/// never fill, so the answer must not wait for holes. Reports not processed yet count because
+/// their raw bytes are stored before the answer and processing will not refuse them
+/// (`report_upload::holds_to`). Another org's device gets 0.
+async fn held_to(state: &AppState, gateway: &Gateway, p: &StreamerProgress) -> ApiResult<u32> {
+    let device_id = i64::try_from(p.device.get()).unwrap_or(-1);
+    let device = devices::by_id(&state.db.meta, device_id).await?;
+    if device.is_none_or(|d| d.org_id.as_deref() != Some(gateway.org_id.as_str())) {
+        return Ok(0);
+    }
+    let slug = streamers::slug_of(device_id, p.streamer);
+    let held = ingest_log::progress(&state.db.data, &slug).await?;
+    Ok(u32::try_from(held).unwrap_or(u32::MAX))
+}
+
+/// One report of a batch into the common intake, and the highest id the cloud will hold with
+/// it. Refusals are answered per report; a storage failure fails the whole request, so the
+/// gateway retries the batch.
 async fn intake(
     state: &AppState,
     gateway: &Gateway,
     uploader: &str,
     r: &BatchReport,
-) -> ApiResult<ReportOutcome> {
-    let reject = |reason: String| Ok(ReportOutcome::Rejected { reason });
+) -> ApiResult<(ReportOutcome, Option<u64>)> {
+    let reject = |reason: String| Ok((ReportOutcome::Rejected { reason }, None));
     // A signed list report opens with its format byte; anything else is a flexible report.
     let kind = if r.raw.first() == Some(&1) {
         FileKind::SignedList
@@ -354,8 +376,8 @@ async fn intake(
         uploader,
     };
     match report_upload::store(state, incoming, now_micros()).await {
-        Ok(stored) if stored.job.is_some() => Ok(ReportOutcome::Accepted),
-        Ok(_) => Ok(ReportOutcome::Duplicate),
+        Ok(stored) if stored.job.is_some() => Ok((ReportOutcome::Accepted, stored.holds_to)),
+        Ok(stored) => Ok((ReportOutcome::Duplicate, stored.holds_to)),
         Err(ApiError::Plain(reason)) => reject(reason),
         Err(e) => Err(e),
     }

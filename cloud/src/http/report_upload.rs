@@ -12,13 +12,15 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sync_protocol::auth::{RootKey, SignatureFlags};
-use sync_protocol::report::{FlexibleDictionaryReport, SignedListReport, Verification};
+use sync_protocol::report::{FlexibleDictionaryReport, SignedListReport};
+use sync_protocol::Reading;
 
 use super::error::{ApiError, ApiResult};
 use super::event_upload::{read_form, NO_FILE};
 use super::params::Params;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
+use crate::ingest::{self, engine};
 use crate::state::AppState;
 use crate::store::{device_keys, devices, reports, streamers};
 use crate::time::{self, now_micros};
@@ -289,6 +291,28 @@ pub struct StoredReport {
     pub count: usize,
     /// The processing job; `None` when the same bytes were stored before.
     pub job: Option<i64>,
+    /// The highest reading id the cloud holds once this report is processed, when its raw
+    /// bytes are stored and nothing known now will make processing refuse it.
+    pub holds_to: Option<u64>,
+}
+
+/// The highest reading id (not 0) of a verified report that processing will accept: not one
+/// of the "no reboots" streamer, and with a receive time the engine can place.
+fn holds_to(
+    decoded: &Decoded,
+    readings: &[Reading],
+    streamer_selector: Option<i64>,
+    received: i64,
+) -> Option<u64> {
+    let refused = i64::from(engine::NO_REBOOTS_SELECTOR);
+    if streamer_selector == Some(refused) || engine::received_time(received).is_err() {
+        return None;
+    }
+    match decoded {
+        Decoded::SignedList(r) if i64::from(r.header.selector) == refused => None,
+        Decoded::SignedList(_) => ingest::signed_covers(readings).max(),
+        Decoded::Flexible(r) => ingest::flexible_covers(r).max(),
+    }
 }
 
 /// Verifies a report's signature, then stores its raw bytes, its books and its processing
@@ -296,6 +320,7 @@ pub struct StoredReport {
 /// upload and the gateway sync.
 pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<StoredReport> {
     let (index, selector) = r.decoded.streamer();
+    let mut readings = Vec::new();
     if let Decoded::SignedList(report) = &r.decoded {
         let key = signing_key(state, r.device_id, report.flags).await?;
         let user = r.uploader;
@@ -304,12 +329,15 @@ pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<Sto
                 "Unrecognized signature flags (user=@{user})"
             )));
         }
-        if report.verify(key.as_ref()) != Verification::Verified {
-            keep_rejected(state, r.kind, &r.bytes, now).await;
-            return Err(ApiError::Plain(format!(
-                "Invalid Hash: {} (idx={index}, user=@{user})",
-                r.device_slug
-            )));
+        match report.readings(key.as_ref()) {
+            Ok(verified) => readings = verified,
+            Err(_) => {
+                keep_rejected(state, r.kind, &r.bytes, now).await;
+                return Err(ApiError::Plain(format!(
+                    "Invalid Hash: {} (idx={index}, user=@{user})",
+                    r.device_slug
+                )));
+            }
         }
     }
 
@@ -317,6 +345,7 @@ pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<Sto
         streamers::upsert(&state.db.meta_writes, r.device_id, index, selector, 0).await?;
     let digest = hex::encode(Sha256::digest(&r.bytes));
     let count = r.decoded.count();
+    let top = holds_to(&r.decoded, &readings, streamer.selector, r.received);
     if let Some(earlier) = reports::by_digest(&state.db.meta, streamer.id, &digest).await? {
         // The same bytes again: already stored and queued once, so answered as before.
         return Ok(StoredReport {
@@ -324,6 +353,7 @@ pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<Sto
             streamer: streamer.slug,
             count,
             job: None,
+            holds_to: top.filter(|_| earlier.status != "failed"),
         });
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -371,6 +401,7 @@ pub async fn store(state: &AppState, r: Incoming<'_>, now: i64) -> ApiResult<Sto
         streamer: streamer.slug,
         count,
         job: Some(job),
+        holds_to: top,
     })
 }
 

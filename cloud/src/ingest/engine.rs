@@ -11,6 +11,7 @@ use sync_protocol::time::{boot_time, device_time_to_utc, DeviceTime, UtcTime};
 use sync_protocol::{Reading, Verification};
 
 use super::convert::{convert, StreamSettings};
+use super::id_ranges::IdRanges;
 use crate::store::data::NewDataRow;
 use crate::store::events::NewEvent;
 
@@ -51,8 +52,9 @@ pub struct Context<'a> {
     pub streamer_index: u16,
     /// The streamer's selector (0x5FFF: the system streamer).
     pub selector: u16,
-    /// The streamer's highest stored reading id: only ids above it are new.
-    pub last_id: u64,
+    /// The ids the cloud holds for this streamer, at least those around this report's: a
+    /// reading is new when its id is not among them (and is not 0).
+    pub held: &'a IdRanges,
     /// The upload's `?timestamp`, microseconds UTC.
     pub received: i64,
     pub previous: Option<PreviousReport>,
@@ -75,7 +77,7 @@ pub struct Outcome {
     pub original_first_id: u64,
     pub original_last_id: u64,
     pub readings_in_file: usize,
-    /// Readings (and events) with an id above `last_id`, stored or dropped.
+    /// Readings (and events) whose id was not held, stored or dropped.
     pub new_count: usize,
     pub duplicate_count: usize,
     /// `received − sent_timestamp` (microseconds) when something was new and the sent
@@ -83,6 +85,33 @@ pub struct Outcome {
     pub last_reboot_ts: Option<i64>,
     /// Stored version readings: (stream, value, reading id, timestamp in microseconds).
     pub os_app_versions: Vec<(u16, u32, u64, i64)>,
+    /// The ids the cloud holds once this report is stored (see [`signed_covers`] and
+    /// `flexible::flexible_covers`), whether or not any of them was new.
+    pub covers: IdRanges,
+}
+
+/// Whether a reading id is new against the ids held. Id 0 never is (the original's rule
+/// `id > last_id` with `last_id` starting at 0).
+pub(crate) fn is_new(ctx: &Context, id: u32) -> bool {
+    id != 0 && !ctx.held.contains(u64::from(id))
+}
+
+/// The ids a signed list report covers: every id from its lowest to its highest reading
+/// (ignoring 0). A streamer walks its readings in id order from a cursor and puts every
+/// reading it selects into its reports until the report is full, so no reading of this
+/// streamer between a report's first and last id can be missing from it; the ids in between
+/// that it lacks belong to other streamers. Covering the whole span keeps the held set to
+/// one interval per run of reports instead of one per gap between them.
+pub fn signed_covers(readings: &[Reading]) -> IdRanges {
+    let ids = readings
+        .iter()
+        .map(|r| u64::from(r.reading_id))
+        .filter(|&id| id != 0);
+    let span = ids.fold(None, |span: Option<(u64, u64)>, id| match span {
+        Some((lo, hi)) => Some((lo.min(id), hi.max(id))),
+        None => Some((id, id)),
+    });
+    IdRanges::from_ranges(span)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,7 +218,7 @@ pub fn process_signed_readings(
 
     let mut placed = Vec::with_capacity(readings.len());
     for reading in readings {
-        if u64::from(reading.reading_id) > ctx.last_id {
+        if is_new(ctx, reading.reading_id) {
             let (ts, status) = first_guess(reading, header.sent_timestamp, received);
             placed.push(Placed {
                 reading,
@@ -216,6 +245,7 @@ pub fn process_signed_readings(
         readings_in_file: readings.len(),
         new_count: placed.len(),
         duplicate_count: readings.len() - placed.len(),
+        covers: signed_covers(readings),
         ..Outcome::default()
     };
     for p in &placed {

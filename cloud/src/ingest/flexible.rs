@@ -1,5 +1,5 @@
-//! The FlexibleDictionaryReport engine (spec 5.7): events, then data, with an id above the
-//! streamer's `last_id`. No reboot handling and no marker row.
+//! The FlexibleDictionaryReport engine (spec 5.7): events, then data, whose id the cloud does
+//! not hold yet. No reboot handling and no marker row.
 
 use sync_protocol::report::flexible::MsgpackAsJson;
 use sync_protocol::report::FlexibleDictionaryReport;
@@ -7,9 +7,10 @@ use sync_protocol::time::{device_time_to_utc, DeviceTime, UtcTime, UNKNOWN_TIME}
 
 use super::convert::convert;
 use super::engine::{
-    received_time, Context, EngineError, Outcome, Status, Streams, APP_VERSION_STREAM, MICROS,
-    OS_VERSION_STREAM,
+    is_new, received_time, Context, EngineError, Outcome, Status, Streams, APP_VERSION_STREAM,
+    MICROS, OS_VERSION_STREAM,
 };
+use super::id_ranges::IdRanges;
 use crate::event_documents::report_key;
 use crate::store::data::NewDataRow;
 use crate::store::events::NewEvent;
@@ -40,19 +41,22 @@ pub fn process_flexible(
         original_first_id: report.lowest_id().unwrap_or(0),
         original_last_id: report.highest_id().unwrap_or(0),
         readings_in_file: events.len() + readings.len(),
+        covers: flexible_covers(report),
         ..Outcome::default()
     };
 
-    let is_new = |id: u32| u64::from(id) > ctx.last_id;
-    let new_events = events.iter().filter(|e| is_new(e.reading_id)).count();
-    let new_readings = readings.iter().filter(|r| is_new(r.reading_id)).count();
+    let new_events = events.iter().filter(|e| is_new(ctx, e.reading_id)).count();
+    let new_readings = readings
+        .iter()
+        .filter(|r| is_new(ctx, r.reading_id))
+        .count();
     out.new_count = new_events + new_readings;
     out.duplicate_count = out.readings_in_file - out.new_count;
     out.events.reserve(new_events);
     for (n, e) in events
         .iter()
         .enumerate()
-        .filter(|(_, e)| is_new(e.reading_id))
+        .filter(|(_, e)| is_new(ctx, e.reading_id))
     {
         let timestamp = match DeviceTime::from_raw(e.raw_time) {
             DeviceTime::Rtc(_) => fallback(e.raw_time),
@@ -73,7 +77,7 @@ pub fn process_flexible(
     }
 
     out.data.reserve(new_readings);
-    for r in readings.iter().filter(|r| is_new(r.reading_id)) {
+    for r in readings.iter().filter(|r| is_new(ctx, r.reading_id)) {
         let (slug, record) = streams.get(r.stream);
         if record.is_some_and(|s| !s.enabled) {
             continue;
@@ -107,6 +111,15 @@ pub fn process_flexible(
     Ok(out)
 }
 
+/// The ids a dictionary report covers: exactly its items' ids (ignoring 0). Unlike a signed
+/// list, nothing in the format says it holds every reading of its streamer between its
+/// lowest and highest id (software assembles it from any items), so the gaps stay open.
+pub fn flexible_covers(report: &FlexibleDictionaryReport) -> IdRanges {
+    let events = report.events().iter().map(|e| e.reading_id);
+    let data = report.readings().iter().map(|r| r.reading_id);
+    IdRanges::from_ids(events.chain(data).filter(|&id| id != 0).map(u64::from))
+}
+
 /// The documents of the events `process_flexible` would store against `ctx`, as (object
 /// key, JSON text): the caller stores them before it writes the rows that name them.
 pub fn event_documents(report: &FlexibleDictionaryReport, ctx: &Context) -> Vec<(String, String)> {
@@ -115,7 +128,7 @@ pub fn event_documents(report: &FlexibleDictionaryReport, ctx: &Context) -> Vec<
         .events()
         .iter()
         .enumerate()
-        .filter(|(_, e)| u64::from(e.reading_id) > ctx.last_id)
+        .filter(|(_, e)| is_new(ctx, e.reading_id))
         .filter_map(|(n, e)| {
             let text = json_text(MsgpackAsJson(&e.raw))?;
             let (slug, _) = streams.get(e.stream);

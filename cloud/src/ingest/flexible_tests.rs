@@ -91,13 +91,16 @@ fn at(text: &str) -> i64 {
     crate::time::parse(text, false).unwrap()
 }
 
+/// Nothing held yet.
+static NOTHING: IdRanges = IdRanges::new();
+
 fn ctx(streams: &HashMap<String, StreamSettings>) -> Context<'_> {
     Context {
         project_gid: 0x77,
         device_id: 0xd2,
         streamer_index: 256,
         selector: 0xFFFF,
-        last_id: 0,
+        held: &NOTHING,
         received: at("2017-01-10T10:00:00.500Z"),
         previous: None,
         streams,
@@ -177,7 +180,10 @@ fn ids_are_the_extremes_of_the_file_and_counts_cover_events_and_data() {
     assert_eq!((out.readings_in_file, out.new_count), (4, 4));
     assert_eq!(out.last_reboot_ts, None);
 
-    c.last_id = 3;
+    assert_eq!(out.covers.ranges(), [(2, 4), (9, 9)], "its own ids only");
+
+    let held = IdRanges::from_ranges([(1, 3)]);
+    c.held = &held;
     let out = process_flexible(&sample(), &c).unwrap();
     assert_eq!(out.events.len(), 1);
     assert_eq!(out.data.len(), 1);
@@ -193,7 +199,8 @@ fn uploading_again_stores_nothing() {
     let streams = HashMap::new();
     let mut c = ctx(&streams);
     let first = process_flexible(&sample(), &c).unwrap();
-    c.last_id = first.actual_last_id.unwrap();
+    let held = first.covers.clone();
+    c.held = &held;
     let again = process_flexible(&sample(), &c).unwrap();
     assert!(again.data.is_empty() && again.events.is_empty());
     assert_eq!((again.actual_first_id, again.actual_last_id), (None, None));

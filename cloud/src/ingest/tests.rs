@@ -9,6 +9,9 @@ use sync_protocol::Reading;
 use super::engine::{NO_REBOOTS_SELECTOR, SYSTEM_SELECTOR};
 use super::*;
 
+/// Nothing held yet.
+static NOTHING: IdRanges = IdRanges::new();
+
 const USER_SELECTOR: u16 = 0x57FE;
 
 fn at(text: &str) -> i64 {
@@ -41,7 +44,7 @@ fn ctx<'a>(streams: &'a HashMap<String, StreamSettings>, received: &str) -> Cont
         device_id: 0xd2,
         streamer_index: 1,
         selector: USER_SELECTOR,
-        last_id: 0,
+        held: &NOTHING,
         received: at(received),
         previous: None,
         streams,
@@ -189,7 +192,7 @@ fn rows_carry_canonical_slugs_ids_and_raw_values() {
 }
 
 #[test]
-fn only_ids_above_last_id_are_new_and_id_0_never_is() {
+fn only_ids_not_held_are_new_and_id_0_never_is() {
     let streams = HashMap::new();
     let rows: Vec<_> = (0..=5).map(|i| reading(0x5001, i, i, i)).collect();
     let r = report(10, 10, &rows);
@@ -204,7 +207,10 @@ fn only_ids_above_last_id_are_new_and_id_0_never_is() {
     assert_eq!((out.original_first_id, out.original_last_id), (1, 5));
     assert!(out.data.iter().all(|row| row.streamer_local_id != 0));
 
-    c.last_id = 3;
+    assert_eq!(out.covers.ranges(), [(1, 5)]);
+
+    let held = IdRanges::from_ranges([(1, 3)]);
+    c.held = &held;
     let out = process_signed_list(&r, &c).unwrap();
     let ids: Vec<_> = out.data.iter().map(|row| row.streamer_local_id).collect();
     assert_eq!(ids, [4, 5, 10]);
@@ -235,7 +241,8 @@ fn an_overlapping_report_stores_only_what_is_past_the_first() {
     );
     let mut c = ctx(&streams, "2017-01-10T10:00:00Z");
     let a = process_signed_list(&first, &c).unwrap();
-    c.last_id = a.actual_last_id.unwrap();
+    let held = a.covers.clone();
+    c.held = &held;
     let b = process_signed_list(&second, &c).unwrap();
     let ids: Vec<_> = b.data.iter().map(|row| row.streamer_local_id).collect();
     assert_eq!(ids, [6, 7, 8, 9]);
@@ -251,7 +258,8 @@ fn nothing_new_gives_no_rows_no_marker_and_no_ids() {
         &[reading(0x5001, 1, 1, 1), reading(0x5001, 2, 2, 2)],
     );
     let mut c = ctx(&streams, "2017-01-10T10:00:00Z");
-    c.last_id = 2;
+    let held = IdRanges::from_ranges([(1, 2)]);
+    c.held = &held;
     let out = process_signed_list(&r, &c).unwrap();
     assert!(out.data.is_empty() && out.events.is_empty());
     assert_eq!((out.actual_first_id, out.actual_last_id), (None, None));
@@ -460,4 +468,54 @@ fn throughput() {
     let per_s = stored as f64 / start.elapsed().as_secs_f64();
     eprintln!("{per_s:.0} readings/s");
     assert!(per_s > 300_000.0);
+}
+
+#[test]
+fn a_late_report_below_the_newest_is_stored_and_then_held() {
+    let streams = HashMap::new();
+    let rows = |ids: std::ops::RangeInclusive<u32>| -> Vec<Reading> {
+        ids.map(|i| reading(0x5001, i, i, i)).collect()
+    };
+    let late = report(100, 11, &rows(1..=10));
+    let mut c = ctx(&streams, "2017-01-10T10:00:00Z");
+    let newer = IdRanges::from_ranges([(11, 20)]);
+    c.held = &newer;
+    let out = process_signed_list(&late, &c).unwrap();
+    assert_eq!((out.new_count, out.duplicate_count), (10, 0));
+    assert_eq!(
+        (out.actual_first_id, out.actual_last_id),
+        (Some(1), Some(10))
+    );
+    assert_eq!(out.covers.ranges(), [(1, 10)]);
+    let mut held = newer.clone();
+    held.extend(&out.covers);
+    assert_eq!(held.ranges(), [(1, 20)]);
+    c.held = &held;
+    let again = process_signed_list(&late, &c).unwrap();
+    assert_eq!((again.new_count, again.duplicate_count), (0, 10));
+    assert!(again.data.is_empty(), "no rows and no marker");
+}
+
+#[test]
+fn a_signed_list_covers_its_whole_span_but_only_its_gaps_are_new() {
+    let streams = HashMap::new();
+    // Odd ids belong to other streamers of the device.
+    let even: Vec<Reading> = (1..=5).map(|i| reading(0x5001, i * 2, i, i)).collect();
+    let r = report(100, 11, &even);
+    let mut c = ctx(&streams, "2017-01-10T10:00:00Z");
+    let held = IdRanges::from_ranges([(1, 4), (8, 8)]);
+    c.held = &held;
+    let out = process_signed_list(&r, &c).unwrap();
+    let ids: Vec<_> = out
+        .data
+        .iter()
+        .filter(|row| !row.stream_slug.ends_with("5a05"))
+        .map(|row| row.streamer_local_id)
+        .collect();
+    assert_eq!(ids, [6, 10]);
+    assert_eq!(
+        (out.actual_first_id, out.actual_last_id),
+        (Some(6), Some(10))
+    );
+    assert_eq!(out.covers.ranges(), [(2, 10)]);
 }

@@ -290,12 +290,14 @@ pub async fn unclaim(
                 .execute(data)
                 .await?;
         }
-        // The streamers are gone, so ingest starts again from reading id 0.
+        // The streamers are gone, so ingest starts again with no reading id held.
         let streamer_prefix = format!("t--{}--%", device_slug.trim_start_matches("d--"));
-        sqlx::query("DELETE FROM streamer_progress WHERE streamer_slug LIKE $1")
-            .bind(streamer_prefix)
-            .execute(data)
-            .await?;
+        for table in ["streamer_progress", "streamer_held"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE streamer_slug LIKE $1"))
+                .bind(&streamer_prefix)
+                .execute(data)
+                .await?;
+        }
     }
     Ok(keys)
 }

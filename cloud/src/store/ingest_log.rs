@@ -1,5 +1,6 @@
 //! Exactly-once bookkeeping of ingest, kept in the stream-data database so that it commits in
-//! the same transaction as the rows it describes (see `migrations/data/1002_ingest_log.sql`).
+//! the same transaction as the rows it describes (see `migrations/data/1002_ingest_log.sql`;
+//! the held intervals themselves are in `held`).
 
 use std::collections::HashMap;
 
@@ -23,7 +24,8 @@ fn params(first: usize, n: usize) -> String {
 }
 
 /// Takes the progress rows of `streamers` (distinct) for this transaction and returns each
-/// one's `last_id`, in one statement.
+/// one's `last_id` (the highest id held), in one statement. The row is the streamer's lock:
+/// its held intervals (`store::held`) are read and written only while it is taken.
 ///
 /// The statement is a write, so on SQLite the transaction holds the write lock before it
 /// reads, and on PostgreSQL the rows stay locked until commit: two attempts at the same
@@ -57,8 +59,8 @@ pub async fn lock_progress(
         .collect()
 }
 
-/// A streamer's progress as committed now (0 when it has none), read without locking: it
-/// can only grow before a later transaction locks it.
+/// A streamer's highest held reading id as committed now (0 when it has none), read without
+/// locking: it can only grow.
 pub async fn progress(pool: &sqlx::AnyPool, streamer: &str) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT last_id FROM streamer_progress WHERE streamer_slug = $1")
         .bind(streamer)
@@ -117,9 +119,11 @@ pub struct Entry<'a> {
     pub outcome: Logged,
     /// The version readings stored, as JSON text.
     pub versions: &'a str,
+    /// The highest id the streamer holds with this report.
+    pub held_to: i64,
 }
 
-/// Logs the outcomes and moves each streamer's progress up to its `last_id` (never down),
+/// Logs the outcomes and moves each streamer's progress up to its `held_to` (never down),
 /// in two statements. Each streamer appears at most once in `entries`.
 pub async fn record(
     conn: &mut AnyConnection,
@@ -163,7 +167,7 @@ pub async fn record(
     );
     let mut query = sqlx::query(&sql);
     for e in &sorted {
-        query = query.bind(e.streamer).bind(e.outcome.last_id);
+        query = query.bind(e.streamer).bind(e.held_to);
     }
     query.execute(&mut *conn).await?;
     Ok(())

@@ -13,6 +13,7 @@ pub mod events;
 mod filter;
 pub mod fleets;
 pub mod gateways;
+pub mod held;
 pub mod ingest_log;
 pub mod jobs;
 pub mod orgs;

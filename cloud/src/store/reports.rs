@@ -197,7 +197,9 @@ pub struct Processed {
 }
 
 /// Writes a processed report's books: its ids and counts, the streamer's acknowledgement
-/// (`last_id`, which never goes down) and the device's highest known reading id.
+/// (`last_id`, which never goes down), its last reboot time unless the report is older than
+/// what the streamer has (a late report fills a hole below `last_id`), and the device's
+/// highest known reading id.
 pub async fn record_processed(
     conn: &mut AnyConnection,
     id: &str,
@@ -225,7 +227,8 @@ pub async fn record_processed(
     if p.actual.is_some() {
         sqlx::query(
             "UPDATE streamers SET last_id = CASE WHEN last_id < $1 THEN $1 ELSE last_id END, \
-             last_reboot_ts = COALESCE($2, last_reboot_ts) WHERE id = $3",
+             last_reboot_ts = CASE WHEN last_id <= $1 THEN COALESCE($2, last_reboot_ts) \
+             ELSE last_reboot_ts END WHERE id = $3",
         )
         .bind(last)
         .bind(p.last_reboot_ts)

@@ -7,6 +7,7 @@
 //! never marked done without them nor its effects applied twice (see `report`).
 
 mod report;
+mod stream_settings;
 
 use std::time::Duration;
 

@@ -7,9 +7,10 @@
 //!    under keys derived from the report id and the event's place in the file, so that an
 //!    attempt after a crash rewrites the same objects and the rows of 3 name only stored ones.
 //! 3. In one transaction on the stream-data database, for each report: lock the streamer's
-//!    progress row, and unless the ingest log already has this report, run the engine against
-//!    the stored `last_id`, insert the new rows, move the progress up and log the outcome
-//!    (with the version readings it stored).
+//!    progress row, and unless the ingest log already has this report, read the ids the
+//!    streamer holds around the report's, run the engine against them, insert the new rows,
+//!    add the ids the report covers to the held ones, move the progress up and log the
+//!    outcome (with the version readings it stored).
 //! 4. In one transaction on the metadata database: write each report's ids and counts, the
 //!    device's new OS and app versions, the streamer's acknowledgement and the job's
 //!    completion.
@@ -23,15 +24,16 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sync_protocol::report::Verification;
 
-use super::JobError;
+use super::{stream_settings, JobError};
 use crate::event_documents;
 use crate::http::report_upload::{self, Decoded, FileKind};
-use crate::ingest::{self, Context, Outcome, PreviousReport, StreamSettings};
+use crate::ingest::{self, Context, IdRanges, Outcome, PreviousReport, StreamSettings};
 use crate::state::AppState;
 use crate::store::device_versions::{self, VersionReading};
+use crate::store::held::{self, Window};
 use crate::store::ingest_log::{self, Logged};
 use crate::store::reports::{self, Processed, Report};
-use crate::store::{data, devices, events, jobs, projects, streamers, streams, variables};
+use crate::store::{data, devices, events, jobs, projects, streamers};
 use crate::time::now_micros;
 
 /// Readings per stream-data transaction: a batch of large reports is split so that one
@@ -157,6 +159,19 @@ struct Work {
     selector: u16,
     previous: Option<PreviousReport>,
     streams: HashMap<String, StreamSettings>,
+    /// The ids the report covers: the engine's and the held intervals' window.
+    covers: IdRanges,
+}
+
+impl Work {
+    /// The ids of its streamer the report may touch; `None` when it has no reading id.
+    fn window(&self) -> Option<Window<'_>> {
+        Some(Window {
+            streamer: &self.streamer_slug,
+            first: self.covers.min()?,
+            last: self.covers.max()?,
+        })
+    }
 }
 
 async fn prepare(state: &AppState, report: &Report) -> Result<Result<Work, String>, JobError> {
@@ -199,6 +214,10 @@ async fn prepare(state: &AppState, report: &Report) -> Result<Result<Work, Strin
         }
         Decoded::Flexible(_) => Vec::new(),
     };
+    let covers = match &decoded {
+        Decoded::SignedList(_) => ingest::signed_covers(&readings),
+        Decoded::Flexible(r) => ingest::flexible_covers(r),
+    };
     let previous = match report.incremental_id {
         Some(incremental) => reports::previous(meta, streamer.id, incremental)
             .await?
@@ -221,75 +240,9 @@ async fn prepare(state: &AppState, report: &Report) -> Result<Result<Work, Strin
             .and_then(|s| u16::try_from(s).ok())
             .unwrap_or(0xFFFF),
         previous,
-        streams: stream_settings(state, &project.id, device.id).await?,
+        streams: stream_settings::of_device(state, &project.id, device.id).await?,
+        covers,
     }))
-}
-
-/// The processing settings of the device's stream records.
-async fn stream_settings(
-    state: &AppState,
-    project_id: &str,
-    device_id: i64,
-) -> Result<HashMap<String, StreamSettings>, JobError> {
-    let meta = &state.db.meta;
-    let vars: HashMap<String, variables::Variable> = variables::of_project(meta, project_id)
-        .await?
-        .into_iter()
-        .map(|v| (v.id.clone(), v))
-        .collect();
-    let filter = streams::StreamFilter {
-        device_id: Some(device_id),
-        ..Default::default()
-    };
-    let (_, records) = streams::list(meta, &filter, 0, 100_000).await?;
-    let unit_mdo = |unit: Option<&Value>| {
-        unit.filter(|u| u.is_object()).map(|u| {
-            let num = |k: &str, default: f64| u[k].as_f64().unwrap_or(default);
-            (
-                num("m", 1.0),
-                num("d", 1.0),
-                u["o"].as_f64().filter(|o| *o != 0.0),
-            )
-        })
-    };
-    Ok(records
-        .into_iter()
-        .map(|s| {
-            let var = s.variable_id.as_ref().and_then(|id| vars.get(id));
-            let mdo = match (s.mdo_type.as_str(), var) {
-                ("V", Some(v)) => Some((
-                    v.multiplication_factor as f64,
-                    v.division_factor as f64,
-                    Some(v.offset).filter(|o| *o != 0.0),
-                )),
-                _ if s.multiplication_factor.is_some()
-                    || s.division_factor.is_some()
-                    || s.offset.is_some() =>
-                {
-                    Some((
-                        s.multiplication_factor.unwrap_or(1) as f64,
-                        s.division_factor.unwrap_or(1) as f64,
-                        s.offset.filter(|o| *o != 0.0),
-                    ))
-                }
-                _ => None,
-            };
-            let stream_unit = s
-                .input_unit
-                .as_deref()
-                .and_then(|u| serde_json::from_str::<Value>(u).ok());
-            let input_unit_mdo = unit_mdo(stream_unit.as_ref())
-                .or_else(|| unit_mdo(var.and_then(|v| v.input_unit.as_ref())));
-            let settings = StreamSettings {
-                enabled: s.enabled,
-                raw_value_format: s.raw_value_format.clone(),
-                mdo,
-                input_unit_mdo,
-                encoded: false,
-            };
-            (s.slug, settings)
-        })
-        .collect())
 }
 
 /// What step 3 stored: the logged outcome, the version readings, and the time of the last
@@ -301,9 +254,9 @@ struct Stored {
     last_reboot_ts: Option<i64>,
 }
 
-/// Step 2: the event documents of a group's flexible reports. Only events above the streamer's
-/// progress as read now are stored: progress only grows, so the engine in step 3 finds no new
-/// event outside this set. A report whose documents cannot be stored is retried later.
+/// Step 2: the event documents of a group's flexible reports. Only events whose id is not held
+/// as read now are stored: the held ids only grow, so the engine in step 3 finds no new event
+/// outside this set. A report whose documents cannot be stored is retried later.
 async fn put_documents(state: &AppState, group: &mut [Entry<'_>]) {
     for entry in group.iter_mut().filter(|e| e.result.is_none()) {
         let Step::Ready(report, work, _) = &entry.step else {
@@ -312,14 +265,14 @@ async fn put_documents(state: &AppState, group: &mut [Entry<'_>]) {
         let Decoded::Flexible(flexible) = &work.decoded else {
             continue;
         };
-        let last_id = match ingest_log::progress(&state.db.data, &work.streamer_slug).await {
-            Ok(last_id) => last_id,
+        let held = match held_now(state, work).await {
+            Ok(held) => held,
             Err(e) => {
                 entry.result = Some(Err(JobError::Retry(e.to_string())));
                 continue;
             }
         };
-        let docs = ingest::event_documents(flexible, &context(report, work, last_id));
+        let docs = ingest::event_documents(flexible, &context(report, work, &held));
         if let Err(e) = event_documents::put_all(&state.blobs, docs).await {
             tracing::warn!(report = %report.id, error = %e, "storing event documents failed");
             entry.result = Some(Err(JobError::Retry(format!(
@@ -327,6 +280,17 @@ async fn put_documents(state: &AppState, group: &mut [Entry<'_>]) {
             ))));
         }
     }
+}
+
+/// The streamer's held ids around the report's, as committed now (read without its lock:
+/// they only grow).
+async fn held_now(state: &AppState, work: &Work) -> Result<IdRanges, sqlx::Error> {
+    let Some(window) = work.window() else {
+        return Ok(IdRanges::new());
+    };
+    let mut conn = state.db.data.acquire().await?;
+    let mut held = held::around(&mut conn, &[window]).await?;
+    Ok(held.remove(&work.streamer_slug).unwrap_or_default())
 }
 
 /// Step 3: the rows and the ingest log of a group, in one stream-data transaction. A report
@@ -351,6 +315,14 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
     let mut tx = state.db.data_writes.begin().await?;
     let progress = ingest_log::lock_progress(&mut tx, &streamers).await?;
     let logged = ingest_log::logged(&mut tx, &ids).await?;
+    let windows: Vec<Window> = ready
+        .iter()
+        .filter(|(r, _)| !logged.contains_key(&r.id))
+        .filter_map(|(_, w)| w.window())
+        .collect();
+    let before = held::around(&mut tx, &windows).await?;
+    let nothing = IdRanges::new();
+    let held_before = |streamer: &str| before.get(streamer).unwrap_or(&nothing);
     // A report found in the log keeps its logged numbers; the engine runs on the others and
     // their rows go in together.
     let mut results: HashMap<String, Result<(Stored, Outcome), String>> = HashMap::new();
@@ -364,10 +336,7 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
                 },
                 Outcome::default(),
             )),
-            None => {
-                let last_id = progress.get(&work.streamer_slug).copied().unwrap_or(0);
-                run_engine(report, work, last_id)
-            }
+            None => run_engine(report, work, held_before(&work.streamer_slug)),
         };
         results.insert(report.id.clone(), result);
     }
@@ -395,15 +364,40 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
         .iter()
         .map(|(.., stored, _)| device_versions::to_log(&stored.versions))
         .collect();
+    // Each streamer is in the group once, so its intervals change by one report here.
+    let after: Vec<IdRanges> = fresh
+        .iter()
+        .map(|(_, streamer, _, outcome)| {
+            let mut after = held_before(streamer).clone();
+            after.extend(&outcome.covers);
+            after
+        })
+        .collect();
+    let changes: Vec<held::Change> = fresh
+        .iter()
+        .zip(&after)
+        .map(|((_, streamer, ..), after)| held::Change {
+            streamer,
+            before: held_before(streamer),
+            after,
+        })
+        .collect();
+    held::write(&mut tx, &changes).await?;
     let log: Vec<ingest_log::Entry> = fresh
         .iter()
         .zip(&versions)
+        .zip(&after)
         .map(
-            |((report, streamer, stored, _), versions)| ingest_log::Entry {
+            |(((report, streamer, stored, _), versions), after)| ingest_log::Entry {
                 report,
                 streamer,
                 outcome: stored.logged,
                 versions,
+                held_to: progress.get(*streamer).copied().unwrap_or(0).max(
+                    after
+                        .max()
+                        .map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)),
+                ),
             },
         )
         .collect();
@@ -422,10 +416,10 @@ async fn store_rows(state: &AppState, group: &mut [Entry<'_>]) -> Result<(), sql
     Ok(())
 }
 
-/// The engine on one report against its streamer's stored `last_id`: what it stores, or why
-/// the report is refused.
-fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Outcome), String> {
-    let ctx = context(report, work, last_id);
+/// The engine on one report against the ids its streamer holds: what it stores, or why the
+/// report is refused.
+fn run_engine(report: &Report, work: &Work, held: &IdRanges) -> Result<(Stored, Outcome), String> {
+    let ctx = context(report, work, held);
     let outcome = match &work.decoded {
         Decoded::SignedList(r) => ingest::process_signed_readings(r, &work.readings, &ctx),
         Decoded::Flexible(r) => ingest::process_flexible(r, &ctx),
@@ -446,14 +440,14 @@ fn run_engine(report: &Report, work: &Work, last_id: i64) -> Result<(Stored, Out
     Ok((stored, outcome))
 }
 
-/// What the engine is told about `report` when the streamer's progress is `last_id`.
-fn context<'a>(report: &'a Report, work: &'a Work, last_id: i64) -> Context<'a> {
+/// What the engine is told about `report` when its streamer holds `held`.
+fn context<'a>(report: &'a Report, work: &'a Work, held: &'a IdRanges) -> Context<'a> {
     Context {
         project_gid: work.project_gid,
         device_id: u64::try_from(work.device_id).unwrap_or_default(),
         streamer_index: work.index,
         selector: work.selector,
-        last_id: u64::try_from(last_id).unwrap_or_default(),
+        held,
         received: report.sent_timestamp,
         previous: work.previous,
         streams: &work.streams,

@@ -2,8 +2,8 @@
 //!
 //! Results answer reports in order: `results[i]` is the outcome of `reports[i]`. A report
 //! seen before is `duplicate`, not an error, so a retried batch is harmless. `cloud_has`
-//! tells the gateway, per (device, streamer), the highest reading id the cloud holds, which
-//! is what the `cloud` acknowledgement policy passes on to the POD.
+//! tells the gateway, per (device, streamer), an id up to which the cloud holds every reading
+//! the POD still keeps, which is what the `cloud` acknowledgement policy passes on to the POD.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -87,7 +87,9 @@ impl SyncBatch {
 pub struct SyncAnswer {
     /// One outcome per report, in the batch's order.
     pub results: Vec<ReportOutcome>,
-    /// The highest reading id the cloud holds for each (device, streamer) in the batch.
+    /// For each (device, streamer) in the batch, the highest reading id the cloud holds
+    /// (counting this batch's stored reports): every reading up to it that the POD still
+    /// keeps is in the cloud, though ids the POD freed earlier may still be on their way.
     pub cloud_has: Vec<StreamerProgress>,
 }
 
