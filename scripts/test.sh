@@ -15,7 +15,7 @@ need() { missing+=("$1"); echo "  missing: $2 (Debian package $1)"; }
 
 echo "--- what the tests need"
 command -v cc >/dev/null || need gcc "a C compiler, to build SQLite and libdbus"
-command -v cc >/dev/null || need libc6-dev "the C library headers"
+echo '#include <stdio.h>' | cc -E - >/dev/null 2>&1 || need libc6-dev "the C library headers"
 command -v python3 >/dev/null || need python3 "Python 3, for the reference tools and the SDK"
 # Debian ships `python3 -m venv` (and the ensurepip it needs) apart, as python3-venv.
 python3 -c 'import ensurepip, venv' 2>/dev/null || need python3-venv "python3 -m venv"
@@ -39,5 +39,10 @@ else
   echo "  all present"
 fi
 
-echo "--- cargo test --workspace --locked $*"
-exec cargo test --workspace --locked "$@"
+# Every crate, unless the arguments name some (`-p cloud`).
+scope=(--workspace)
+for arg in "$@"; do
+  case "$arg" in -p | -p* | --package | --package=*) scope=() ;; esac
+done
+echo "--- cargo test ${scope[*]:+${scope[*]} }--locked $*"
+exec cargo test "${scope[@]}" --locked "$@"

@@ -7,6 +7,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running `serve`, killed if the test ends before it stops it.
+struct Server(Option<std::process::Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn cloud(data_dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_iotile-cloud"))
         .args(args)
@@ -105,20 +117,22 @@ fn serve_announces_itself_creates_a_private_secret_and_stops_on_sigterm() {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_iotile-cloud"))
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("IOTILE_SECRET_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Server(Some(
+        Command::new(env!("CARGO_BIN_EXE_iotile-cloud"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("IOTILE_SECRET_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut up = false;
     while Instant::now() < deadline && !up {
@@ -137,11 +151,9 @@ fn serve_announces_itself_creates_a_private_secret_and_stops_on_sigterm() {
     assert!(out.status.success(), "{}", text(&out));
     let out = cloud(dir.path(), &["health", "--database-only"]);
     assert!(out.status.success(), "{}", text(&out));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let child = server.0.take().unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit status {:?}", out.status);
     let printed = String::from_utf8_lossy(&out.stdout);

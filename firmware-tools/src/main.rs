@@ -275,7 +275,18 @@ fn run_pods(args: PodRun) -> Result<Outcome> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(pod_run::run(options, async {
-        let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C, or SIGTERM as service managers and `docker stop` send it.
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     }))?;
     Ok(Outcome::Good)
 }

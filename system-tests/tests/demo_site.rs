@@ -11,21 +11,27 @@
 mod common;
 mod site;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
 use site::site;
 
-/// The script, stopped with SIGTERM (as `docker stop` does) if the test ends early.
+/// The script, in a process group of its own, stopped with SIGTERM (as `docker stop` does)
+/// if the test ends early; what it started goes with it.
 struct Script(Child);
 
 impl Script {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(i32::try_from(self.0.id()).unwrap())
+    }
+
     fn terminate(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
+        let _ = signal::kill(self.pid(), Signal::SIGTERM);
     }
 
     /// Its exit status, once it has exited within `within`.
@@ -49,6 +55,9 @@ impl Drop for Script {
                 let _ = self.0.kill();
             }
         }
+        // Its programs, should the script have died before stopping them.
+        let _ = signal::killpg(self.pid(), Signal::SIGKILL);
+        let _ = self.0.wait();
     }
 }
 
@@ -102,6 +111,7 @@ async fn the_demo_site_script_collects_syncs_and_stops_cleanly() {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .unwrap(),
     );

@@ -57,6 +57,7 @@ impl Inner {
         let Some(path) = &self.state_file else {
             return Ok(());
         };
+        let _one_at_a_time = lock(&self.saving);
         let (bytes, generation, id) = {
             let model = lock(&self.model);
             (
@@ -108,7 +109,9 @@ pub(super) async fn clock_task(inner: Weak<Inner>, stop: CancellationToken) {
         };
         let changed = generation != inner.saved_generation.load(Ordering::Relaxed);
         let ids = u64::from(id).saturating_sub(inner.saved_id.load(Ordering::Relaxed));
-        if changed && (last_save.elapsed() >= SAVE_EVERY || ids >= u64::from(SAVE_AFTER_IDS)) {
+        // A stopped POD saves once more in `stop`; its state directory may be going away.
+        let due = last_save.elapsed() >= SAVE_EVERY || ids >= u64::from(SAVE_AFTER_IDS);
+        if changed && due && !inner.stop.is_cancelled() {
             if let Err(error) = inner.save() {
                 // The alternate form shows the I/O error the state error wraps.
                 let error = anyhow::Error::new(error);

@@ -111,6 +111,9 @@ struct Inner {
     advertiser: Mutex<Advertiser>,
     saved_generation: AtomicU64,
     saved_id: AtomicU64,
+    /// Held from snapshot to rename, so that the clock's periodic save and the one at stop
+    /// never interleave (the last file written is the last state).
+    saving: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -173,6 +176,7 @@ impl VirtualPod {
             })),
             saved_generation: AtomicU64::new(model.generation()),
             saved_id: AtomicU64::new(u64::from(model.last_allocated_id())),
+            saving: Mutex::new(()),
             model: Mutex::new(model),
         });
         if inner.state_file.is_some() {

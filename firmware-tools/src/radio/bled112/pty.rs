@@ -10,6 +10,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,9 +77,12 @@ impl Pty {
         let path = PathBuf::from(ptsname_r(&master)?);
         // Raw mode is a property of the terminal, so set it once through a short-lived
         // slave descriptor; hosts that open the port set their own modes anyway.
+        // O_NOCTTY: a session leader (a service, `setsid`) must not take the pty as its
+        // controlling terminal, or closing the master at stop would hang the process up.
         let slave = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(OFlag::O_NOCTTY.bits())
             .open(&path)?;
         let mut modes = tcgetattr(&slave)?;
         cfmakeraw(&mut modes);
