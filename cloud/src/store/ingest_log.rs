@@ -25,7 +25,7 @@ fn params(first: usize, n: usize) -> String {
 
 /// Takes the progress rows of `streamers` (distinct) for this transaction and returns each
 /// one's `last_id` (the highest id held), in one statement. The row is the streamer's lock:
-/// its held intervals (`store::held`) are read and written only while it is taken.
+/// its held intervals (`store::held`) are written only while it is taken.
 ///
 /// The statement is a write, so on SQLite the transaction holds the write lock before it
 /// reads, and on PostgreSQL the rows stay locked until commit: two attempts at the same
