@@ -44,5 +44,5 @@ scope=(--workspace)
 for arg in "$@"; do
   case "$arg" in -p | -p* | --package | --package=*) scope=() ;; esac
 done
-echo "--- cargo test ${scope[*]:+${scope[*]} }--locked $*"
+echo "--- cargo test ${scope[*]:+${scope[*]} }--locked${*:+ $*}"
 exec cargo test "${scope[@]}" --locked "$@"
