@@ -217,3 +217,28 @@ async fn a_link_that_comes_up_as_the_connect_gives_up_is_closed() {
     );
     dongle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dongle_still_answering_a_killed_host_opens_cleanly() {
+    use std::io::Write;
+    use sync_protocol::bgapi::Command;
+
+    let pod = pod(0x0012_3465);
+    let dongle = dongle(&[&pod], 3);
+    // A host killed right after sending a command: its answer waits unread on the port.
+    let mut killed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dongle.path())
+        .expect("the port opens");
+    let packet = Command::GapEndProcedure.encode().expect("encodes");
+    killed.write_all(&packet.encode()).expect("written");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let transport = Bled112::open(dongle.path())
+        .await
+        .expect("the dongle opens");
+    visit(&transport, 0x0012_3465).await;
+    drop(killed);
+    dongle.stop().await;
+}

@@ -37,13 +37,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often a connect that failed to be established is retried.
 const CONNECT_ATTEMPTS: usize = 4;
 const SCAN_QUEUE: usize = 256;
+/// At open, how long input is read and dropped before the first command.
+const STALE_INPUT: Duration = Duration::from_millis(100);
 
 type EventQueue = mpsc::UnboundedReceiver<Event>;
 
 /// What the reader task and the callers share.
 struct State {
-    /// The command in flight waits here for its response.
-    pending: Option<oneshot::Sender<Response>>,
+    /// The command in flight (its class and id) waits here for its response.
+    pending: Option<((u8, u8), oneshot::Sender<Response>)>,
     scanners: Vec<mpsc::Sender<Seen>>,
     /// v1 advertisements waiting for their scan response.
     v1_adverts: HashMap<BdAddr, Vec<u8>>,
@@ -95,6 +97,8 @@ impl Bled112 {
             _stop: stop,
         });
         tokio::spawn(read_port(reader, Arc::downgrade(&driver), stopped));
+        // What the dongle still had to say to an earlier host arrives now and is dropped.
+        tokio::time::sleep(STALE_INPUT).await;
 
         // Slot queues must exist before 0/6, whose slot events follow its response.
         let max = {
@@ -213,7 +217,7 @@ impl Driver {
             if let Some(reason) = &state.gone {
                 return Err(TransportError::Radio(reason.clone()));
             }
-            state.pending = Some(tx);
+            state.pending = Some((command.class_id(), tx));
         }
         writer
             .write_all(&packet.encode())
@@ -383,10 +387,15 @@ impl Driver {
         let mut state = self.lock();
         match message {
             Message::Response(response) => match state.pending.take() {
-                Some(waiter) => {
+                Some((awaited, waiter)) if response.class_id() == awaited => {
                     let _ = waiter.send(response);
                 }
-                None => tracing::debug!(?response, "BLED112: response nobody waits for"),
+                // The answer to a command of a host that died before reading it (a gateway
+                // killed mid-command): not ours.
+                other => {
+                    state.pending = other;
+                    tracing::debug!(?response, "BLED112: a response nobody waits for; dropped");
+                }
             },
             Message::Event(Event::ScanResponse {
                 rssi,
