@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod report_setup;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
 const DEVICE: u32 = 0x77;
-const RECEIVED: &str = "2026-01-01T00:00:00";
+use report_setup::RECEIVED;
 /// Upload time in microseconds, for the pure engine.
 const RECEIVED_US: i64 = 1_767_225_600_000_000;
 
@@ -138,20 +139,7 @@ proptest! {
 }
 
 async fn upload(app: &common::TestApp, token: &str, bytes: Vec<u8>) -> Value {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("report.bin");
-    let response = app
-        .client
-        .post(format!(
-            "{}?timestamp={RECEIVED}",
-            app.url("streamer/report/")
-        ))
-        .header("Authorization", format!("jwt {token}"))
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    report_setup::upload_file(app, token, "report.bin", bytes).await
 }
 
 /// Waits until no report is waiting for the worker.

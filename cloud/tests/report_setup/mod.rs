@@ -15,7 +15,15 @@ pub const RECEIVED: &str = "2026-01-01T00:00:00";
 
 /// Uploads a report file (`.mp`); returns the report id.
 pub async fn upload_report(app: &common::TestApp, token: &str, bytes: Vec<u8>) -> String {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("report.mp");
+    upload_file(app, token, "report.mp", bytes).await["report"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Uploads `bytes` as the file `name` at [`RECEIVED`]; returns the answer, which must be 201.
+pub async fn upload_file(app: &common::TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
     let response = app
         .client
         .post(format!(
@@ -28,10 +36,7 @@ pub async fn upload_report(app: &common::TestApp, token: &str, bytes: Vec<u8>) -
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["report"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    response.json().await.unwrap()
 }
 
 /// Runs a job worker until the report is processed; returns the report.
