@@ -17,6 +17,8 @@
 //! - [`time`]: device time to UTC, the one conversion every component uses.
 //! - [`gateway`]: gateway⇄cloud sync: the gateway's ed25519 key, signed request headers,
 //!   registration with a one-time code, upload batches and the cloud's answer.
+//! - [`ota`]: OTA: deployment criteria, release keys and script signatures, the gateway's
+//!   deployment feed.
 //! - [`version`]: packed tag and version words (`0x5C08`/`0x5C09`, RPC `0x1008`).
 
 pub mod auth;
@@ -24,6 +26,7 @@ pub mod bgapi;
 pub mod ble;
 pub mod gateway;
 pub mod ids;
+pub mod ota;
 pub mod reading;
 pub mod report;
 pub mod rpc;
