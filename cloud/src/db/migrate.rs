@@ -45,6 +45,7 @@ const META: &[(i64, &str, &str)] = &[
         "device versions",
         include_str!("../../migrations/meta/0006_device_versions.sql"),
     ),
+    (7, "ota", include_str!("../../migrations/meta/0007_ota.sql")),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[
