@@ -6,7 +6,7 @@
 
 mod common;
 
-use cloud::http::openapi::OPERATIONS;
+use cloud::http::openapi::operations;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -21,7 +21,7 @@ fn concrete(path: &str) -> String {
 backends!(
     anonymous_and_bad_tokens_are_refused_everywhere,
     |app: common::TestApp| async move {
-        for op in OPERATIONS {
+        for op in operations() {
             let method = Method::from_bytes(op.method.as_bytes()).unwrap();
             let path = concrete(op.path);
             let anonymous = app.call(method.clone(), &path, None, None).await;

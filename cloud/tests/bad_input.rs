@@ -5,7 +5,7 @@
 
 mod common;
 
-use cloud::http::openapi::OPERATIONS;
+use cloud::http::openapi::operations;
 use reqwest::Method;
 
 const ODD_IDS: &[&str] = &[
@@ -43,7 +43,7 @@ backends!(
     odd_input_is_a_client_error,
     |app: common::TestApp| async move {
         let staff = app.staff("staff@arch.io").await;
-        for op in OPERATIONS {
+        for op in operations() {
             let method = Method::from_bytes(op.method.as_bytes()).unwrap();
             let templated = op.path.trim_start_matches("/api/v1/");
             let ids: &[&str] = if templated.contains('{') {

@@ -12,7 +12,7 @@ pub struct Operation {
     pub status: u16,
 }
 
-const fn op(
+pub(super) const fn op(
     method: &'static str,
     path: &'static str,
     tag: &'static str,
@@ -29,7 +29,7 @@ const fn op(
     }
 }
 
-const fn public(
+pub(super) const fn public(
     method: &'static str,
     path: &'static str,
     tag: &'static str,
