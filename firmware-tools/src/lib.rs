@@ -7,6 +7,8 @@
 //!   `iotile-fw report inspect` and `iotile-fw script inspect`.
 //! - [`pod`]: the virtual POD: device model (sensor log, streamers, RPC table, update-script
 //!   runner, persistence) and its BLE GATT personality.
+//! - [`release`]: OTA release keys (0600 files) and detached script signatures
+//!   (`iotile-fw keys gen --release`, `script sign`, `script verify`).
 //! - [`script_build`]: update scripts from a readable TOML description
 //!   (`iotile-fw script build`).
 //! - [`radio`]: what virtual radios see of a POD ([`radio::Peripheral`], [`radio::GattLink`]),
@@ -17,4 +19,5 @@ pub mod inspect;
 pub mod keys;
 pub mod pod;
 pub mod radio;
+pub mod release;
 pub mod script_build;

@@ -1,4 +1,5 @@
-//! `iotile-fw`: inspect (and, later, build and sign) IOTile reports and update scripts.
+//! `iotile-fw`: build, inspect and sign IOTile reports and update scripts, and run virtual
+//! PODs.
 //!
 //! Exit status: 0 when the file decodes (and verifies, when signed); 1 when it decodes but a
 //! signature or hash does not verify, or cannot be checked without a key; 2 when it cannot be
@@ -17,6 +18,7 @@ use firmware_tools::inspect::Outcome;
 use firmware_tools::{keys, script_build};
 
 mod pod_run;
+mod release_cli;
 use sync_protocol::auth::RootKey;
 use sync_protocol::Report;
 
@@ -24,7 +26,7 @@ use sync_protocol::Report;
 #[command(
     name = "iotile-fw",
     version,
-    about = "Inspect IOTile device reports and update scripts",
+    about = "Build, inspect and sign IOTile device reports and update scripts",
     after_help = "Exit status: 0 decoded (and verified, when signed); 1 decoded but not \
                   verified (bad signature or hash, or no key given); 2 not readable."
 )]
@@ -93,7 +95,7 @@ enum ReportCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Make a random 32-byte device user key
+    /// Make a random 32-byte device user key, or with --release an OTA release key pair
     Gen(KeysGen),
 }
 
@@ -135,6 +137,9 @@ struct KeysGen {
     /// Write the key to this new file (mode 0600) instead of printing it
     #[arg(short, long)]
     out: Option<PathBuf>,
+    /// An ed25519 release key for signing update scripts; its public id goes to <out>.pub
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +148,10 @@ enum ScriptCommand {
     Inspect(ScriptInspect),
     /// Build an update script from a TOML description of its records
     Build(ScriptBuild),
+    /// Sign a script for release (writes <script>.sig; the script is unchanged)
+    Sign(release_cli::ScriptSign),
+    /// Check a script's release signature against trusted release keys
+    Verify(release_cli::ScriptVerify),
 }
 
 #[derive(Args)]
@@ -184,8 +193,13 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Inspect(args)) => inspect_report(&args),
         Command::Script(ScriptCommand::Inspect(args)) => inspect_script(&args),
         Command::Report(ReportCommand::Build(args)) => build_report(&args),
+        Command::Keys(KeysCommand::Gen(args)) if args.release => {
+            release_cli::generate(args.out.as_deref())
+        }
         Command::Keys(KeysCommand::Gen(args)) => generate_key(&args),
         Command::Script(ScriptCommand::Build(args)) => build_script(&args),
+        Command::Script(ScriptCommand::Sign(args)) => release_cli::sign(&args),
+        Command::Script(ScriptCommand::Verify(args)) => release_cli::verify(&args),
         Command::Pod(PodCommand::Run(args)) => run_pods(args),
     };
     match result {
