@@ -2,6 +2,7 @@
 //! kind over both channels, failing and rejected scripts, resets inside a script.
 
 use firmware_tools::pod::{PodConfig, PodModel, ResetCause};
+use sha2::Digest;
 use sync_protocol::rpc::codes;
 use sync_protocol::script::{
     NodeDescriptor, NodeInput, Processor, Record, ReportFormat, ReportType, StreamerDescriptor,
@@ -133,11 +134,15 @@ fn every_record_kind_runs_over_2101_chunks() {
     pod.advance(30);
     assert!(!pod.stream_readings(0x5001).is_empty());
     let boots = pod.reboot_count();
-    assert_eq!(
-        run_script(&mut pod, &script(everything_script()), Channel::Rpc2101),
-        0
-    );
+    let bytes = script(everything_script());
+    assert_eq!(run_script(&mut pod, &bytes, Channel::Rpc2101), 0);
     check_everything_ran(&mut pod, boots);
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    assert_eq!(
+        pod.scripts_completed(),
+        [sha],
+        "a completed script is recorded once"
+    );
 }
 
 #[test]
@@ -163,6 +168,10 @@ fn a_failing_error_checking_rpc_stops_the_script() {
     ];
     let error = run_script(&mut pod, &script(records), Channel::Rpc2101);
     assert_eq!(error, codes::STREAMER_NOT_ALLOCATED);
+    assert!(
+        pod.scripts_completed().is_empty(),
+        "a failed script is not recorded"
+    );
     assert_eq!(bridge(&mut pod), (0, codes::STREAMER_NOT_ALLOCATED));
     assert_eq!(
         code(&mut pod, 0x200B, &0x2001u16.to_le_bytes()),

@@ -45,6 +45,7 @@ impl PodModel {
             config_db: ConfigDb::default(),
             rtc_offset: None,
             reboot_count: 0,
+            scripts_completed: Vec::new(),
             outputs: Vec::new(),
             env: Environment {
                 battery_mv: config.battery_mv,

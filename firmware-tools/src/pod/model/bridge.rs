@@ -17,6 +17,7 @@
 //! record, `0x80058002` a response of the wrong size, `0x80058003` an unknown record type,
 //! `0x80058004` a tile slot that cannot exist, 3 a script larger than the buffer.
 
+use sha2::{Digest, Sha256};
 use sync_protocol::rpc::{codes, RpcOutcome, RpcResponse};
 use sync_protocol::script::{Record, ScriptErrorKind, ScriptRpc, UpdateScript};
 
@@ -54,6 +55,8 @@ pub(super) struct Bridge {
     buffer: Vec<u8>,
     script: Vec<Record>,
     next: usize,
+    /// SHA-256 (hex) of the script being run.
+    sha256: String,
 }
 
 impl PodModel {
@@ -140,6 +143,7 @@ impl PodModel {
         let bytes = std::mem::take(&mut bridge.buffer);
         match UpdateScript::decode(&bytes) {
             Ok(script) => {
+                bridge.sha256 = hex::encode(Sha256::digest(&bytes));
                 bridge.script = script.records;
                 bridge.next = 0;
                 bridge.status = BridgeStatus::Validated;
@@ -191,7 +195,7 @@ impl PodModel {
     fn run_next_record(&mut self) {
         let bridge = &mut self.ram.bridge;
         let Some(record) = bridge.script.get(bridge.next).cloned() else {
-            *bridge = Bridge::default();
+            self.script_completed();
             return;
         };
         bridge.next += 1;
@@ -208,9 +212,19 @@ impl PodModel {
                     ..Bridge::default()
                 };
             }
-            Ok(()) if bridge.next >= bridge.script.len() => *bridge = Bridge::default(),
+            Ok(()) if bridge.next >= bridge.script.len() => self.script_completed(),
             Ok(()) => {}
         }
+    }
+
+    fn script_completed(&mut self) {
+        let done = std::mem::take(&mut self.ram.bridge);
+        self.flash.scripts_completed.push(done.sha256);
+    }
+
+    /// SHA-256 (hex) of every script that ran to its end without error, oldest first.
+    pub fn scripts_completed(&self) -> &[String] {
+        &self.flash.scripts_completed
     }
 
     fn execute_record(&mut self, record: &Record) -> Result<(), u32> {

@@ -173,6 +173,10 @@ struct Flash {
     /// an RTC. Kept current across resets (the RTC keeps counting).
     rtc_offset: Option<i64>,
     reboot_count: u32,
+    /// SHA-256 (hex) of every update script that ran to its end without error, in order:
+    /// how tests prove a script ran exactly once.
+    #[serde(default)]
+    scripts_completed: Vec<String>,
     outputs: Vec<OutputState>,
     env: Environment,
     tiles: Vec<PeripheralTile>,
