@@ -22,6 +22,7 @@ pub mod location;
 pub mod note;
 pub mod openapi;
 pub mod org;
+pub mod origin;
 pub mod pagination;
 pub mod params;
 pub mod project;
