@@ -45,9 +45,9 @@ use crate::store::script_uploads::{self, Upload};
 use crate::time::{format, now_micros};
 
 /// What download links are bound to: the script's slug and its file's SHA-256.
-const DOWNLOAD: &str = "script-download";
+pub const DOWNLOAD: &str = "script-download";
 /// What upload tokens are bound to: the script's slug and the upload's uuid.
-const UPLOAD: &str = "script-upload";
+pub const UPLOAD: &str = "script-upload";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
