@@ -6,6 +6,8 @@
 //! - `store`: every SQL statement, one module per table family;
 //! - `auth`: passwords, JWTs, org roles and the request's `Caller`;
 //! - `blobs`: object storage (local disk or S3) for raw reports and other files;
+//! - `script_files`, `script_release`: OTA script bytes in the object store, and whether a
+//!   script may be released under its org's release keys;
 //! - `http`: axum routes, one module per resource, with the original's JSON shapes and errors;
 //! - `time`: the API's datetime formats;
 //! - `state`: what handlers share;
@@ -22,6 +24,8 @@ pub mod event_documents;
 pub mod http;
 pub mod ingest;
 pub mod probe;
+pub mod script_files;
+pub mod script_release;
 pub mod server;
 pub mod state;
 pub mod store;

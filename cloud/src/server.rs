@@ -9,7 +9,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::auth::secret::{self, Secret};
-use crate::auth::tokens::UserTokens;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::db::Db;
@@ -56,7 +55,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         .context("seeding the catalogue")?;
     Ok(AppState::new(
         db,
-        UserTokens::new(&secret),
+        &secret,
         SiteInfo {
             name: settings.site_name.clone(),
             stage: "production".to_string(),

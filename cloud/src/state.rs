@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use crate::auth::limiter::LoginLimiter;
+use crate::auth::links::LinkSigner;
+use crate::auth::secret::Secret;
 use crate::auth::tokens::UserTokens;
 use crate::blobs::Blobs;
 use crate::db::Db;
@@ -13,6 +15,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub tokens: UserTokens,
+    /// Signs the links that work without an `Authorization` header (script downloads).
+    pub links: LinkSigner,
     pub login_limiter: LoginLimiter,
     pub site: SiteInfo,
     /// Wakes this process's idle workers when a job is queued here.
@@ -30,10 +34,12 @@ pub struct SiteInfo {
 }
 
 impl AppState {
-    pub fn new(db: Db, tokens: UserTokens, site: SiteInfo, blobs: Blobs) -> AppState {
+    /// The state of a server whose tokens and links are signed with `secret`.
+    pub fn new(db: Db, secret: &Secret, site: SiteInfo, blobs: Blobs) -> AppState {
         AppState(Arc::new(Inner {
             db,
-            tokens,
+            tokens: UserTokens::new(secret),
+            links: LinkSigner::new(secret),
             login_limiter: LoginLimiter::default(),
             site,
             jobs_ready: tokio::sync::Notify::new(),

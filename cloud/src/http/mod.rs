@@ -22,10 +22,15 @@ pub mod location;
 pub mod note;
 pub mod openapi;
 pub mod org;
+pub mod origin;
+pub mod ota_script;
+pub mod ota_script_file;
+pub mod ota_script_release;
 pub mod pagination;
 pub mod params;
 pub mod project;
 pub mod property;
+pub mod release_key;
 pub mod report;
 pub mod report_upload;
 pub mod rows;
@@ -84,6 +89,8 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(streamer::routes())
         .merge(report::routes())
         .merge(fleet::routes())
+        .merge(ota_script::routes())
+        .merge(release_key::routes())
         .merge(gateway::routes())
         .merge(stream::routes())
         .merge(data::routes())

@@ -3,7 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -150,17 +150,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
             .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default();
         let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let scheme = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .filter(|p| *p == "https" || *p == "http")
-            .unwrap_or("http");
         // Inside `/api/v1` the router sees the path without that prefix; links need the
         // whole path, and its final slash, as clients expect.
         let full = parts
@@ -171,7 +160,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
         Ok(PageRequest {
             page: get("page"),
             page_size: get("page_size"),
-            base: format!("{scheme}://{host}{path}/"),
+            base: format!("{}{path}/", super::origin::of(parts)),
             query,
         })
     }

@@ -1,5 +1,132 @@
 //! OTA operations on device scripts, their files and signatures, and release keys.
 
-use super::operations::Operation;
+use super::operations::{op, public, Operation};
 
-pub const OPERATIONS: &[Operation] = &[];
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "GET",
+        "/api/v1/ota/script/",
+        "ota",
+        "Device scripts: staff see all, members their orgs' (?org=, ?version=M[.m[.p]])",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/script/",
+        "ota",
+        "Create a device script {name, org, version} (can_manage_ota)",
+        201,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/script/{slug}/",
+        "ota",
+        "One device script",
+        200,
+    ),
+    op(
+        "PATCH",
+        "/api/v1/ota/script/{slug}/",
+        "ota",
+        "Rename, or release with {\"released\": true} (file and signature checked)",
+        200,
+    ),
+    op(
+        "DELETE",
+        "/api/v1/ota/script/{slug}/",
+        "ota",
+        "Delete a script no deployment request uses",
+        204,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/script/{slug}/upload/",
+        "ota",
+        "Upload the script's .trub file (multipart `file`)",
+        201,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/script/{slug}/uploadurl/",
+        "ota",
+        "Start a two-step upload {name}: a URL and fields to post the file to",
+        202,
+    ),
+    public(
+        "POST",
+        "/api/v1/ota/script/{slug}/presigned/",
+        "ota",
+        "Post the file with the fields uploadurl gave (multipart, no credentials)",
+        204,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/script/{slug}/uploadsuccess/",
+        "ota",
+        "Attach the file of a two-step upload {name, uuid}",
+        202,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/script/{slug}/signature/",
+        "ota",
+        "Store a release signature, verified against the org's current keys",
+        201,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/script/{slug}/file/",
+        "ota",
+        "Where to download the file: {name, url, key, major_version, minor_version, patch_version}",
+        200,
+    ),
+    public(
+        "GET",
+        "/api/v1/ota/script/{slug}/download/",
+        "ota",
+        "The file's bytes, with a signed link's ?expires=&sig= (no credentials)",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/key/",
+        "ota",
+        "Release keys of the caller's orgs (?org=)",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/key/",
+        "ota",
+        "Add a release key {org, key: \"rk--…\", label} (can_manage_ota)",
+        201,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/key/{id}/",
+        "ota",
+        "One release key",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/key/{id}/revoke/",
+        "ota",
+        "Revoke a release key (can_manage_ota)",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/org/{slug}/ota/",
+        "ota",
+        "The org's OTA policy {allow_unsigned}",
+        200,
+    ),
+    op(
+        "PATCH",
+        "/api/v1/org/{slug}/ota/",
+        "ota",
+        "Change the org's OTA policy (can_manage_org_and_projects)",
+        200,
+    ),
+];
