@@ -426,3 +426,17 @@ impl std::fmt::Debug for BluezLink {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_rejected_write_reads_as_buffers_full() {
+        let rejected = btleplug::Error::Other("org.bluez.Error.Rejected: Rejected".into());
+        assert!(buffers_full(&rejected));
+        let failed = btleplug::Error::Other("org.bluez.Error.Failed: Not connected".into());
+        assert!(!buffers_full(&failed));
+        assert!(!buffers_full(&btleplug::Error::NotConnected));
+    }
+}

@@ -184,3 +184,216 @@ impl<L: std::fmt::Debug> std::fmt::Debug for TileBus<L> {
 
 // The RPC payload limit and a write's limit are the same 20 bytes; a payload is written whole.
 const _: () = assert!(MAX_PAYLOAD == MAX_WRITE);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::transport::gatt_link::Written;
+
+    /// A POD in memory: what the host wrote, and what the POD says back.
+    #[derive(Default)]
+    struct FakeLink {
+        high_speed: bool,
+        written: Vec<(Characteristic, Vec<u8>)>,
+        /// How many writes are refused with "buffers full" first.
+        full: usize,
+        /// `None` is the POD dropping the link.
+        incoming: VecDeque<Option<Notification>>,
+        /// What the POD says once the Send Header is written (it runs the RPC).
+        on_header: Vec<Option<Notification>>,
+        notifying: Vec<Characteristic>,
+        lost: bool,
+    }
+
+    fn notify(characteristic: Characteristic, value: &[u8]) -> Option<Notification> {
+        Some(Notification {
+            characteristic,
+            value: value.to_vec(),
+        })
+    }
+
+    impl GattLink for FakeLink {
+        fn offers(&self, characteristic: Characteristic) -> bool {
+            characteristic != Characteristic::HighSpeed || self.high_speed
+        }
+
+        async fn try_write(
+            &mut self,
+            characteristic: Characteristic,
+            value: &[u8],
+        ) -> Result<Written, TransportError> {
+            if self.lost {
+                return Err(TransportError::Disconnected);
+            }
+            if self.full > 0 {
+                self.full -= 1;
+                return Ok(Written::BuffersFull);
+            }
+            self.written.push((characteristic, value.to_vec()));
+            if characteristic == Characteristic::SendHeader {
+                self.incoming.extend(std::mem::take(&mut self.on_header));
+            }
+            Ok(Written::Sent)
+        }
+
+        async fn enable_notifications(
+            &mut self,
+            characteristic: Characteristic,
+        ) -> Result<(), TransportError> {
+            self.notifying.push(characteristic);
+            Ok(())
+        }
+
+        async fn next_notification(
+            &mut self,
+            deadline: Instant,
+        ) -> Result<Option<Notification>, TransportError> {
+            if self.lost {
+                return Err(TransportError::Disconnected);
+            }
+            match self.incoming.pop_front() {
+                Some(Some(notification)) => Ok(Some(notification)),
+                Some(None) => {
+                    self.lost = true;
+                    Err(TransportError::Disconnected)
+                }
+                None => {
+                    tokio::time::sleep_until(deadline).await;
+                    Ok(None)
+                }
+            }
+        }
+
+        async fn close(&mut self) -> Result<(), TransportError> {
+            self.lost = true;
+            Ok(())
+        }
+    }
+
+    const SHORT: Duration = Duration::from_millis(50);
+
+    async fn open(link: FakeLink) -> TileBus<FakeLink> {
+        TileBus::open(link).await.expect("opens")
+    }
+
+    #[tokio::test]
+    async fn opening_enables_the_rpc_notifications_in_order() {
+        let bus = open(FakeLink::default()).await;
+        assert_eq!(
+            bus.link().notifying,
+            [
+                Characteristic::ReceiveHeader,
+                Characteristic::ReceivePayload
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn report_chunks_around_an_rpc_answer_go_to_the_reassembler() {
+        // A 20-byte individual report split in two, arriving around the answer.
+        let report = [0u8; 20];
+        let link = FakeLink {
+            on_header: vec![
+                notify(Characteristic::Streaming, &report[..7]),
+                notify(Characteristic::ReceiveHeader, &[0xC0, 0, 0, 4]),
+                notify(Characteristic::Streaming, &report[7..]),
+                notify(Characteristic::ReceivePayload, &[9, 0, 0, 0]),
+            ],
+            ..FakeLink::default()
+        };
+        let mut bus = open(link).await;
+        let answer = bus
+            .rpc(8, 0x2000, &[1, 2, 3], SHORT)
+            .await
+            .expect("answered");
+        assert_eq!(answer, RpcAnswer::Ok(vec![9, 0, 0, 0]));
+        let call = RpcRequest::new(8, 0x2000, vec![1, 2, 3]).expect("an RPC");
+        assert_eq!(
+            bus.link().written,
+            [
+                (Characteristic::SendPayload, call.padded_payload().to_vec()),
+                (Characteristic::SendHeader, call.header().to_vec()),
+            ]
+        );
+        assert_eq!(bus.next_report(SHORT).await.expect("a report"), report);
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_instead_of_an_answer_is_disconnected_and_stays_so() {
+        let link = FakeLink {
+            on_header: vec![None],
+            ..FakeLink::default()
+        };
+        let mut bus = open(link).await;
+        let reset = bus.rpc(8, 0x0001, &[], SHORT).await;
+        assert!(
+            matches!(reset, Err(TransportError::Disconnected)),
+            "{reset:?}"
+        );
+        let after = bus.rpc(8, 0x1008, &[], SHORT).await;
+        assert!(
+            matches!(after, Err(TransportError::Disconnected)),
+            "{after:?}"
+        );
+        bus.disconnect().await.expect("closing a lost link is fine");
+    }
+
+    #[tokio::test]
+    async fn an_rpc_unanswered_in_time_times_out() {
+        let mut bus = open(FakeLink::default()).await;
+        let silent = bus.rpc(8, 0x1008, &[], SHORT).await;
+        assert!(
+            matches!(silent, Err(TransportError::Timeout(t, _)) if t == SHORT),
+            "{silent:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_script_goes_in_order_in_writes_of_at_most_20_bytes_resent_when_full() {
+        let script: Vec<u8> = (0..=255).collect();
+        let link = FakeLink {
+            high_speed: true,
+            full: 3,
+            ..FakeLink::default()
+        };
+        let mut bus = open(link).await;
+        assert!(bus.has_script_channel());
+        bus.send_script(&script).await.expect("sent");
+        let written = &bus.link().written;
+        assert_eq!(written.len(), script.len().div_ceil(MAX_WRITE));
+        assert!(written
+            .iter()
+            .all(|(c, v)| *c == Characteristic::HighSpeed && v.len() <= MAX_WRITE));
+        let sent: Vec<u8> = written.iter().flat_map(|(_, v)| v.clone()).collect();
+        assert_eq!(sent, script);
+    }
+
+    #[tokio::test]
+    async fn a_radio_that_never_drains_fails_the_write() {
+        let link = FakeLink {
+            high_speed: true,
+            full: usize::MAX,
+            ..FakeLink::default()
+        };
+        let mut bus = open(link).await;
+        let stuck = bus.send_script(&[1, 2, 3]).await;
+        assert!(
+            matches!(stuck, Err(TransportError::Timeout(..))),
+            "{stuck:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_high_speed_characteristic_a_script_is_refused() {
+        let mut bus = open(FakeLink::default()).await;
+        assert!(!bus.has_script_channel());
+        let refused = bus.send_script(&[1, 2, 3]).await;
+        assert!(
+            matches!(refused, Err(TransportError::Unsupported("High Speed"))),
+            "{refused:?}"
+        );
+        assert!(bus.link().written.is_empty());
+    }
+}
