@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use firmware_tools::pod::{Generator, OutputConfig, PodConfig, PodModel, StreamCode, VirtualPod};
-use firmware_tools::radio::{LinkEvent, Peripheral, RadioEffects};
+use firmware_tools::radio::{AttError, LinkEvent, Peripheral, RadioEffects};
 use sync_protocol::report::SignedListReport;
 use sync_protocol::rpc::{RpcOutcome, RpcRequest};
 use sync_protocol::script::Record;
@@ -382,4 +382,63 @@ async fn tracing_delays_and_lost_notifications() {
         Some(LinkEvent::Disconnected)
     );
     assert!(pod.advertising().is_none(), "a stopped POD is off the air");
+}
+
+/// "Buffers full" refuses every nth write-without-response and takes nothing from it; a
+/// write sent again goes through, so a script resent chunk by chunk arrives whole.
+#[tokio::test]
+async fn writes_refused_as_buffers_full_take_nothing_and_can_be_resent() {
+    let pod = gatt_pod(0x206, |_| {});
+    let mut connection = pod.connect().expect("connects");
+    open_rpc(&mut connection).await;
+    assert_eq!(
+        gatt_rpc(&mut connection, 0x2100, &[]).await.payload(),
+        &[0, 0, 0, 0]
+    );
+    pod.set_effects(RadioEffects {
+        buffers_full_every_nth_write: Some(3),
+        ..RadioEffects::default()
+    });
+    let bytes = script(vec![
+        Record::set_device_tag(None, Some(tag(2200, 1, 2))).expect("record"),
+        Record::send_rpc(8, 0x1008, vec![]).expect("record"),
+    ]);
+    let mut outcomes = Vec::new();
+    for chunk in bytes.chunks(20) {
+        loop {
+            let written = connection.link.write(0x2006, chunk, false);
+            outcomes.push(written.is_ok());
+            match written {
+                Ok(()) => break,
+                Err(error) => assert_eq!(error, AttError::Busy),
+            }
+        }
+    }
+    let refused: Vec<usize> = (0..outcomes.len()).filter(|i| !outcomes[*i]).collect();
+    assert!(!refused.is_empty());
+    assert!(refused.iter().all(|i| (i + 1) % 3 == 0), "{outcomes:?}");
+    // Acknowledged writes are not flow-controlled this way.
+    connection
+        .link
+        .write(0x2006, &[], true)
+        .expect("a write with response");
+    connection
+        .link
+        .write(0x2006, &[], true)
+        .expect("a write with response");
+    pod.set_effects(RadioEffects::default());
+    assert_eq!(
+        gatt_rpc(&mut connection, 0x2102, &[]).await.payload(),
+        &[0, 0, 0, 0]
+    );
+    assert_eq!(
+        gatt_rpc(&mut connection, 0x2103, &[]).await.payload(),
+        &[0, 0, 0, 0]
+    );
+    let status = pod.with_model(|m| m.run_script());
+    assert_eq!(
+        status.1, 0,
+        "the script validated and ran: every byte arrived once"
+    );
+    assert_eq!(pod.with_model(|m| m.app_tag()), tag(2200, 1, 2));
 }

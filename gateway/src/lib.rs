@@ -13,7 +13,8 @@
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
 //! - [`status_query`]: `iotile-gateway status`, asking the daemon's status API.
 //! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
-//! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ).
+//! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ), each a
+//!   small GATT link under one TileBus implementation (RPCs, report streaming, scripts).
 
 pub mod buffer;
 pub mod collect;

@@ -110,6 +110,9 @@ pub struct RadioEffects {
     pub corrupt_streaming_notification: Option<u64>,
     /// Wait this long before each notification (a slow link).
     pub notification_delay: Option<Duration>,
+    /// Refuse one write-without-response in every `n` (n ≥ 2) as "buffers full"
+    /// ([`AttError::Busy`]), taking nothing: the host must send the same value again.
+    pub buffers_full_every_nth_write: Option<u64>,
     /// Refuse connections and stop advertising.
     pub out_of_range: bool,
 }

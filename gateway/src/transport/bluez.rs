@@ -4,15 +4,19 @@
 //! (`0xFDDD`) and manufacturer data for v1 (`0x03C0`), merged across advertisement and scan
 //! response under active scan. The advertisement is rebuilt from those pieces and decoded
 //! like any other; a v1 POD whose scan response replaced its device id is skipped.
+//!
+//! A connection is a [`BluezLink`] (the TileBus characteristics BlueZ lists, their
+//! notifications and the peripheral's disconnect) under the radio-agnostic [`TileBus`].
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use btleplug::api::{
-    BDAddr, Central, CentralEvent, Characteristic, Manager as _, Peripheral as _,
-    PeripheralProperties, ScanFilter, ValueNotification, WriteType,
+    BDAddr, Central, CentralEvent, Manager as _, Peripheral as _, PeripheralProperties, ScanFilter,
+    ValueNotification, WriteType,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::{Stream, StreamExt};
@@ -20,12 +24,12 @@ use sync_protocol::bgapi::BdAddr;
 use sync_protocol::ble::{
     uuid16_to_u128, Advertisement, TILEBUS_SERVICE_UUID, TILEBUS_SERVICE_UUID_LE,
 };
-use sync_protocol::rpc::{RpcRequest, RpcResponse};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{Connection, Reassembler, RpcAnswer, Seen, Transport, TransportError};
+use super::gatt_link::{Characteristic, GattLink, Notification, Written};
+use super::{Seen, TileBus, Transport, TransportError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const GATT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,24 +126,23 @@ impl Transport for Bluez {
         within(CONNECT_TIMEOUT, "the link to come up", peripheral.connect())
             .await?
             .map_err(|e| TransportError::ConnectFailed(e.to_string()))?;
-        let opened = open(&peripheral).await;
-        let (chars, notifications) = match opened {
+        let (chars, notifications) = match open(&peripheral).await {
             Ok(open) => open,
             Err(error) => {
                 let _ = within(GATT_TIMEOUT, "the disconnect", peripheral.disconnect()).await;
                 return Err(error);
             }
         };
-        Ok(BluezConnection {
+        let link = BluezLink {
             id: peripheral.id(),
             peripheral,
             chars,
             notifications,
             events,
-            reports: Reassembler::new(),
             lost: false,
             slot: Some(slot),
-        })
+        };
+        TileBus::open(link).await
     }
 }
 
@@ -198,16 +201,19 @@ impl Drop for Slot {
     }
 }
 
-/// The TileBus characteristics.
-struct Chars {
-    receive_header: Characteristic,
-    receive_payload: Characteristic,
-    send_header: Characteristic,
-    send_payload: Characteristic,
-    streaming: Characteristic,
-}
+/// The TileBus characteristics the POD offers, as BlueZ lists them.
+type Chars = BTreeMap<Characteristic, btleplug::api::Characteristic>;
 
-/// Discovers the TileBus service and opens the RPC interface.
+/// The characteristics the RPC and streaming interfaces cannot do without.
+const NEEDED: [Characteristic; 5] = [
+    Characteristic::ReceiveHeader,
+    Characteristic::ReceivePayload,
+    Characteristic::SendHeader,
+    Characteristic::SendPayload,
+    Characteristic::Streaming,
+];
+
+/// Discovers the TileBus service and starts listening for notifications.
 async fn open(peripheral: &Peripheral) -> Result<(Chars, Notifications), TransportError> {
     within(
         GATT_TIMEOUT,
@@ -217,97 +223,69 @@ async fn open(peripheral: &Peripheral) -> Result<(Chars, Notifications), Transpo
     .await?
     .map_err(gatt)?;
     let service = Uuid::from_u128(TILEBUS_SERVICE_UUID);
-    let all = peripheral.characteristics();
-    let find = |short: u16| {
-        let uuid = Uuid::from_u128(uuid16_to_u128(short));
-        all.iter()
-            .find(|c| c.uuid == uuid && c.service_uuid == service)
-            .cloned()
-            .ok_or_else(|| TransportError::NotIotile(format!("no characteristic {short:#06x}")))
-    };
-    let chars = Chars {
-        receive_header: find(0x2001)?,
-        receive_payload: find(0x2002)?,
-        send_header: find(0x2003)?,
-        send_payload: find(0x2004)?,
-        streaming: find(0x2005)?,
-    };
+    let chars: Chars = peripheral
+        .characteristics()
+        .into_iter()
+        .filter(|c| c.service_uuid == service)
+        .filter_map(|c| Some((Characteristic::from_uuid(c.uuid.as_u128())?, c)))
+        .collect();
+    if let Some(missing) = NEEDED.iter().find(|c| !chars.contains_key(c)) {
+        return Err(TransportError::NotIotile(format!(
+            "no characteristic {:#06x}",
+            missing.uuid16()
+        )));
+    }
     // The stream exists before the first subscription so no notification is missed.
     let notifications = peripheral.notifications().await.map_err(gatt)?;
-    for c in [&chars.receive_header, &chars.receive_payload] {
-        within(GATT_TIMEOUT, "a subscription", peripheral.subscribe(c))
-            .await?
-            .map_err(gatt)?;
-    }
     Ok((chars, notifications))
 }
 
 /// A connection to a POD through BlueZ.
-pub struct BluezConnection {
+pub type BluezConnection = TileBus<BluezLink>;
+
+/// One GATT link to a POD through BlueZ.
+pub struct BluezLink {
     peripheral: Peripheral,
     id: PeripheralId,
     chars: Chars,
     notifications: Notifications,
     /// The adapter's events, for this peripheral's disconnect.
     events: Events,
-    reports: Reassembler,
     lost: bool,
     slot: Option<Slot>,
 }
 
-impl BluezConnection {
-    /// The next notification; report chunks go to the reassembler (`None`).
-    async fn next_notification(
-        &mut self,
-        deadline: Instant,
-        within: Duration,
-        what: &'static str,
-    ) -> Result<Option<ValueNotification>, TransportError> {
-        if self.lost {
-            return Err(TransportError::Disconnected);
-        }
-        let next = tokio::time::timeout_at(deadline, async {
-            loop {
-                tokio::select! {
-                    // Notifications first: bytes that arrived before the disconnect count.
-                    biased;
-                    n = self.notifications.next() => return n,
-                    e = self.events.next() => match e {
-                        Some(CentralEvent::DeviceDisconnected(id)) if id == self.id => return None,
-                        Some(_) => {}
-                        None => return None,
-                    },
-                }
-            }
-        })
-        .await
-        .map_err(|_| TransportError::Timeout(within, what))?;
-        match next {
-            None => {
-                self.lost = true;
-                Err(TransportError::Disconnected)
-            }
-            Some(n) if n.uuid == self.chars.streaming.uuid => {
-                self.reports.push(&n.value);
-                Ok(None)
-            }
-            Some(n) => Ok(Some(n)),
-        }
+impl BluezLink {
+    fn characteristic(
+        &self,
+        which: Characteristic,
+    ) -> Result<&btleplug::api::Characteristic, TransportError> {
+        self.chars
+            .get(&which)
+            .ok_or(TransportError::Unsupported(which.name()))
+    }
+}
+
+impl GattLink for BluezLink {
+    fn offers(&self, characteristic: Characteristic) -> bool {
+        self.chars.contains_key(&characteristic)
     }
 
-    async fn write(
+    async fn try_write(
         &mut self,
-        which: fn(&Chars) -> &Characteristic,
+        characteristic: Characteristic,
         value: &[u8],
-    ) -> Result<(), TransportError> {
+    ) -> Result<Written, TransportError> {
         if self.lost {
             return Err(TransportError::Disconnected);
         }
+        let target = self.characteristic(characteristic)?;
         let write = self
             .peripheral
-            .write(which(&self.chars), value, WriteType::WithoutResponse);
+            .write(target, value, WriteType::WithoutResponse);
         match within(GATT_TIMEOUT, "a write", write).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(Written::Sent),
+            Err(error) if buffers_full(&error) => Ok(Written::BuffersFull),
             Err(error) => {
                 if self.peripheral.is_connected().await.unwrap_or(false) {
                     Err(gatt(error))
@@ -319,83 +297,68 @@ impl BluezConnection {
         }
     }
 
-    async fn wait_for(
+    async fn enable_notifications(
         &mut self,
-        uuid: Uuid,
-        deadline: Instant,
-        within: Duration,
-        what: &'static str,
-    ) -> Result<Vec<u8>, TransportError> {
-        loop {
-            if let Some(n) = self.next_notification(deadline, within, what).await? {
-                if n.uuid == uuid {
-                    return Ok(n.value);
-                }
-            }
-        }
-    }
-}
-
-impl Connection for BluezConnection {
-    async fn rpc(
-        &mut self,
-        address: u8,
-        rpc_id: u16,
-        payload: &[u8],
-        timeout: Duration,
-    ) -> Result<RpcAnswer, TransportError> {
-        let call = RpcRequest::new(address, rpc_id, payload.to_vec())
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        let deadline = Instant::now() + timeout;
-        if !payload.is_empty() {
-            self.write(|c| &c.send_payload, &call.padded_payload())
-                .await?;
-        }
-        self.write(|c| &c.send_header, &call.header()).await?;
-        let uuid = self.chars.receive_header.uuid;
-        let header = self
-            .wait_for(uuid, deadline, timeout, "the RPC answer")
-            .await?;
-        let header: [u8; RpcResponse::HEADER_LEN] = header.as_slice().try_into().map_err(|_| {
-            TransportError::Protocol(format!("an RPC answer header of {} bytes", header.len()))
-        })?;
-        let body = if RpcResponse::expects_payload(&header) {
-            let uuid = self.chars.receive_payload.uuid;
-            self.wait_for(uuid, deadline, timeout, "the RPC answer's payload")
-                .await?
-        } else {
-            Vec::new()
-        };
-        let answer = RpcResponse::from_header(&header, &body)
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        Ok(answer.outcome())
-    }
-
-    async fn open_streaming(&mut self) -> Result<(), TransportError> {
+        characteristic: Characteristic,
+    ) -> Result<(), TransportError> {
         if self.lost {
             return Err(TransportError::Disconnected);
         }
+        let target = self.characteristic(characteristic)?;
         within(
             GATT_TIMEOUT,
             "a subscription",
-            self.peripheral.subscribe(&self.chars.streaming),
+            self.peripheral.subscribe(target),
         )
         .await?
         .map_err(gatt)
     }
 
-    async fn next_report(&mut self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
-        let deadline = Instant::now() + timeout;
+    async fn next_notification(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<Notification>, TransportError> {
+        if self.lost {
+            return Err(TransportError::Disconnected);
+        }
         loop {
-            if let Some(report) = self.reports.pop()? {
-                return Ok(report);
+            let next = tokio::time::timeout_at(deadline, async {
+                loop {
+                    tokio::select! {
+                        // Notifications first: bytes that arrived before the disconnect count.
+                        biased;
+                        n = self.notifications.next() => return n,
+                        e = self.events.next() => match e {
+                            Some(CentralEvent::DeviceDisconnected(id)) if id == self.id => {
+                                return None
+                            }
+                            Some(_) => {}
+                            None => return None,
+                        },
+                    }
+                }
+            })
+            .await;
+            let Ok(next) = next else {
+                return Ok(None);
+            };
+            let Some(notification) = next else {
+                self.lost = true;
+                return Err(TransportError::Disconnected);
+            };
+            // Only the TileBus characteristics are subscribed; anything else is skipped.
+            if let Some(characteristic) = Characteristic::from_uuid(notification.uuid.as_u128()) {
+                return Ok(Some(Notification {
+                    characteristic,
+                    value: notification.value,
+                }));
             }
-            self.next_notification(deadline, timeout, "a report")
-                .await?;
         }
     }
 
-    async fn disconnect(mut self) -> Result<(), TransportError> {
+    async fn close(&mut self) -> Result<(), TransportError> {
+        // A disconnect that times out leaves the link to Drop, which tries again in the
+        // background before freeing the slot.
         let outcome = if self.lost {
             Ok(())
         } else {
@@ -409,13 +372,13 @@ impl Connection for BluezConnection {
     }
 }
 
-impl Drop for BluezConnection {
+impl Drop for BluezLink {
     fn drop(&mut self) {
         if self.lost {
             return;
         }
-        // Dropped without disconnect(): close the link in the background; the slot frees
-        // when that is done.
+        // Dropped without close(): close the link in the background; the slot frees when
+        // that is done.
         let peripheral = self.peripheral.clone();
         let slot = self.slot.take();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -441,6 +404,13 @@ fn radio(error: btleplug::Error) -> TransportError {
     TransportError::Radio(error.to_string())
 }
 
+/// BlueZ refuses a write-without-response with "Rejected" while the controller's buffers
+/// are full (device-protocols §5.6). btleplug passes D-Bus errors on only as text.
+fn buffers_full(error: &btleplug::Error) -> bool {
+    matches!(error, btleplug::Error::Other(_))
+        && (error.to_string().contains("Rejected") || format!("{error:?}").contains("Rejected"))
+}
+
 fn gatt(error: btleplug::Error) -> TransportError {
     match error {
         btleplug::Error::NotConnected => TransportError::Disconnected,
@@ -448,11 +418,25 @@ fn gatt(error: btleplug::Error) -> TransportError {
     }
 }
 
-impl std::fmt::Debug for BluezConnection {
+impl std::fmt::Debug for BluezLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BluezConnection")
+        f.debug_struct("BluezLink")
             .field("address", &self.peripheral.address())
             .field("lost", &self.lost)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_rejected_write_reads_as_buffers_full() {
+        let rejected = btleplug::Error::Other("org.bluez.Error.Rejected: Rejected".into());
+        assert!(buffers_full(&rejected));
+        let failed = btleplug::Error::Other("org.bluez.Error.Failed: Not connected".into());
+        assert!(!buffers_full(&failed));
+        assert!(!buffers_full(&btleplug::Error::NotConnected));
     }
 }

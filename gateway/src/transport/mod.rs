@@ -1,13 +1,18 @@
-//! Device transports: how the gateway hears PODs advertise, connects to them, runs RPCs and
-//! receives their streamed reports. Two radios share one interface: a BLED112 dongle on a
-//! serial port ([`bled112`]) and the host's BlueZ through btleplug ([`bluez`]).
+//! Device transports: how the gateway hears PODs advertise, connects to them, runs RPCs,
+//! receives their streamed reports and sends them update scripts. Two radios share one
+//! interface: a BLED112 dongle on a serial port ([`bled112`]) and the host's BlueZ through
+//! btleplug ([`bluez`]).
 //!
 //! The device manager holds a [`Transport`] and its [`Connection`]s; everything above this
-//! module is radio-agnostic.
+//! module is radio-agnostic. Below it, each radio only implements a [`GattLink`] (write,
+//! notifications, close); [`tilebus`] runs TileBus over any of them, so the RPC exchange,
+//! report reassembly ([`Reassembler`]) and script upload exist once.
 
 pub mod bled112;
 pub mod bluez;
+pub mod gatt_link;
 mod reassembly;
+pub mod tilebus;
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,8 +22,10 @@ use sync_protocol::ble::Advertisement;
 use sync_protocol::report::BroadcastReport;
 use tokio::sync::mpsc;
 
+pub use gatt_link::GattLink;
 pub use reassembly::Reassembler;
 pub use sync_protocol::rpc::RpcOutcome as RpcAnswer;
+pub use tilebus::TileBus;
 
 /// How long an RPC may take unless the caller says otherwise (coretools clients use 3–5 s).
 pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,6 +80,8 @@ pub enum TransportError {
     Protocol(String),
     #[error("the radio failed: {0}")]
     Radio(String),
+    #[error("the POD does not offer the {0} characteristic")]
+    Unsupported(&'static str),
 }
 
 /// A radio the gateway collects through.
@@ -114,6 +123,19 @@ pub trait Connection: Send {
         &mut self,
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+
+    /// Whether the POD offers the high-speed script channel (the High Speed characteristic,
+    /// `0x2006`), so [`Connection::send_script`] can be used; without it a script goes as
+    /// remote bridge RPC `0x2101` chunks.
+    fn has_script_channel(&self) -> bool;
+
+    /// Writes a whole update script (`.trub` bytes) over the high-speed channel, in order, in
+    /// writes of at most 20 bytes. The POD keeps them only between remote bridge RPCs
+    /// `0x2100` and `0x2102`; [`TransportError::Unsupported`] without the channel.
+    fn send_script(
+        &mut self,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Closes the link and waits until the radio confirms it.
     fn disconnect(self) -> impl Future<Output = Result<(), TransportError>> + Send;

@@ -1,5 +1,6 @@
 //! The same visit, run over either transport against a virtual POD: find it, connect, RPCs,
-//! stream a signed report, acknowledge it.
+//! stream a signed report, acknowledge it; and the same script update, sent over the
+//! high-speed channel and as remote bridge RPC chunks.
 
 #![allow(dead_code)]
 
@@ -8,7 +9,10 @@ use std::time::Duration;
 use firmware_tools::pod::advertising::AdvertisementFormat;
 use firmware_tools::pod::{PodConfig, StreamCode, VirtualPod};
 use gateway::transport::{Connection, RpcAnswer, Seen, Transport, TransportError, CONTROLLER};
+use sha2::{Digest, Sha256};
 use sync_protocol::report::SignedListReport;
+use sync_protocol::script::{Record, UpdateScript};
+use sync_protocol::version::TagVersion;
 use tokio::sync::mpsc;
 
 pub const RPC: Duration = Duration::from_secs(5);
@@ -176,4 +180,126 @@ pub fn assert_seen(seen: &Seen, pod: &VirtualPod) {
             .collect::<Vec<_>>(),
         vec![(0x5001, 777)]
     );
+}
+
+/// How a script's bytes reach the POD's remote bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Writes to the High Speed characteristic (`0x2006`).
+    HighSpeed,
+    /// RPC `0x2101`, at most 20 bytes each.
+    RpcChunks,
+}
+
+/// The tile slot the update scripts reflash.
+pub const SCRIPT_SLOT: u8 = 11;
+
+/// An update script of a few KiB: a 4 KiB tile image (some 200 writes of 20 bytes), then
+/// the app tag. Returns the script and the image.
+pub fn update_script(app: TagVersion, seed: u8) -> (Vec<u8>, Vec<u8>) {
+    let image: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
+        .collect();
+    let records = vec![
+        Record::reflash_tile(SCRIPT_SLOT, 0x4000, image.clone()).expect("a tile image"),
+        Record::set_device_tag(None, Some(app)).expect("an app tag"),
+    ];
+    (UpdateScript::new(records).encode(), image)
+}
+
+/// 0x2104: the remote bridge's (status, error).
+pub async fn bridge_status(connection: &mut impl Connection) -> (u32, u32) {
+    let status = call(connection, 0x2104, &[]).await;
+    (word(&status, 0), word(&status, 4))
+}
+
+/// The remote bridge sequence: begin (0x2100), the bytes, end (0x2102), trigger (0x2103),
+/// then 0x2104 until the bridge is idle again; returns the script's error code.
+pub async fn run_script(
+    connection: &mut impl Connection,
+    script: &[u8],
+    delivery: Delivery,
+) -> u32 {
+    assert_eq!(
+        bridge_status(connection).await,
+        (0, 0),
+        "the bridge starts idle"
+    );
+    assert_eq!(word(&call(connection, 0x2100, &[]).await, 0), 0, "0x2100");
+    match delivery {
+        Delivery::HighSpeed => connection
+            .send_script(script)
+            .await
+            .expect("the script goes over the high-speed channel"),
+        Delivery::RpcChunks => {
+            for chunk in script.chunks(20) {
+                assert_eq!(word(&call(connection, 0x2101, chunk).await, 0), 0, "0x2101");
+            }
+        }
+    }
+    assert_eq!(word(&call(connection, 0x2102, &[]).await, 0), 0, "0x2102");
+    // The bridge holds every byte, in order, or validation (length and hash) fails.
+    assert_eq!(bridge_status(connection).await.0, 3, "received");
+    assert_eq!(word(&call(connection, 0x2103, &[]).await, 0), 0, "0x2103");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let (status, error) = bridge_status(connection).await;
+            if status == 0 {
+                return error;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the script finishes within 20 s")
+}
+
+/// The same update sent both ways, each with its own app tag and image: the POD runs it,
+/// and its effects (the app tag 0x1008 reports, the tile's new image) are there. The radio
+/// refuses every 7th write as "buffers full" (BGAPI `0x0182`; BlueZ queues and resends
+/// itself): the transport must send it again, or the script fails its hash.
+pub async fn update_both_ways<T: Transport>(transport: &T, pod: &VirtualPod, device_id: u64) {
+    let mut scan = transport.scan().await.expect("scanning starts");
+    let seen = find(&mut scan, device_id).await;
+    drop(scan);
+    let mut connection = transport.connect(seen.address).await.expect("connects");
+    assert!(connection.has_script_channel(), "the POD offers High Speed");
+    pod.set_effects(firmware_tools::radio::RadioEffects {
+        buffers_full_every_nth_write: Some(7),
+        ..Default::default()
+    });
+
+    for (delivery, tag, seed) in [
+        (Delivery::HighSpeed, 2050, 0x5A),
+        (Delivery::RpcChunks, 2051, 0xA5),
+    ] {
+        let app = TagVersion::new(tag, 1, 4).expect("in range");
+        let (script, image) = update_script(app, seed);
+        assert!(script.len() > 4096, "{} bytes", script.len());
+        let error = run_script(&mut connection, &script, delivery).await;
+        assert_eq!(error, 0, "{delivery:?}: the script ran without error");
+
+        let info = call(&mut connection, 0x1008, &[]).await;
+        assert_eq!(
+            word(&info, 16),
+            app.pack(),
+            "{delivery:?}: the app tag is set"
+        );
+        let installed = pod.with_model(|model| {
+            model
+                .tiles()
+                .iter()
+                .find(|t| t.slot == SCRIPT_SLOT)
+                .and_then(|t| t.image.clone())
+        });
+        let installed = installed.expect("the tile has the image");
+        assert_eq!(installed.len, image.len(), "{delivery:?}");
+        assert_eq!(
+            installed.sha256,
+            hex::encode(Sha256::digest(&image)),
+            "{delivery:?}"
+        );
+    }
+    pod.set_effects(firmware_tools::radio::RadioEffects::default());
+    connection.disconnect().await.expect("disconnects");
 }

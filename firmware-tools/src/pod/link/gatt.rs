@@ -1,5 +1,7 @@
 //! The GATT link one host sees: TileBus characteristic writes, reads and notification
-//! switches (RPCs, streaming, high-speed script chunks, tracing).
+//! switches (RPCs, streaming, high-speed script chunks, tracing). Writes without response
+//! may be refused as "buffers full" when the radio effects say so, as a real controller
+//! does under load, so hosts' resend paths can be tested.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,16 @@ impl PodLink {
         }
     }
 
+    /// Whether the radio effects refuse this write-without-response as "buffers full".
+    fn buffers_full(&self) -> bool {
+        let mut state = lock(&self.inner.effects);
+        let Some(n) = state.effects.buffers_full_every_nth_write else {
+            return false;
+        };
+        state.writes += 1;
+        n >= 2 && state.writes % n == 0
+    }
+
     fn run_rpc(&self, header: &[u8]) -> Result<(), AttError> {
         let (request, rpc_open) = {
             let gatt = lock(&self.conn.gatt);
@@ -95,9 +107,12 @@ impl GattLink for PodLink {
         &mut self,
         characteristic: u16,
         value: &[u8],
-        _with_response: bool,
+        with_response: bool,
     ) -> Result<(), AttError> {
         self.alive()?;
+        if !with_response && self.buffers_full() {
+            return Err(AttError::Busy);
+        }
         match characteristic {
             characteristic::SEND_PAYLOAD => {
                 if value.len() > MAX_PAYLOAD {

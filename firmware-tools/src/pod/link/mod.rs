@@ -121,6 +121,8 @@ struct EffectState {
     effects: RadioEffects,
     /// Notifications attempted since the effects were set (for "drop every nth").
     attempts: u64,
+    /// Writes without response since the effects were set (for "buffers full every nth").
+    writes: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,7 +218,7 @@ impl VirtualPod {
         let out_of_range = effects.out_of_range;
         *lock(&self.inner.effects) = EffectState {
             effects,
-            attempts: 0,
+            ..EffectState::default()
         };
         if out_of_range {
             self.inner.drop_link();

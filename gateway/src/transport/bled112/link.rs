@@ -1,18 +1,23 @@
-//! One connection through the BLED112: TileBus discovery, RPCs, streaming.
+//! One link through the BLED112: TileBus discovery by attribute handles, and the GATT
+//! operations [`TileBus`] runs RPCs, streaming and scripts over.
 //!
-//! Every wait reads the connection's own event queue; report chunks met while waiting for
-//! something else go into the reassembler, so an RPC sent mid-stream loses no report bytes.
+//! Every wait reads the link's own event queue. Notifications met while waiting for
+//! something else (a CCCD write's acknowledgement, a disconnect) are kept for
+//! [`GattLink::next_notification`], so no report bytes are lost to a GATT procedure.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sync_protocol::bgapi::{attribute_value_type, codes, Command, Event};
-use sync_protocol::ble::{u128_to_uuid16, CharacteristicDeclaration, TILEBUS_SERVICE_UUID_LE};
-use sync_protocol::rpc::{RpcRequest, RpcResponse};
+use sync_protocol::ble::{
+    u128_to_uuid16, CharacteristicDeclaration, CCCD_NOTIFY, TILEBUS_SERVICE_UUID_LE,
+};
 use tokio::time::Instant;
 
 use super::{Driver, EventQueue};
-use crate::transport::{Connection, Reassembler, RpcAnswer, TransportError};
+use crate::transport::gatt_link::{Characteristic, FullRetry, GattLink, Notification, Written};
+use crate::transport::{TileBus, TransportError};
 
 /// The dongle confirms a disconnect within 3 s.
 pub(super) const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -21,106 +26,98 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// A read answers within 5 s, an acknowledged write within 1 s.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Buffers full (0x0182): wait and send the same write again, this many times.
-const BACKOFF: Duration = Duration::from_millis(50);
-const WRITE_RETRIES: usize = 40;
 
 const DECLARATION: [u8; 2] = [0x03, 0x28];
 const CCCD: [u8; 2] = [0x02, 0x29];
 
-/// Value and CCCD handles of the TileBus characteristics, as discovered.
-#[derive(Debug, Default, Clone, Copy)]
+/// A connection to a POD through a BLED112.
+pub type Bled112Connection = TileBus<Bled112Link>;
+
+/// Where one TileBus characteristic sits in the POD's attribute table.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Handles {
-    receive_header: u16,
-    receive_payload: u16,
-    send_header: u16,
-    send_payload: u16,
-    streaming: u16,
-    receive_header_cccd: u16,
-    receive_payload_cccd: u16,
-    streaming_cccd: u16,
+    value: u16,
+    /// 0 when the characteristic has no CCCD.
+    cccd: u16,
 }
 
-/// A connection to a POD through a BLED112.
-pub struct Bled112Connection {
+/// One GATT link to a POD through a BLED112.
+pub struct Bled112Link {
     driver: Arc<Driver>,
     handle: u8,
     /// `None` once the link is closed and the slot handed back.
     events: Option<EventQueue>,
-    handles: Handles,
-    reports: Reassembler,
+    table: BTreeMap<Characteristic, Handles>,
+    /// Notifications that arrived while a GATT procedure waited for its own event.
+    notifications: VecDeque<Notification>,
     lost: bool,
 }
 
-impl Bled112Connection {
-    /// Discovers the TileBus table and opens the RPC interface on a link that just came up.
+impl Bled112Link {
+    /// Discovers the TileBus table on a link that just came up and opens the RPC interface.
+    /// On failure the link is closed.
     pub(super) async fn start(
         driver: Arc<Driver>,
         handle: u8,
         events: EventQueue,
-    ) -> Result<Self, TransportError> {
-        let mut connection = Bled112Connection {
+    ) -> Result<Bled112Connection, TransportError> {
+        let mut link = Bled112Link {
             driver,
             handle,
             events: Some(events),
-            handles: Handles::default(),
-            reports: Reassembler::new(),
+            table: BTreeMap::new(),
+            notifications: VecDeque::new(),
             lost: false,
         };
-        let opened = async {
-            connection.handles = connection.discover().await?;
-            let h = connection.handles;
-            connection.enable_notify(h.receive_header_cccd).await?;
-            connection.enable_notify(h.receive_payload_cccd).await
-        }
-        .await;
-        match opened {
-            Ok(()) => Ok(connection),
+        match link.discover().await {
+            Ok(table) => link.table = table,
             Err(error) => {
-                let _ = connection.close().await;
-                Err(error)
+                let _ = link.close().await;
+                return Err(error);
             }
+        }
+        TileBus::open(link).await
+    }
+
+    /// The next event of this link; `None` once `deadline` passes.
+    async fn next_event(&mut self, deadline: Instant) -> Result<Option<Event>, TransportError> {
+        if self.lost {
+            return Err(TransportError::Disconnected);
+        }
+        let queue = self.events.as_mut().ok_or(TransportError::Disconnected)?;
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(Event::ConnectionDisconnected { .. })) => {
+                self.lost = true;
+                Err(TransportError::Disconnected)
+            }
+            Ok(Some(event)) => Ok(Some(event)),
+            Ok(None) => Err(TransportError::Radio("the dongle went away".into())),
+            Err(_) => Ok(None),
         }
     }
 
-    /// The next event of this link; `None` when it was a report chunk, now in the reassembler.
-    async fn next_event(
-        &mut self,
-        deadline: Instant,
-        within: Duration,
-        what: &'static str,
-    ) -> Result<Option<Event>, TransportError> {
-        {
-            if self.lost {
-                return Err(TransportError::Disconnected);
-            }
-            let queue = self.events.as_mut().ok_or(TransportError::Disconnected)?;
-            let event = match tokio::time::timeout_at(deadline, queue.recv()).await {
-                Ok(Some(event)) => event,
-                Ok(None) => return Err(TransportError::Radio("the dongle went away".into())),
-                Err(_) => return Err(TransportError::Timeout(within, what)),
-            };
-            match event {
-                Event::ConnectionDisconnected { .. } => {
-                    // Bytes of an unfinished report are dropped with the link.
-                    self.lost = true;
-                    Err(TransportError::Disconnected)
-                }
-                Event::AttributeValue {
-                    handle,
-                    kind: attribute_value_type::NOTIFY,
-                    value,
-                    ..
-                } if handle == self.handles.streaming && handle != 0 => {
-                    self.reports.push(&value);
-                    Ok(None)
-                }
-                other => Ok(Some(other)),
-            }
-        }
+    /// The event as a notification of a TileBus characteristic, if it is one.
+    fn notification(&self, event: &Event) -> Option<Notification> {
+        let Event::AttributeValue {
+            handle,
+            kind: attribute_value_type::NOTIFY,
+            value,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        let (characteristic, _) = self
+            .table
+            .iter()
+            .find(|(_, h)| h.value == *handle && *handle != 0)?;
+        Some(Notification {
+            characteristic: *characteristic,
+            value: value.clone(),
+        })
     }
 
-    /// Skips events until `wanted` picks one.
+    /// Skips events until `wanted` picks one; notifications are kept for later.
     async fn wait<T>(
         &mut self,
         within: Duration,
@@ -129,42 +126,51 @@ impl Bled112Connection {
     ) -> Result<T, TransportError> {
         let deadline = Instant::now() + within;
         loop {
-            let event = self.next_event(deadline, within, what).await?;
-            if let Some(found) = event.as_ref().and_then(&mut wanted) {
+            let Some(event) = self.next_event(deadline).await? else {
+                return Err(TransportError::Timeout(within, what));
+            };
+            if let Some(found) = wanted(&event) {
                 return Ok(found);
             }
+            if let Some(notification) = self.notification(&event) {
+                self.notifications.push_back(notification);
+            }
         }
     }
 
-    /// A 4/x command whose response carries a result; `NOT_CONNECTED` means the link is gone.
+    /// One 4/x command whose response carries a result; `NOT_CONNECTED` means the link is
+    /// gone.
+    async fn try_command(&mut self, command: Command) -> Result<Written, TransportError> {
+        if self.lost {
+            return Err(TransportError::Disconnected);
+        }
+        let response = self.driver.call(command.clone()).await?;
+        match response.result() {
+            Some(codes::SUCCESS) => Ok(Written::Sent),
+            Some(codes::OUT_OF_MEMORY) => Ok(Written::BuffersFull),
+            Some(codes::NOT_CONNECTED) => {
+                self.lost = true;
+                Err(TransportError::Disconnected)
+            }
+            other => Err(TransportError::Protocol(format!(
+                "{command:?} failed: {}",
+                other.map_or("no result", codes::result_text)
+            ))),
+        }
+    }
+
+    /// A 4/x command, sent again while the dongle's buffers are full.
     async fn command(&mut self, command: Command) -> Result<(), TransportError> {
-        for _ in 0..WRITE_RETRIES {
-            if self.lost {
-                return Err(TransportError::Disconnected);
-            }
-            let response = self.driver.call(command.clone()).await?;
-            match response.result() {
-                Some(codes::SUCCESS) => return Ok(()),
-                Some(codes::OUT_OF_MEMORY) => tokio::time::sleep(BACKOFF).await,
-                Some(codes::NOT_CONNECTED) => {
-                    self.lost = true;
-                    return Err(TransportError::Disconnected);
-                }
-                other => {
-                    return Err(TransportError::Protocol(format!(
-                        "{command:?} failed: {}",
-                        other.map_or("no result", codes::result_text)
-                    )))
-                }
+        let mut retry = FullRetry::new();
+        loop {
+            match self.try_command(command.clone()).await? {
+                Written::Sent => return Ok(()),
+                Written::BuffersFull => retry.wait().await?,
             }
         }
-        Err(TransportError::Timeout(
-            BACKOFF * WRITE_RETRIES as u32,
-            "the dongle's buffers to drain",
-        ))
     }
 
-    async fn discover(&mut self) -> Result<Handles, TransportError> {
+    async fn discover(&mut self) -> Result<BTreeMap<Characteristic, Handles>, TransportError> {
         let connection = self.handle;
         self.command(Command::read_primary_services(connection))
             .await?;
@@ -219,7 +225,7 @@ impl Bled112Connection {
             }
         }
 
-        let mut handles = Handles::default();
+        let mut table = BTreeMap::new();
         for (handle, _) in attributes.iter().filter(|(_, uuid)| *uuid == DECLARATION) {
             let handle = *handle;
             self.command(Command::ReadByHandle { connection, handle })
@@ -250,42 +256,91 @@ impl Bled112Connection {
                 .take_while(|(_, uuid)| *uuid != DECLARATION)
                 .find(|(_, uuid)| *uuid == CCCD)
                 .map_or(0, |(h, _)| *h);
-            let value_handle = declaration.value_handle;
-            match u128_to_uuid16(declaration.uuid) {
-                Some(0x2001) => {
-                    (handles.receive_header, handles.receive_header_cccd) = (value_handle, cccd)
-                }
-                Some(0x2002) => {
-                    (handles.receive_payload, handles.receive_payload_cccd) = (value_handle, cccd)
-                }
-                Some(0x2003) => handles.send_header = value_handle,
-                Some(0x2004) => handles.send_payload = value_handle,
-                Some(0x2005) => (handles.streaming, handles.streaming_cccd) = (value_handle, cccd),
-                _ => {}
+            let found = u128_to_uuid16(declaration.uuid).and_then(Characteristic::from_uuid16);
+            if let Some(characteristic) = found {
+                let value = declaration.value_handle;
+                table.insert(characteristic, Handles { value, cccd });
             }
         }
-        let missing = [
-            (handles.receive_header_cccd, "Receive Header"),
-            (handles.receive_payload_cccd, "Receive Payload"),
-            (handles.send_header, "Send Header"),
-            (handles.send_payload, "Send Payload"),
-            (handles.streaming_cccd, "Streaming"),
+        // What the RPC and streaming interfaces need; High Speed and the rest are optional.
+        let needed = [
+            (Characteristic::ReceiveHeader, true),
+            (Characteristic::ReceivePayload, true),
+            (Characteristic::SendHeader, false),
+            (Characteristic::SendPayload, false),
+            (Characteristic::Streaming, true),
         ];
-        if let Some((_, name)) = missing.iter().find(|(h, _)| *h == 0) {
-            return Err(TransportError::NotIotile(format!(
-                "no usable {name} characteristic"
-            )));
+        for (characteristic, notifies) in needed {
+            let usable = table
+                .get(&characteristic)
+                .is_some_and(|h| h.value != 0 && (!notifies || h.cccd != 0));
+            if !usable {
+                return Err(TransportError::NotIotile(format!(
+                    "no usable {} characteristic",
+                    characteristic.name()
+                )));
+            }
         }
-        Ok(handles)
+        Ok(table)
     }
 
-    /// Writes `01 00` to a CCCD and waits for the POD's acknowledgement.
-    async fn enable_notify(&mut self, cccd: u16) -> Result<(), TransportError> {
+    fn value_handle(&self, characteristic: Characteristic) -> Result<u16, TransportError> {
+        match self.table.get(&characteristic) {
+            Some(h) if h.value != 0 => Ok(h.value),
+            _ => Err(TransportError::Unsupported(characteristic.name())),
+        }
+    }
+}
+
+/// The end of a discovery (the 4/1 after 4/1 or 4/3). A BLED112 reports 0; "attribute not
+/// found" (`0x040A`) is how the POD ends it on the air, so a dongle that passes that on
+/// means the same. Any other result cut the discovery short, and what was found is not
+/// the whole table.
+fn discovery_ended(result: u16, what: &str) -> Result<(), TransportError> {
+    match result {
+        codes::SUCCESS | codes::ATT_ATTRIBUTE_NOT_FOUND => Ok(()),
+        other => Err(TransportError::Protocol(format!(
+            "{what} failed: {}",
+            codes::result_text(other)
+        ))),
+    }
+}
+
+impl GattLink for Bled112Link {
+    fn offers(&self, characteristic: Characteristic) -> bool {
+        self.table
+            .get(&characteristic)
+            .is_some_and(|h| h.value != 0)
+    }
+
+    async fn try_write(
+        &mut self,
+        characteristic: Characteristic,
+        value: &[u8],
+    ) -> Result<Written, TransportError> {
+        let handle = self.value_handle(characteristic)?;
+        let connection = self.handle;
+        self.try_command(Command::WriteCommand {
+            connection,
+            handle,
+            value: value.to_vec(),
+        })
+        .await
+    }
+
+    async fn enable_notifications(
+        &mut self,
+        characteristic: Characteristic,
+    ) -> Result<(), TransportError> {
+        let cccd = self.table.get(&characteristic).map_or(0, |h| h.cccd);
+        if cccd == 0 {
+            return Err(TransportError::Unsupported(characteristic.name()));
+        }
         let connection = self.handle;
         self.command(Command::AttributeWrite {
             connection,
             handle: cccd,
-            value: vec![1, 0],
+            value: CCCD_NOTIFY.to_vec(),
         })
         .await?;
         let result = self
@@ -307,6 +362,24 @@ impl Bled112Connection {
                 "enabling notifications: {}",
                 codes::result_text(result)
             )))
+        }
+    }
+
+    async fn next_notification(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<Notification>, TransportError> {
+        // Bytes that arrived before a disconnect still count.
+        if let Some(notification) = self.notifications.pop_front() {
+            return Ok(Some(notification));
+        }
+        loop {
+            let Some(event) = self.next_event(deadline).await? else {
+                return Ok(None);
+            };
+            if let Some(notification) = self.notification(&event) {
+                return Ok(Some(notification));
+            }
         }
     }
 
@@ -339,105 +412,7 @@ impl Bled112Connection {
     }
 }
 
-/// The end of a discovery (the 4/1 after 4/1 or 4/3). A BLED112 reports 0; "attribute not
-/// found" (`0x040A`) is how the POD ends it on the air, so a dongle that passes that on
-/// means the same. Any other result cut the discovery short, and what was found is not
-/// the whole table.
-fn discovery_ended(result: u16, what: &str) -> Result<(), TransportError> {
-    match result {
-        codes::SUCCESS | codes::ATT_ATTRIBUTE_NOT_FOUND => Ok(()),
-        other => Err(TransportError::Protocol(format!(
-            "{what} failed: {}",
-            codes::result_text(other)
-        ))),
-    }
-}
-
-impl Connection for Bled112Connection {
-    async fn rpc(
-        &mut self,
-        address: u8,
-        rpc_id: u16,
-        payload: &[u8],
-        timeout: Duration,
-    ) -> Result<RpcAnswer, TransportError> {
-        let call = RpcRequest::new(address, rpc_id, payload.to_vec())
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        let deadline = Instant::now() + timeout;
-        let connection = self.handle;
-        let h = self.handles;
-        if !payload.is_empty() {
-            let value = call.padded_payload().to_vec();
-            self.command(Command::WriteCommand {
-                connection,
-                handle: h.send_payload,
-                value,
-            })
-            .await?;
-        }
-        let value = call.header().to_vec();
-        self.command(Command::WriteCommand {
-            connection,
-            handle: h.send_header,
-            value,
-        })
-        .await?;
-        let notified = |wanted: u16| {
-            move |e: &Event| match e {
-                Event::AttributeValue {
-                    handle,
-                    kind: attribute_value_type::NOTIFY,
-                    value,
-                    ..
-                } if *handle == wanted => Some(value.clone()),
-                _ => None,
-            }
-        };
-        let within = deadline.saturating_duration_since(Instant::now());
-        let header = self
-            .wait(within, "the RPC answer", notified(h.receive_header))
-            .await?;
-        let header: [u8; RpcResponse::HEADER_LEN] = header.as_slice().try_into().map_err(|_| {
-            TransportError::Protocol(format!("an RPC answer header of {} bytes", header.len()))
-        })?;
-        let body = if RpcResponse::expects_payload(&header) {
-            let within = deadline.saturating_duration_since(Instant::now());
-            self.wait(
-                within,
-                "the RPC answer's payload",
-                notified(h.receive_payload),
-            )
-            .await?
-        } else {
-            Vec::new()
-        };
-        let answer = RpcResponse::from_header(&header, &body)
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
-        Ok(answer.outcome())
-    }
-
-    async fn open_streaming(&mut self) -> Result<(), TransportError> {
-        let cccd = self.handles.streaming_cccd;
-        self.enable_notify(cccd).await
-    }
-
-    async fn next_report(&mut self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(report) = self.reports.pop()? {
-                return Ok(report);
-            }
-            // Anything else that arrives now (stray RPC answers) is of no use.
-            self.next_event(deadline, timeout, "a report").await?;
-        }
-    }
-
-    async fn disconnect(mut self) -> Result<(), TransportError> {
-        self.close().await
-    }
-}
-
-impl Drop for Bled112Connection {
+impl Drop for Bled112Link {
     fn drop(&mut self) {
         let Some(queue) = self.events.take() else {
             return;
@@ -471,11 +446,11 @@ impl Drop for Bled112Connection {
     }
 }
 
-impl std::fmt::Debug for Bled112Connection {
+impl std::fmt::Debug for Bled112Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bled112Connection")
+        f.debug_struct("Bled112Link")
             .field("handle", &self.handle)
-            .field("handles", &self.handles)
+            .field("table", &self.table)
             .field("lost", &self.lost)
             .finish()
     }

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
-pub use link::Bled112Connection;
+pub use link::{Bled112Connection, Bled112Link};
 
 use super::{Seen, Transport, TransportError};
 
@@ -177,9 +177,7 @@ impl Transport for Bled112 {
 
     async fn connect(&self, address: BdAddr) -> Result<Bled112Connection, TransportError> {
         let connection = match self.driver.open_link(address, self.max_connections).await {
-            Ok((handle, queue)) => {
-                Bled112Connection::start(self.driver.clone(), handle, queue).await
-            }
+            Ok((handle, queue)) => Bled112Link::start(self.driver.clone(), handle, queue).await,
             Err(error) => Err(error),
         };
         // Connecting stopped the scan, whether or not the link came up; the host restarts it
