@@ -16,12 +16,17 @@ pub mod event;
 pub mod event_upload;
 pub mod fleet;
 pub mod gateway;
+pub mod gateway_ota;
 pub mod health;
 pub mod json;
 pub mod location;
 pub mod note;
 pub mod openapi;
 pub mod org;
+pub mod ota_action;
+pub mod ota_device;
+pub mod ota_request;
+pub mod ota_rollout;
 pub mod pagination;
 pub mod params;
 pub mod project;
@@ -85,6 +90,11 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(report::routes())
         .merge(fleet::routes())
         .merge(gateway::routes())
+        .merge(gateway_ota::routes())
+        .merge(ota_request::routes())
+        .merge(ota_rollout::routes())
+        .merge(ota_action::routes())
+        .merge(ota_device::routes())
         .merge(stream::routes())
         .merge(data::routes())
         .merge(event::routes())
