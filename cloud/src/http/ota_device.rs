@@ -3,9 +3,8 @@
 //! `GET /api/v1/ota/request/{id}/devices/` (the devices a deployment reaches).
 //!
 //! The device view lists, oldest release first, the released, open deployments concerning
-//! the device (its fleet's, its org's without a fleet, any vendor org's without a fleet, and
-//! those that target it), except halted ones and staged ones whose open waves do not hold
-//! the device; then its actions by attempt time and its latest version of each type. Only
+//! the device (its fleet's, its org's without a fleet, any vendor org's without a fleet),
+//! except halted ones and staged ones whose open waves do not hold the device; then its actions by attempt time and its latest version of each type. Only
 //! the full slug form is routed; an inactive device or one without access is 403, an unknown
 //! one 404.
 //!

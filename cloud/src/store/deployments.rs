@@ -321,8 +321,8 @@ pub async fn delete(pool: &AnyPool, id: i64) -> Result<(), sqlx::Error> {
 }
 
 /// The released, not completed requests that concern a device, oldest release first: those
-/// that target it, those of a fleet it is in, and those without a fleet of its org or of any
-/// vendor org (spec 3.12). Halted ones are included; the caller decides what to offer.
+/// of a fleet it is in, and those without a fleet of its org or of any vendor org (spec
+/// 3.12). Halted ones are included; the caller decides what to offer.
 pub async fn concerning_device<'e, E: Executor<'e, Database = Any>>(
     db: E,
     device_id: i64,
@@ -332,8 +332,7 @@ pub async fn concerning_device<'e, E: Executor<'e, Database = Any>>(
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE r.released_on IS NOT NULL AND r.released_on <= $1 \
          AND r.completed_on IS NULL AND r.state IN ('running', 'halted') AND ( \
-         r.id IN (SELECT deployment_id FROM deployment_targets WHERE device_id = $2) \
-         OR r.fleet_id IN (SELECT fleet_id FROM fleet_members WHERE device_id = $2) \
+         r.fleet_id IN (SELECT fleet_id FROM fleet_members WHERE device_id = $2) \
          OR (r.fleet_id IS NULL AND (r.org_id = $3 OR o.is_vendor = 1))) \
          ORDER BY r.released_on, r.id"
     );
