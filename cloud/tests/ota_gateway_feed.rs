@@ -54,7 +54,8 @@ backends!(the_signed_feed, |app: common::TestApp| async move {
         json!({"script": z, "org": ORG, "selection_criteria": ["app_version:gte:1.0"]}),
     )
     .await;
-    let _draft = request(&app, &s, json!({"script": z, "org": ORG})).await;
+    // A draft is not in the feed.
+    request(&app, &s, json!({"script": z, "org": ORG})).await;
     let mine_id = mine["id"].clone();
     // Targets are chosen at release: give both devices an app version first.
     for d in [0x71, 0x72] {

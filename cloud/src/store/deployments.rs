@@ -34,13 +34,6 @@ pub struct Deployment {
     pub created_on: i64,
 }
 
-impl Deployment {
-    /// Released, and its release time has come.
-    pub fn is_live(&self, now: i64) -> bool {
-        self.released_on.is_some_and(|r| r <= now) && self.completed_on.is_none()
-    }
-}
-
 const COLUMNS: &str = "r.id, r.script_id, z.slug AS script_slug, r.org_id, o.slug AS org_slug, \
     o.is_vendor, r.fleet_id, f.slug AS fleet_slug, r.selection_criteria, r.released_on, \
     r.completed_on, r.rollout, r.state, r.state_reason, r.current_wave, r.resumed_on, r.created_on";
