@@ -12,6 +12,7 @@
 //! - `time`: the API's datetime formats;
 //! - `state`: what handlers share;
 //! - `ingest`: report processing, from decoded reports to stream rows (pure);
+//! - `ota`: deployments' rollout, counting and release, whoever asks (user, gateway, worker);
 //! - `worker`: job workers that process uploaded reports, exactly once;
 //! - `server`: binding, serving and graceful shutdown;
 //! - `probe`: the health checks `iotile-cloud health` runs.
@@ -23,6 +24,7 @@ pub mod db;
 pub mod event_documents;
 pub mod http;
 pub mod ingest;
+pub mod ota;
 pub mod probe;
 pub mod script_files;
 pub mod script_release;

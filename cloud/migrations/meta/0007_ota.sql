@@ -56,6 +56,8 @@ CREATE TABLE script_uploads (
 -- A deployment of a script to a fleet, or to the whole org when `fleet_id` is null.
 -- `rollout` is the staged plan (JSON: waves and failure threshold); `state` is draft,
 -- running, halted or completed, with `state_reason` saying why it halted or completed.
+-- `current_wave` is the last open wave (1-based; 0 while a draft), `resumed_on` the last time
+-- it was resumed after a halt: failures reported before it no longer count towards halting.
 CREATE TABLE deployment_requests (
     id                 IDENTITY_PK,
     script_id          BIGINT NOT NULL REFERENCES device_scripts(id),
@@ -68,6 +70,7 @@ CREATE TABLE deployment_requests (
     state              TEXT NOT NULL DEFAULT 'draft',
     state_reason       TEXT NOT NULL DEFAULT '',
     current_wave       BIGINT NOT NULL DEFAULT 0,
+    resumed_on         BIGINT,
     created_on         BIGINT NOT NULL,
     created_by         BIGINT REFERENCES users(id)
 );

@@ -200,9 +200,11 @@ fn unauthorized(reason: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// The registered, unrevoked gateway that signed this request; its nonce is remembered.
-async fn signed_by(
+/// The registered, unrevoked gateway that signed this request (`method` on `uri` with
+/// `body`); its nonce is remembered. Shared by every signed endpoint (`gateway_ota` too).
+pub(crate) async fn signed_by(
     state: &AppState,
+    method: &str,
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
@@ -227,7 +229,7 @@ async fn signed_by(
         gateway::verify(
             &signed,
             &signed.key,
-            "POST",
+            method,
             p,
             body,
             now_secs,
@@ -260,7 +262,7 @@ async fn sync(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> ApiResult<axum::Json<SyncAnswer>> {
-    let gateway = signed_by(&state, &headers, &uri, &body).await?;
+    let gateway = signed_by(&state, "POST", &headers, &uri, &body).await?;
     if body.len() > gateway::batch::MAX_BATCH_BODY_BYTES {
         return Err(ApiError::Detail(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -16,6 +16,7 @@ pub mod event;
 pub mod event_upload;
 pub mod fleet;
 pub mod gateway;
+pub mod gateway_ota;
 pub mod health;
 pub mod json;
 pub mod location;
@@ -26,6 +27,10 @@ pub mod origin;
 pub mod ota_script;
 pub mod ota_script_file;
 pub mod ota_script_release;
+pub mod ota_action;
+pub mod ota_device;
+pub mod ota_request;
+pub mod ota_rollout;
 pub mod pagination;
 pub mod params;
 pub mod project;
@@ -92,6 +97,11 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(ota_script::routes())
         .merge(release_key::routes())
         .merge(gateway::routes())
+        .merge(gateway_ota::routes())
+        .merge(ota_request::routes())
+        .merge(ota_rollout::routes())
+        .merge(ota_action::routes())
+        .merge(ota_device::routes())
         .merge(stream::routes())
         .merge(data::routes())
         .merge(event::routes())

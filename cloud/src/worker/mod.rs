@@ -6,6 +6,7 @@
 //! A handler finishes its job itself, in the same transaction as its effects, so a job is
 //! never marked done without them nor its effects applied twice (see `report`).
 
+mod ota_confirm;
 mod report;
 mod stream_settings;
 

@@ -12,8 +12,8 @@
 //!    add the ids the report covers to the held ones, move the progress up and log the
 //!    outcome (with the version readings it stored).
 //! 4. In one transaction on the metadata database: write each report's ids and counts, the
-//!    device's new OS and app versions, the streamer's acknowledgement and the job's
-//!    completion.
+//!    device's new OS and app versions with the OTA updates they confirm (`ota_confirm`),
+//!    the streamer's acknowledgement and the job's completion.
 //!
 //! A crash after 3 and before 4 leaves the log behind: the next attempt finds it, inserts
 //! nothing and finishes the books with the logged numbers. A report that does not verify is
@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sync_protocol::report::Verification;
 
-use super::{stream_settings, JobError};
+use super::{ota_confirm, stream_settings, JobError};
 use crate::event_documents;
 use crate::http::report_upload::{self, Decoded, FileKind};
 use crate::ingest::{self, Context, IdRanges, Outcome, PreviousReport, StreamSettings};
@@ -516,8 +516,11 @@ async fn finish_once(
                     now,
                 )
                 .await?;
-                // Idempotent: an attempt after a crash records the logged readings again.
-                device_versions::record(&mut tx, work.device_id, &stored.versions, now).await?;
+                // Idempotent: an attempt after a crash records the logged readings again,
+                // and only records it adds go on to confirm OTA updates (spec 6.4 4–7).
+                let added =
+                    device_versions::record(&mut tx, work.device_id, &stored.versions, now).await?;
+                ota_confirm::apply(&mut tx, work.device_id, &added, now).await?;
             }
             // Not stored: the engine refused it, and its result is already set.
             Step::Ready(_, _, None) => continue,

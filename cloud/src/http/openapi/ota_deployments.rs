@@ -1,6 +1,163 @@
 //! OTA operations on deployment requests, actions, versions and the device view, and the
 //! gateway's signed OTA feed.
 
-use super::operations::Operation;
+use super::operations::{op, Operation};
 
-pub const OPERATIONS: &[Operation] = &[];
+const TAG: &str = "ota";
+
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "GET",
+        "/api/v1/ota/request/",
+        TAG,
+        "Released, open deployment requests (?fleet=, ?org=, ?scope=; ?all=1 for every one)",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/request/",
+        TAG,
+        "Create a deployment request {script, org, fleet?, selection_criteria, released_on?, rollout?}",
+        201,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/request/{id}/",
+        TAG,
+        "A deployment request with its state and progress",
+        200,
+    ),
+    op(
+        "PATCH",
+        "/api/v1/ota/request/{id}/",
+        TAG,
+        "Change a request's criteria or fleet (drafts only) or its release time",
+        200,
+    ),
+    op(
+        "PUT",
+        "/api/v1/ota/request/{id}/",
+        TAG,
+        "As PATCH",
+        200,
+    ),
+    op(
+        "DELETE",
+        "/api/v1/ota/request/{id}/",
+        TAG,
+        "Delete a deployment request",
+        204,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/request/{id}/devices/",
+        TAG,
+        "The devices a request reaches: a draft's preview, a released one's frozen targets",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/request/{id}/release/",
+        TAG,
+        "Release a draft {released_on?}: its targets are frozen into rollout waves",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/request/{id}/complete/",
+        TAG,
+        "Complete a deployment by hand",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/request/{id}/halt/",
+        TAG,
+        "Halt a running deployment {reason?}",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/request/{id}/resume/",
+        TAG,
+        "Resume a halted deployment",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/action/",
+        TAG,
+        "Deployment actions (?device=, ?request=)",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/ota/action/",
+        TAG,
+        "Report an attempt {deployment, device, attempt_successful, last_attempt_on, log?}",
+        201,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/action/{id}/",
+        TAG,
+        "A deployment action",
+        200,
+    ),
+    op(
+        "PATCH",
+        "/api/v1/ota/action/{id}/",
+        TAG,
+        "Change an action (staff only)",
+        200,
+    ),
+    op(
+        "PUT",
+        "/api/v1/ota/action/{id}/",
+        TAG,
+        "As PATCH (staff only)",
+        200,
+    ),
+    op(
+        "DELETE",
+        "/api/v1/ota/action/{id}/",
+        TAG,
+        "Delete an action (staff only)",
+        204,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/device/{slug}/",
+        TAG,
+        "What an agent needs to update a device: open deployments, actions, versions",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/ota/version/",
+        TAG,
+        "Device version records (?device=, ?type=, ?latest=1)",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/gateway/ota/",
+        "gateway",
+        "The gateway's OTA feed, signed by the gateway (X-Iotile-* headers); ETag, If-None-Match",
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/gateway/ota/script/{slug}/",
+        "gateway",
+        "A deployed script's bytes, signed by the gateway",
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/gateway/ota/action/",
+        "gateway",
+        "Report an attempt, signed by the gateway",
+        201,
+    ),
+];

@@ -1,0 +1,224 @@
+//! The gateway's OTA endpoints, signed like `POST gateway/sync/` (no user token on a
+//! gateway; see `gateway`): every request carries the `X-Iotile-*` envelope over its method,
+//! path with query, timestamp, nonce, body hash and key id, and a replayed nonce, a stale
+//! clock, an unknown or revoked key are 401.
+//!
+//! - `GET gateway/ota/` → `sync_protocol::ota::OtaFeed` for the gateway's org: its current
+//!   release keys, whether it allows unsigned scripts, and each running deployment (released,
+//!   open, not halted), oldest release first, with its script and the devices it may update
+//!   now (targeted, in an open wave, not yet confirmed). A strong `ETag` is the SHA-256 of the
+//!   body; `If-None-Match` with it answers 304 with no body, so an idle gateway polls cheaply.
+//! - `GET gateway/ota/script/{slug}/` → the script's bytes (`application/octet-stream`),
+//!   only for a script some released deployment of the gateway's org uses; 404 otherwise.
+//! - `POST gateway/ota/action/` → as `POST ota/action/`, for the deployments and devices of
+//!   the gateway's org only (403 otherwise); 201 with the action.
+//!
+//! Reading the feed evaluates each deployment, so a device that did not come back within its
+//! rollout's `confirm_within` halts the deployment before the feed offers it again.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sync_protocol::ids::ScriptSlug;
+use sync_protocol::ota::{
+    FeedDeployment, FeedScript, OtaFeed, ReleasePublicKey, ReleaseSignature, ScriptTarget,
+};
+
+use super::error::{ApiError, ApiResult};
+use super::gateway::signed_by;
+use super::ota_action::{self, NewBody};
+use crate::ota::advance::{self, Evaluated};
+use crate::ota::State as DeploymentState;
+use crate::state::AppState;
+use crate::store::deployment_scripts::{self, Script};
+use crate::store::{deployment_targets, deployments};
+use crate::time::{self, now_micros};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/gateway/ota", get(feed))
+        .route("/gateway/ota/script/{slug}", get(script))
+        .route("/gateway/ota/action", post(action))
+}
+
+async fn feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let gateway = signed_by(&state, "GET", &headers, &uri, &body).await?;
+    let feed = build(&state, &gateway.org_id).await?;
+    let bytes = serde_json::to_vec(&feed).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
+    let etag_value =
+        HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    if none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+/// Whether `If-None-Match` names this entity tag (or `*`), by strong comparison.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// The feed of an org as of now.
+async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
+    let pool = &state.db.meta;
+    let mut release_keys = Vec::new();
+    for id in deployment_scripts::current_release_keys(pool, org_id).await? {
+        match ReleasePublicKey::parse(&id) {
+            Ok(key) => release_keys.push(key),
+            Err(e) => tracing::warn!(key = %id, error = %e, "unreadable release key left out"),
+        }
+    }
+    let now = now_micros();
+    let mut listed = Vec::new();
+    for d in deployments::running_of_org(pool, org_id, now).await? {
+        let mut conn = pool.acquire().await?;
+        let e: Evaluated = advance::evaluate(&mut conn, d, now).await?;
+        drop(conn);
+        if e.deployment.state != DeploymentState::Running {
+            continue;
+        }
+        let Some(script) = deployment_scripts::by_id(pool, e.deployment.script_id).await? else {
+            continue;
+        };
+        let Some(feed_script) = feed_script(&script) else {
+            tracing::warn!(
+                deployment = e.deployment.id,
+                script = %script.slug,
+                "deployment left out of the feed: its script has no file"
+            );
+            continue;
+        };
+        let devices = deployment_targets::open_unconfirmed(
+            pool,
+            e.deployment.id,
+            e.deployment.current_wave,
+            org_id,
+        )
+        .await?;
+        listed.push(FeedDeployment {
+            id: e.deployment.id,
+            script: feed_script,
+            selection_criteria: e.deployment.criteria.clone(),
+            released_on: e
+                .deployment
+                .released_on
+                .map(time::format_seconds)
+                .unwrap_or_default(),
+            devices: devices
+                .into_iter()
+                .filter_map(|d| u64::try_from(d).ok())
+                .collect(),
+        });
+    }
+    Ok(OtaFeed {
+        release_keys,
+        allow_unsigned: deployment_scripts::allows_unsigned(pool, org_id).await?,
+        deployments: listed,
+    })
+}
+
+/// The feed's description of a script; `None` when it has no file to fetch.
+fn feed_script(script: &Script) -> Option<FeedScript> {
+    script.file_key.as_ref()?;
+    let target = ScriptTarget::new(&script.org_slug, &script.name, &script.version()).ok()?;
+    let signature = script.signature.as_deref().and_then(|text| {
+        serde_json::from_str::<ReleaseSignature>(text)
+            .map_err(|e| {
+                tracing::warn!(script = %script.slug, error = %e, "unreadable release signature");
+            })
+            .ok()
+    });
+    Some(FeedScript {
+        slug: script.slug.clone(),
+        target,
+        size: script
+            .file_size
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0),
+        sha256: script.file_sha256.clone().unwrap_or_default(),
+        signature,
+    })
+}
+
+async fn script(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let gateway = signed_by(&state, "GET", &headers, &uri, &body).await?;
+    let id = slug
+        .parse::<ScriptSlug>()
+        .map_err(|_| ApiError::NotFound)?
+        .get();
+    let script = deployment_scripts::by_id(&state.db.meta, i64::from(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !deployments::org_deploys_script(&state.db.meta, &gateway.org_id, script.id).await? {
+        return Err(ApiError::NotFound);
+    }
+    let key = script.file_key.as_deref().ok_or(ApiError::NotFound)?;
+    let bytes = match state.blobs.get(key).await {
+        Ok(b) => b,
+        Err(crate::blobs::BlobError::NotFound(_)) => return Err(ApiError::NotFound),
+        Err(e) => return Err(ApiError::Internal(anyhow::anyhow!("reading {key}: {e}"))),
+    };
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+async fn action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let gateway = signed_by(&state, "POST", &headers, &uri, &body).await?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("JSON parse error - {e}")))?;
+    let new: NewBody = super::json::parse(value)?;
+    let (deployment, device) = ota_action::resolve(&state, &new).await?;
+    if deployment.org_id != gateway.org_id
+        || device.org_id.as_deref() != Some(gateway.org_id.as_str())
+    {
+        return Err(ApiError::no_permission());
+    }
+    let action = ota_action::record(&state, &deployment, &device, &new).await?;
+    Ok((StatusCode::CREATED, axum::Json(ota_action::view(&action))))
+}

@@ -1,0 +1,165 @@
+//! `/api/v1/ota/request/{id}/{release,complete,halt,resume}/`: a deployment's state changes
+//! by hand (ours; the original set `released_on` and `completed_on` in its web UI only).
+//!
+//! - `release/ {released_on?}`: a draft starts (now, or at the time given); its targets are
+//!   frozen: the active devices of its fleet (or of its org) whose recorded versions meet its
+//!   criteria, each in its rollout wave. The script must be released.
+//! - `complete/`: done, whatever the devices say (the spec's manual completion).
+//! - `halt/ {reason?}`: a running deployment is offered to no one.
+//! - `resume/`: a halted one runs again; the wave it halted in stays open, and the next one
+//!   opens if that wave had already reached its `advance_at`. Failures reported before the
+//!   resume no longer count towards halting.
+//!
+//! Each needs `can_manage_ota` in the deployment's org and answers with the request object.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::json::Json;
+use super::ota_request::{evaluated, load_for_change, not_releasable, view};
+use crate::auth::Caller;
+use crate::ota::advance::{self, Evaluated};
+use crate::ota::State as DeploymentState;
+use crate::state::AppState;
+use crate::store::deployment_scripts;
+use crate::store::deployments::{self, Deployment};
+use crate::time::{self, now_micros};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ota/request/{id}/release", post(release))
+        .route("/ota/request/{id}/complete", post(complete))
+        .route("/ota/request/{id}/halt", post(halt))
+        .route("/ota/request/{id}/resume", post(resume))
+}
+
+fn refused(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request(msg)
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::Detail(
+        StatusCode::CONFLICT,
+        "The deployment changed meanwhile; try again.".into(),
+    )
+}
+
+async fn answer(state: &AppState, id: i64) -> ApiResult<axum::Json<Value>> {
+    let d = deployments::by_id(&state.db.meta, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&evaluated(state, d).await?)))
+}
+
+#[derive(Deserialize)]
+struct Release {
+    released_on: Option<String>,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Release>,
+) -> ApiResult<axum::Json<Value>> {
+    let d = load_for_change(&state, &caller, &id).await?;
+    if d.state != DeploymentState::Draft {
+        return Err(refused(format!(
+            "The deployment is {}, not a draft.",
+            d.state
+        )));
+    }
+    let script = deployment_scripts::by_id(&state.db.meta, d.script_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(reason) = not_releasable(&script) {
+        return Err(refused(reason));
+    }
+    let now = now_micros();
+    let at = match body.released_on.as_deref() {
+        Some(text) => time::parse(text, false)
+            .ok_or_else(|| ApiError::field("released_on", "Enter a valid date/time."))?,
+        None => now,
+    };
+    let mut tx = state.db.meta_writes.begin().await?;
+    let released: Option<Evaluated> = advance::release(&mut tx, &d, at, now).await?;
+    tx.commit().await?;
+    match released {
+        Some(e) => Ok(axum::Json(view(&e))),
+        None => Err(changed_meanwhile()),
+    }
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let d: Deployment = load_for_change(&state, &caller, &id).await?;
+    if d.state != DeploymentState::Completed {
+        let reason = format!("completed by hand by {}", caller.user.username);
+        if !deployments::complete(&state.db.meta_writes, d.id, d.state, now_micros(), &reason)
+            .await?
+        {
+            return Err(changed_meanwhile());
+        }
+        tracing::info!(deployment = d.id, %reason, "deployment completed");
+    }
+    answer(&state, d.id).await
+}
+
+#[derive(Deserialize)]
+struct Halt {
+    reason: Option<String>,
+}
+
+async fn halt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Halt>,
+) -> ApiResult<axum::Json<Value>> {
+    let d = load_for_change(&state, &caller, &id).await?;
+    if d.state != DeploymentState::Running {
+        return Err(refused(format!(
+            "The deployment is {}, not running.",
+            d.state
+        )));
+    }
+    let why = body.reason.as_deref().map(str::trim).unwrap_or_default();
+    let reason = match why {
+        "" => format!("halted by hand by {}", caller.user.username),
+        why => format!("halted by hand by {}: {why}", caller.user.username),
+    };
+    if !deployments::halt(&state.db.meta_writes, d.id, &reason).await? {
+        return Err(changed_meanwhile());
+    }
+    tracing::warn!(deployment = d.id, %reason, "deployment halted");
+    answer(&state, d.id).await
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let d = load_for_change(&state, &caller, &id).await?;
+    if d.state != DeploymentState::Halted {
+        return Err(refused(format!(
+            "The deployment is {}, not halted.",
+            d.state
+        )));
+    }
+    let mut tx = state.db.meta_writes.begin().await?;
+    let resumed = advance::resume(&mut tx, &d, now_micros()).await?;
+    tx.commit().await?;
+    match resumed {
+        Some(e) => Ok(axum::Json(view(&e))),
+        None => Err(changed_meanwhile()),
+    }
+}
