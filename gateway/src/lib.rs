@@ -11,6 +11,8 @@
 //! - [`doctor`]: `iotile-gateway doctor`, a one-line-each check of key, buffer, disk, cloud,
 //!   clock and radios.
 //! - [`identity`]: the gateway's ed25519 key file (mode 0600), created on first start.
+//! - [`ota`]: over-the-air updates: the deployment feed, checked scripts, and the update
+//!   visit that runs them on PODs over either radio.
 //! - [`status_query`]: `iotile-gateway status`, asking the daemon's status API.
 //! - [`sync`]: registration with the cloud, and signed uploads of pending reports.
 //! - [`transport`]: the radios PODs are reached through (BLED112 serial, BlueZ), each a
@@ -22,6 +24,7 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod identity;
+pub mod ota;
 pub mod status_query;
 pub mod sync;
 pub mod transport;

@@ -116,17 +116,9 @@ impl SyncClient {
     /// Uploads one batch, signed.
     pub async fn upload(&self, batch: &SyncBatch, now_unix: u64) -> Result<SyncAnswer, SyncError> {
         let body = serde_json::to_vec(batch).map_err(|e| SyncError::Answer(e.to_string()))?;
-        let mut nonce = [0u8; 16];
-        getrandom::getrandom(&mut nonce).map_err(|e| SyncError::Task(e.to_string()))?;
-        let headers = gateway::sign(&self.secret, "POST", SYNC_PATH, &body, now_unix, nonce);
-        let mut request = self
-            .http
-            .post(format!("{}{SYNC_PATH}", self.base))
-            .header("Content-Type", "application/json")
-            .body(body);
-        for (name, value) in headers.to_pairs() {
-            request = request.header(name, value);
-        }
+        let request = self
+            .signed(reqwest::Method::POST, SYNC_PATH, body, now_unix)?
+            .header("Content-Type", "application/json");
         let answer: SyncAnswer = answer(request.send().await?).await?.json().await?;
         if answer.results.len() != batch.reports.len() {
             return Err(SyncError::Answer(format!(
@@ -139,8 +131,31 @@ impl SyncClient {
     }
 }
 
+impl SyncClient {
+    /// A request to `path` (with its query) signed with the gateway key and a fresh nonce.
+    pub(crate) fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        now_unix: u64,
+    ) -> Result<reqwest::RequestBuilder, SyncError> {
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce).map_err(|e| SyncError::Task(e.to_string()))?;
+        let headers = gateway::sign(&self.secret, method.as_str(), path, &body, now_unix, nonce);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        for (name, value) in headers.to_pairs() {
+            request = request.header(name, value);
+        }
+        Ok(request)
+    }
+}
+
 /// The response when it is a success; otherwise the error it stands for.
-async fn answer(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+pub(crate) async fn answer(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -170,7 +185,7 @@ async fn with_buffer<T: Send + 'static>(
     .map_err(|e| SyncError::Task(e.to_string()))?
 }
 
-fn now() -> (u64, i64) {
+pub(crate) fn now() -> (u64, i64) {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -8,9 +8,13 @@
 //! [`Buffer::prune_synced`] deletes, and only what the cloud confirmed. A corrupt file is
 //! moved aside, never deleted, and its readable rows are copied to a fresh one ([`Recovery`]).
 //!
+//! The same file keeps OTA progress ([`ota`]): the feed, scripts, each POD's update job and
+//! the outcomes owed to the cloud.
+//!
 //! The API is synchronous; async callers use `spawn_blocking`.
 
 mod open;
+pub mod ota;
 #[cfg(test)]
 mod tests;
 

@@ -21,6 +21,7 @@ use super::BufferError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_reports_by_streamer.sql"),
+    include_str!("migrations/0003_ota.sql"),
 ];
 
 /// A damaged range wider than this many rowids is not probed row by row.
@@ -240,6 +241,21 @@ const TABLES: &[Table] = &[
         columns: "rowid, device_id, streamer, acked_to_pod, cloud_has",
         insert: "INSERT OR IGNORE INTO streamers (device_id, streamer, acked_to_pod, cloud_has) \
                  VALUES (?2, ?3, ?4, ?5)",
+    },
+    // An update's progress says whether its script may be sent again: losing it could run
+    // a script twice.
+    Table {
+        name: "ota_jobs",
+        columns: "rowid, device_id, deployment_id, script_slug, state, attempts, log, \
+                  started_us, updated_us",
+        insert: "INSERT OR IGNORE INTO ota_jobs (device_id, deployment_id, script_slug, state, \
+                 attempts, log, started_us, updated_us) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    },
+    Table {
+        name: "ota_actions",
+        columns: "id, deployment_id, device_id, successful, attempt_us, log, posted_us",
+        insert: "INSERT OR IGNORE INTO ota_actions (id, deployment_id, device_id, successful, \
+                 attempt_us, log, posted_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     },
 ];
 

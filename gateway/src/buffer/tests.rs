@@ -36,7 +36,7 @@ fn store_duplicate_pending_mark_prune() {
     let path = dir.path().join("buffer.sqlite");
     let (mut buf, opened) = open_at(&path, BIG);
     assert!(opened.created);
-    assert_eq!((opened.schema_from, opened.schema_to), (0, 2));
+    assert_eq!((opened.schema_from, opened.schema_to), (0, 3));
     assert_eq!(opened.recovery, None);
     let mode = std::fs::metadata(&path)
         .expect("exists")
@@ -393,7 +393,7 @@ fn a_newer_schema_is_refused() {
         Buffer::open(&path, BIG),
         Err(BufferError::SchemaMismatch {
             found: 99,
-            known: 2
+            known: 3
         })
     ));
 }

@@ -3,6 +3,7 @@
 //! or a string with a unit: `"512 MiB"`, `"2MB"`, `"4096"` (B, KB, MB, GB powers of 1000;
 //! KiB, MiB, GiB powers of 1024). `iotile-gateway.example.toml` documents every key.
 
+mod ota;
 mod units;
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sync_protocol::gateway::batch::{MAX_BATCH_RAW_BYTES, MAX_BATCH_REPORTS};
 
+pub use ota::Ota;
 pub use units::{ByteSize, Interval};
 
 /// Why the configuration cannot be used.
@@ -40,6 +42,7 @@ pub struct Config {
     pub sync: Sync,
     pub status: Status,
     pub log: Log,
+    pub ota: Ota,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -261,6 +264,7 @@ impl Default for Config {
             sync: Sync::default(),
             status: Status::default(),
             log: Log::default(),
+            ota: Ota::default(),
         }
     }
 }

@@ -5,6 +5,10 @@
 //! waits twice as long each time, up to [`Visits::backoff_max`], so a POD at the edge of
 //! range does not hog a connection slot.
 //!
+//! Updates come first: a POD with update work ([`crate::ota::Updates::wanted`]) gets an update
+//! visit ahead of collection, but at most [`Schedule::updates`] at once, so collection always
+//! keeps a slot and no POD's data waits on another POD's update.
+//!
 //! Two guards keep a POD from going quietly unvisited: a visit that overruns its limit is
 //! torn down (its link closes as the visit is dropped), and a POD heard but not visited for
 //! [`Visits::starved_after`] is reported starved on the status board and in the log.
@@ -22,6 +26,7 @@ use tokio::time::Instant;
 use super::Shared;
 use crate::collect::{into_buffer, known_acks, visit, CollectError, VisitOptions, VisitSummary};
 use crate::config::{AckPolicy, Visits};
+use crate::ota::{self, UpdateError, UpdateOutcome};
 use crate::transport::{Seen, Transport};
 
 /// The wait before scanning again when the radio stopped or failed.
@@ -38,6 +43,8 @@ const VISIT_OVERHEAD: Duration = Duration::from_secs(60);
 pub(crate) struct Schedule {
     pub visits: Visits,
     pub policy: AckPolicy,
+    /// The most update visits at once on this adapter.
+    pub updates: usize,
 }
 
 /// What the collector knows of one POD.
@@ -51,6 +58,7 @@ struct Pod {
     not_before: Option<Instant>,
     failures: u32,
     visiting: bool,
+    updating: bool,
     starved: bool,
 }
 
@@ -60,8 +68,12 @@ impl Pod {
             || self
                 .last_visit
                 .is_none_or(|last| now >= last + visits.revisit.0);
-        wanted
-            && !self.visiting
+        wanted && self.can_visit(now)
+    }
+
+    /// Free, heard lately, nobody else connected, and past any backoff.
+    fn can_visit(&self, now: Instant) -> bool {
+        !self.visiting
             && !self.latest.user_connected
             && now.duration_since(self.heard) < GONE_AFTER
             && self.not_before.is_none_or(|t| now >= t)
@@ -77,7 +89,11 @@ impl Pod {
     }
 }
 
-type Visited = (BdAddr, DeviceId, Result<VisitSummary, CollectError>);
+/// A finished visit: a collection or an update.
+enum Visited {
+    Collected(BdAddr, DeviceId, Result<VisitSummary, CollectError>),
+    Updated(BdAddr, DeviceId, Result<UpdateOutcome, UpdateError>),
+}
 
 /// Scans and visits until shutdown; visits in progress are abandoned then.
 pub(crate) async fn run<T: Transport + 'static>(
@@ -107,7 +123,12 @@ pub(crate) async fn run<T: Transport + 'static>(
             tokio::select! {
                 () = shared.shutdown.cancelled() => break 'scanning,
                 Some(joined) = visits.join_next() => match joined {
-                    Ok(visited) => finished(&mut pods, &name, &schedule.visits, &shared, visited),
+                    Ok(Visited::Collected(address, device, outcome)) => finished(
+                        &mut pods, &name, &schedule.visits, &shared, (address, device, outcome),
+                    ),
+                    Ok(Visited::Updated(address, device, outcome)) => updated(
+                        &mut pods, &name, &schedule.visits, &shared, (address, device, outcome),
+                    ),
                     Err(error) => tracing::error!(adapter = %name, %error, "a visit task failed"),
                 },
                 _ = tick.tick() => {}
@@ -163,6 +184,7 @@ fn heard(pods: &mut HashMap<BdAddr, Pod>, name: &str, shared: &Shared, seen: See
             not_before: None,
             failures: 0,
             visiting: false,
+            updating: false,
             starved: false,
         });
 }
@@ -178,6 +200,7 @@ fn dispatch<T: Transport + 'static>(
     visits: &mut JoinSet<Visited>,
     slots: usize,
 ) {
+    dispatch_updates(transport, name, schedule, shared, pods, visits, slots);
     while visits.len() < slots && !shared.over_budget.load(Ordering::Relaxed) {
         let now = Instant::now();
         let next = pods
@@ -227,9 +250,117 @@ fn dispatch<T: Transport + 'static>(
                 }
                 Err(error) => Err(error),
             };
-            (address, device, outcome)
+            Visited::Collected(address, device, outcome)
         });
     }
+}
+
+/// Starts update visits of PODs with update work, longest unvisited first, up to the
+/// adapter's update limit.
+fn dispatch_updates<T: Transport + 'static>(
+    transport: &Arc<T>,
+    name: &str,
+    schedule: &Schedule,
+    shared: &Shared,
+    pods: &mut HashMap<BdAddr, Pod>,
+    visits: &mut JoinSet<Visited>,
+    slots: usize,
+) {
+    let Some(updates) = &shared.updates else {
+        return;
+    };
+    loop {
+        let running = pods.values().filter(|p| p.updating).count();
+        if running >= schedule.updates || visits.len() >= slots {
+            return;
+        }
+        let now = Instant::now();
+        let next = pods
+            .iter()
+            .filter(|(_, pod)| pod.can_visit(now))
+            .filter(|(_, pod)| updates.wanted(DeviceId::from_u32(pod.latest.device_id)))
+            .min_by_key(|(_, pod)| pod.last_visit)
+            .map(|(address, _)| *address);
+        let Some(pod) = next.and_then(|address| pods.get_mut(&address)) else {
+            return;
+        };
+        pod.visiting = true;
+        pod.updating = true;
+        let address = pod.latest.address;
+        let device = DeviceId::from_u32(pod.latest.device_id);
+        tracing::info!(adapter = %name, %address, %device, "update visit");
+        let (transport, updates, buffer) =
+            (transport.clone(), updates.clone(), shared.buffer.clone());
+        visits.spawn(async move {
+            let feed = updates.feed();
+            let limit =
+                updates.options.script_limit + updates.options.come_back_within + VISIT_OVERHEAD;
+            let visiting = ota::update(
+                &*transport,
+                address,
+                device,
+                &feed,
+                &buffer,
+                &updates.options,
+            );
+            let outcome = match tokio::time::timeout(limit, visiting).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(UpdateError::Store(format!(
+                    "the update visit overran {limit:?}"
+                ))),
+            };
+            Visited::Updated(address, device, outcome)
+        });
+    }
+}
+
+/// Books a finished update visit.
+fn updated(
+    pods: &mut HashMap<BdAddr, Pod>,
+    name: &str,
+    visits: &Visits,
+    shared: &Shared,
+    visited: (BdAddr, DeviceId, Result<UpdateOutcome, UpdateError>),
+) {
+    let (address, device, outcome) = visited;
+    let Some(pod) = pods.get_mut(&address) else {
+        return;
+    };
+    pod.visiting = false;
+    pod.updating = false;
+    let Some(updates) = &shared.updates else {
+        return;
+    };
+    match outcome {
+        Ok(UpdateOutcome::NothingToDo) => updates.not_applicable(device),
+        Ok(UpdateOutcome::Succeeded { deployment }) => {
+            tracing::info!(adapter = %name, %device, deployment, "UPDATE SUCCEEDED");
+            updates.finished.notify_one();
+        }
+        Ok(UpdateOutcome::Failed { deployment, reason }) => {
+            tracing::error!(adapter = %name, %device, deployment, %reason, "UPDATE FAILED");
+            updates.finished.notify_one();
+        }
+        Ok(UpdateOutcome::Later(reason)) => {
+            pod.not_before = Some(Instant::now() + visits.min_interval.0);
+            tracing::info!(adapter = %name, %device, %reason, "update postponed");
+        }
+        Err(error) => {
+            pod.failures = pod.failures.saturating_add(1);
+            let wait = retry_after(pod.failures, visits);
+            pod.not_before = Some(Instant::now() + wait);
+            tracing::warn!(adapter = %name, %address, %device, %error, ?wait,
+                "update visit cut short; it resumes at the next visit");
+        }
+    }
+    // The collectors' view of jobs follows the buffer at once, not at the next poll.
+    let (updates, buffer) = (updates.clone(), shared.buffer.clone());
+    tokio::spawn(async move {
+        match ota::runner::with_buffer(&buffer, |b| b.ota_job_states()).await {
+            Ok(jobs) => updates.set_jobs(jobs),
+            Err(error) => tracing::warn!(%error, "the update jobs could not be read"),
+        }
+    });
 }
 
 /// Books a finished visit: the next allowed visit, and the acknowledgements on record.
@@ -238,7 +369,7 @@ fn finished(
     name: &str,
     visits: &Visits,
     shared: &Shared,
-    visited: Visited,
+    visited: (BdAddr, DeviceId, Result<VisitSummary, CollectError>),
 ) {
     let (address, device, outcome) = visited;
     let Some(pod) = pods.get_mut(&address) else {

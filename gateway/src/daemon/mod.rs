@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// What the status API shows.
     pub board: status::SharedBoard,
+    /// OTA state, unless `[ota] enabled = false`.
+    pub updates: Option<Arc<crate::ota::Updates>>,
 }
 
 impl Shared {
@@ -103,7 +105,15 @@ impl Daemon {
                 "THE BUFFER IS OVER BUDGET: collection waits until reports are synced and pruned"
             );
         }
-        let client = SyncClient::new(&config.cloud.url, secret, REQUEST_TIMEOUT)?;
+        let client = SyncClient::new(&config.cloud.url, secret.clone(), REQUEST_TIMEOUT)?;
+        let updates = config.ota.enabled.then(|| {
+            Arc::new(crate::ota::Updates::new(crate::ota::UpdateOptions {
+                come_back_within: config.ota.come_back_within.0,
+                script_limit: config.ota.script_limit.0,
+                pinned_keys: config.ota.release_keys.clone(),
+                ..Default::default()
+            }))
+        });
         let shared = Shared {
             buffer: Arc::new(Mutex::new(buffer)),
             over_budget: Arc::new(AtomicBool::new(over_budget)),
@@ -112,6 +122,7 @@ impl Daemon {
                 started_us: status::now_us(),
                 ..Default::default()
             })),
+            updates,
         };
         let listener = tokio::net::TcpListener::bind(config.status.bind)
             .await
@@ -120,16 +131,17 @@ impl Daemon {
                 source,
             })?;
         tracing::info!(bind = %config.status.bind, "status API at /status and /metrics");
-        let schedule = collector::Schedule {
-            visits: config.visits,
-            policy: config.ack.policy,
-        };
 
         let mut tasks = JoinSet::new();
         let mut collectors = JoinSet::new();
         for adapter in &config.adapters {
             let wanted = usize::from(adapter.max_connections());
             let name = adapter_name(adapter);
+            let schedule = collector::Schedule {
+                visits: config.visits,
+                policy: config.ack.policy,
+                updates: config.ota.updates_per_adapter(wanted),
+            };
             let opened = match adapter {
                 Adapter::Bled112 { port, .. } => Bled112::open(port).await.map(|t| {
                     collectors.spawn(collector::run(
@@ -184,6 +196,16 @@ impl Daemon {
             ended.cancel();
         });
         tasks.spawn(uploader::run(client, settings, shared.clone(), collected));
+        if let Some(updates) = &shared.updates {
+            let client = SyncClient::new(&config.cloud.url, secret, REQUEST_TIMEOUT)?;
+            tasks.spawn(crate::ota::poller::run(
+                client,
+                updates.clone(),
+                shared.buffer.clone(),
+                config.ota.poll.0,
+                shared.shutdown.clone(),
+            ));
+        }
         tasks.spawn(status::serve(listener, shared.clone()));
 
         // A task that failed leaves the gateway half-working: stop everything and say so, so
