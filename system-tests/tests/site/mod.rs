@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod ota;
 pub mod outage;
 pub mod pods;
 pub mod process;
