@@ -49,7 +49,7 @@ pub async fn fetch(bind: SocketAddr, timeout: Duration) -> Result<Value, StatusQ
     response.json().await.map_err(unreachable)
 }
 
-/// A few lines for people: the buffer, the PODs heard and the last sync.
+/// A few lines for people: the buffer, the PODs heard, the last sync and OTA updates.
 pub fn summary(doc: &Value) -> String {
     let buffer = &doc["buffer"];
     let gateway = &doc["gateway"];
@@ -98,6 +98,25 @@ pub fn summary(doc: &Value) -> String {
     if let Some(error) = gateway["last_sync_error"].as_str() {
         lines.push(format!("last sync error:  {error}"));
     }
+    let ota = &doc["ota"];
+    if ota.is_object() {
+        let jobs: Vec<String> = ota["jobs"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(state, n)| format!("{} {state}", number(n)))
+            .collect();
+        lines.push(format!(
+            "OTA:              {} deployments; updates: {}; {} outcomes not yet sent",
+            number(&ota["deployments"]),
+            if jobs.is_empty() {
+                "none".to_string()
+            } else {
+                jobs.join(", ")
+            },
+            number(&ota["unsent_outcomes"])
+        ));
+    }
     lines.join("\n")
 }
 
@@ -132,6 +151,8 @@ mod tests {
             "gateway": {"pods": {"d--0000-0000-0000-0042": {"visits": 3, "failed_visits": 1,
                                   "last_error": "timeout", "starved": true}},
                         "last_sync_us": null, "synced_reports": 5, "rejected_reports": 0},
+            "ota": {"deployments": 1, "jobs": {"rebooting": 1, "succeeded": 4},
+                    "unsent_outcomes": 2},
         });
         let served = doc.clone();
         let app = axum::Router::new().route(
@@ -143,6 +164,10 @@ mod tests {
         assert_eq!(got, doc);
         let text = summary(&got);
         assert!(text.contains("2 reports, 40 readings"), "{text}");
+        assert!(
+            text.contains("1 deployments; updates: 1 rebooting, 4 succeeded; 2 outcomes"),
+            "{text}"
+        );
         assert!(text.contains("PODs heard:       1"), "{text}");
         assert!(
             text.contains(

@@ -216,6 +216,10 @@ async fn one_site(backend: common::Backend) {
         let view = app.ok(&format!("ota/device/{device}/"), &s.staff).await;
         assert_eq!(view["deployments"], serde_json::json!([]), "{view}");
     }
+    // The gateway's status API tells the same story.
+    let board = gateway.status(&reqwest::Client::new()).await.expect("status");
+    assert_eq!(board["ota"]["jobs"]["succeeded"], 4, "{board}");
+    assert_eq!(board["ota"]["unsent_outcomes"], 0, "{board}");
     let status = gateway.stop(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     workers.cancel();

@@ -1,7 +1,7 @@
 //! The local status API (`status.bind`, loopback by default): `GET /status` as JSON for
 //! people and scripts, `GET /metrics` in Prometheus' text format. It shows the PODs seen and
-//! their last contact, what the buffer holds and whether it is over budget, and how the last
-//! sync went.
+//! their last contact, what the buffer holds and whether it is over budget, how the last
+//! sync went, and where OTA updates stand (jobs by state, outcomes not yet sent).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,8 +82,38 @@ async fn buffer_stats(shared: &Shared) -> Option<Stats> {
         .flatten()
 }
 
+/// OTA jobs by state, and outcomes the cloud does not have yet.
+#[derive(Debug, Default, Serialize)]
+struct OtaFigures {
+    jobs: BTreeMap<&'static str, u64>,
+    unsent_outcomes: u64,
+    /// Deployments in the feed as last fetched.
+    deployments: u64,
+}
+
+async fn ota_figures(shared: &Shared) -> Option<OtaFigures> {
+    let deployments = shared.updates.as_ref()?.feed().deployments.len() as u64;
+    let buffer = shared.buffer.clone();
+    tokio::task::spawn_blocking(move || {
+        let b = buffer.lock().ok()?;
+        let mut figures = OtaFigures {
+            deployments,
+            ..OtaFigures::default()
+        };
+        for (_, _, state) in b.ota_job_states().ok()? {
+            *figures.jobs.entry(state.as_str()).or_default() += 1;
+        }
+        figures.unsent_outcomes = b.pending_ota_actions(100_000).ok()?.len() as u64;
+        Some(figures)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 async fn status(State(shared): State<Shared>) -> impl IntoResponse {
     let stats = buffer_stats(&shared).await;
+    let ota = ota_figures(&shared).await;
     let buffer = stats.map(|s| {
         json!({
             "pending_reports": s.pending_reports,
@@ -98,12 +128,31 @@ async fn status(State(shared): State<Shared>) -> impl IntoResponse {
         })
     });
     let board = shared.board.lock().map(|b| json!(*b)).unwrap_or_default();
-    axum::Json(json!({"buffer": buffer, "gateway": board}))
+    axum::Json(json!({"buffer": buffer, "gateway": board, "ota": ota}))
 }
 
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     let stats = buffer_stats(&shared).await;
+    let ota = ota_figures(&shared).await;
     let mut out = String::new();
+    if let Some(ota) = &ota {
+        let _ = writeln!(
+            out,
+            "# HELP iotile_gateway_ota_jobs POD updates by state.\n\
+             # TYPE iotile_gateway_ota_jobs gauge"
+        );
+        for state in [
+            "sending",
+            "triggered",
+            "resetting",
+            "rebooting",
+            "succeeded",
+            "failed",
+        ] {
+            let n = ota.jobs.get(state).copied().unwrap_or(0);
+            let _ = writeln!(out, "iotile_gateway_ota_jobs{{state=\"{state}\"}} {n}");
+        }
+    }
     let mut gauge = |name: &str, help: &str, value: f64| {
         let _ = writeln!(
             out,
@@ -145,6 +194,18 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
             "iotile_gateway_buffer_quarantined_reports",
             "Reports kept aside, never synced.",
             s.quarantined as f64,
+        );
+    }
+    if let Some(ota) = &ota {
+        gauge(
+            "iotile_gateway_ota_unsent_outcomes",
+            "Update outcomes the cloud does not have yet.",
+            ota.unsent_outcomes as f64,
+        );
+        gauge(
+            "iotile_gateway_ota_deployments",
+            "Deployments in the OTA feed as last fetched.",
+            ota.deployments as f64,
         );
     }
     if let Ok(b) = shared.board.lock() {
