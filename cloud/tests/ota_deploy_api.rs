@@ -58,7 +58,7 @@ backends!(
         )
         .await;
         let id = created["id"].clone();
-        let expected = json!(["app_tag:eq:1027", "app_version:gteq:1.1"]);
+        let expected = json!(["app_tag:eq:1027", "app_version:gteq:1.1.0"]);
         assert_eq!(created["selection_criteria"], expected);
         assert_eq!(created["script"], released);
         assert_eq!(created["org"], ORG);
@@ -116,7 +116,7 @@ backends!(
         assert_eq!(status, StatusCode::OK, "{changed}");
         assert_eq!(
             changed["selection_criteria"],
-            json!(["app_version:gteq:1.1"])
+            json!(["app_version:gteq:1.1.0"])
         );
 
         // Only released, open requests are listed, and only with a filter.

@@ -82,7 +82,7 @@ backends!(the_signed_feed, |app: common::TestApp| async move {
     assert_eq!(parsed.deployments.len(), 1);
     let d = &parsed.deployments[0];
     assert_eq!(serde_json::json!(d.id), mine_id);
-    assert_eq!(d.selection_criteria, ["app_version:gteq:1.0"]);
+    assert_eq!(d.selection_criteria, ["app_version:gteq:1.0.0"]);
     assert_eq!(d.released_on, running["released_on"].as_str().unwrap());
     assert_eq!(d.devices, [0x71, 0x72]);
     assert_eq!(d.script.slug, z);

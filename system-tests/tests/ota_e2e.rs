@@ -137,7 +137,7 @@ async fn one_site(backend: common::Backend) {
     assert_eq!(before["state"], "running", "{before}");
     assert!(before["completed_on"].is_null());
     assert_eq!(before["progress"]["targeted"], 4, "{before}");
-    assert_eq!(before["selection_criteria"][1], "app_version:lteq:1.9");
+    assert_eq!(before["selection_criteria"][1], "app_version:lteq:1.9.0");
 
     // Every POD is updated and says so; the cloud has the actions but processes no report.
     let attempted = wait_for(Duration::from_secs(120), || async {

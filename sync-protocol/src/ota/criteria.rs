@@ -4,7 +4,9 @@
 //! `os_version`, `app_version` compare 2–4 dotted numbers with `lt`, `lteq`, `eq`, `gt`,
 //! `gteq`. The original server writes `gte`/`lte`, which coretools' agent cannot evaluate,
 //! so input accepts every spelling (`gte`, `gteq`, `>=`, …) and output always uses the
-//! coretools form.
+//! coretools form. Likewise a version is read with 2 to 4 numbers but written with three
+//! (`1.9` as `1.9.0`): coretools parses it with `SemanticVersion.FromString`, which raises
+//! on anything but `X.Y.Z`, failing the agent's whole check.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -109,8 +111,15 @@ impl DottedVersion {
 }
 
 impl fmt::Display for DottedVersion {
+    /// `X.Y.Z`, the only form coretools' `SemanticVersion` reads: missing parts are 0, and a
+    /// fourth part is kept only when it is not 0 (then only our own agents can evaluate it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        let mut parts = self.0.clone();
+        parts.resize(parts.len().max(3), 0);
+        if parts.get(3) == Some(&0) {
+            parts.truncate(3);
+        }
+        let parts: Vec<String> = parts.iter().map(u32::to_string).collect();
         f.write_str(&parts.join("."))
     }
 }
@@ -176,7 +185,7 @@ impl Criterion {
 }
 
 impl fmt::Display for Criterion {
-    /// The coretools form: `app_version:gteq:1.2`.
+    /// The coretools form: `app_version:gteq:1.2.0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Criterion::OsTag(t) => write!(f, "os_tag:eq:{t}"),
@@ -252,12 +261,14 @@ mod tests {
     #[test]
     fn every_spelling_is_read_and_printed_the_coretools_way() {
         for (input, output) in [
-            ("app_version:gte:1.2", "app_version:gteq:1.2"),
+            ("app_version:gte:1.2", "app_version:gteq:1.2.0"),
             ("os_version:>=:1.0.0", "os_version:gteq:1.0.0"),
-            ("os_version:lte:2.0", "os_version:lteq:2.0"),
+            ("os_version:lte:2.0", "os_version:lteq:2.0.0"),
             ("app_tag:==:2051", "app_tag:eq:2051"),
             (" OS_TAG:eq:2050 ", "os_tag:eq:2050"),
-            ("app_version:lt:v1.4", "app_version:lt:1.4"),
+            ("app_version:lt:v1.4", "app_version:lt:1.4.0"),
+            ("app_version:eq:1.4.0.0", "app_version:eq:1.4.0"),
+            ("app_version:lt:1.4.0.2", "app_version:lt:1.4.0.2"),
         ] {
             assert_eq!(Criterion::parse(input).unwrap().to_string(), output);
         }

@@ -34,7 +34,7 @@ pub struct OtaFeed {
 pub struct FeedDeployment {
     pub id: i64,
     pub script: FeedScript,
-    /// Normalised criteria (`app_version:gteq:1.2`), all of which must hold.
+    /// Normalised criteria (`app_version:gteq:1.2.0`), all of which must hold.
     pub selection_criteria: Vec<String>,
     /// RFC 3339.
     pub released_on: String,

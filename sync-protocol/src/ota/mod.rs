@@ -1,6 +1,6 @@
 //! Over-the-air updates: what decides whether a script may run on a POD.
 //!
-//! - [`criteria`]: deployment selection criteria (`app_tag:eq:2050`, `os_version:gteq:1.2`),
+//! - [`criteria`]: deployment selection criteria (`app_tag:eq:2050`, `os_version:gteq:1.2.0`),
 //!   normalised to the operator names coretools understands and matched against a POD's live
 //!   tags and versions.
 //! - [`release`]: release keys (ed25519, printed `rk--<hex>`) and detached release
