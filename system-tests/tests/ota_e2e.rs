@@ -217,7 +217,10 @@ async fn one_site(backend: common::Backend) {
         assert_eq!(view["deployments"], serde_json::json!([]), "{view}");
     }
     // The gateway's status API tells the same story.
-    let board = gateway.status(&reqwest::Client::new()).await.expect("status");
+    let board = gateway
+        .status(&reqwest::Client::new())
+        .await
+        .expect("status");
     assert_eq!(board["ota"]["jobs"]["succeeded"], 4, "{board}");
     assert_eq!(board["ota"]["unsent_outcomes"], 0, "{board}");
     let status = gateway.stop(Duration::from_secs(10));
