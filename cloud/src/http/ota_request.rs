@@ -33,8 +33,8 @@ use crate::ota::advance::{self, Evaluated};
 use crate::ota::rollout::Plan;
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
-use crate::store::deployment_scripts::{self, Script};
 use crate::store::deployments::{self, Deployment, Filter, NewDeployment, Scope};
+use crate::store::ota_scripts::{self, DeviceScript};
 use crate::store::{fleets, orgs};
 use crate::time::{self, now_micros};
 
@@ -102,13 +102,21 @@ pub async fn evaluated(state: &AppState, d: Deployment) -> ApiResult<Evaluated> 
 }
 
 /// Why a script cannot be released to devices yet, if it cannot.
-pub fn not_releasable(script: &Script) -> Option<String> {
+fn not_releasable(script: &DeviceScript) -> Option<String> {
     (!script.released).then(|| {
         format!(
             "The script {} is not released; release it before the deployment.",
             script.slug
         )
     })
+}
+
+/// Why the deployment's script cannot be released to devices yet, if it cannot.
+pub async fn script_not_releasable(state: &AppState, d: &Deployment) -> ApiResult<Option<String>> {
+    let script = ota_scripts::by_id(&state.db.meta, d.script_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(not_releasable(&script))
 }
 
 /// Reads criteria in any spelling into the coretools form; the error names the bad one.
@@ -245,12 +253,8 @@ async fn create(
             format!("Object with slug={} does not exist.", body.script),
         )
     };
-    let script_id = body
-        .script
-        .parse::<ScriptSlug>()
-        .map_err(|_| no_script())?
-        .get();
-    let script = deployment_scripts::by_id(&state.db.meta, i64::from(script_id))
+    let script_slug = body.script.parse::<ScriptSlug>().map_err(|_| no_script())?;
+    let script = ota_scripts::by_slug(&state.db.meta, script_slug)
         .await?
         .ok_or_else(no_script)?;
     if script.org_id != org.id && !script.org_is_vendor {
@@ -350,10 +354,7 @@ async fn update(
         _ => None,
     };
     if let (Some(_), true) = (release_at, draft) {
-        let script = deployment_scripts::by_id(&state.db.meta, d.script_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        if let Some(reason) = not_releasable(&script) {
+        if let Some(reason) = script_not_releasable(&state, &d).await? {
             return Err(ApiError::field("released_on", reason));
         }
     }

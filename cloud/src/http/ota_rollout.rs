@@ -21,12 +21,11 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::json::Json;
-use super::ota_request::{evaluated, load_for_change, not_releasable, view};
+use super::ota_request::{evaluated, load_for_change, script_not_releasable, view};
 use crate::auth::Caller;
 use crate::ota::advance::{self, Evaluated};
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
-use crate::store::deployment_scripts;
 use crate::store::deployments::{self, Deployment};
 use crate::time::{self, now_micros};
 
@@ -74,10 +73,7 @@ async fn release(
             d.state
         )));
     }
-    let script = deployment_scripts::by_id(&state.db.meta, d.script_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(reason) = not_releasable(&script) {
+    if let Some(reason) = script_not_releasable(&state, &d).await? {
         return Err(refused(reason));
     }
     let now = now_micros();
