@@ -34,8 +34,8 @@ use crate::ota::rollout::Plan;
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
 use crate::store::deployments::{self, Deployment, Filter, NewDeployment, Scope};
+use crate::store::fleets;
 use crate::store::ota_scripts::{self, DeviceScript};
-use crate::store::{fleets, orgs};
 use crate::time::{self, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -93,6 +93,14 @@ pub async fn load_for_change(state: &AppState, caller: &Caller, id: &str) -> Api
         return Err(ApiError::no_permission());
     }
     Ok(d)
+}
+
+/// The request object of the deployment `id` as it is now, after a change.
+pub async fn answer(state: &AppState, id: i64) -> ApiResult<axum::Json<Value>> {
+    let d = deployments::by_id(&state.db.meta, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&evaluated(state, d).await?)))
 }
 
 /// The request as of now: evaluated, so time-outs have taken effect.
@@ -156,7 +164,8 @@ async fn fleet_of(state: &AppState, slug: &str, org_id: &str) -> ApiResult<i64> 
     Ok(fleet.id)
 }
 
-fn released_on(text: Option<&str>) -> ApiResult<Option<i64>> {
+/// A `released_on` given in a body; a 400 on that field when it is not a date.
+pub fn released_on(text: Option<&str>) -> ApiResult<Option<i64>> {
     text.map(|t| {
         time::parse(t, false)
             .ok_or_else(|| ApiError::field("released_on", "Enter a valid date/time."))
@@ -236,14 +245,7 @@ async fn create(
     caller: Caller,
     Json(body): Json<NewRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let org = orgs::by_slug(&state.db.meta, &body.org)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "org",
-                format!("Object with slug={} does not exist.", body.org),
-            )
-        })?;
+    let org = super::org::named_in_body(&state, &body.org).await?;
     if !caller.can(&org.id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
     }
@@ -377,10 +379,7 @@ async fn update(
         (None, _) => {}
     }
     tx.commit().await?;
-    let fresh = deployments::by_id(&state.db.meta, d.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&evaluated(&state, fresh).await?)))
+    answer(&state, d.id).await
 }
 
 async fn remove(
