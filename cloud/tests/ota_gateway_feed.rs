@@ -2,7 +2,8 @@
 //! for the gateway's org only (current release keys, the unsigned switch, running deployments
 //! with their script, signature and devices), its strong ETag and 304; requests refused when
 //! unsigned, replayed, tampered with or from a revoked gateway; script bytes only for the
-//! org's deployed scripts; signed actions only for the org's deployments and devices.
+//! org's deployed scripts, and never once altered in the object store; signed actions only
+//! for the org's deployments and devices.
 
 #![allow(clippy::unwrap_used)]
 
@@ -171,6 +172,32 @@ backends!(the_signed_feed, |app: common::TestApp| async move {
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+    // Bytes changed in the object store behind the cloud's back are refused, not served.
+    app.state
+        .blobs
+        .put(
+            &format!("test/scripts/{z}.trub"),
+            bytes::Bytes::from(script_bytes(2)),
+        )
+        .await
+        .unwrap();
+    let response = signed(
+        &app,
+        &gw,
+        Method::GET,
+        &format!("gateway/ota/script/{z}/"),
+        b"",
+        14,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let refusal: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        refusal["detail"].as_str().unwrap().contains("SHA-256"),
+        "{refusal}"
+    );
 
     // Signed actions, for this org's deployments and devices only.
     let post = |body: serde_json::Value, nonce: u128| {

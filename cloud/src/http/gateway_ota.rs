@@ -10,6 +10,8 @@
 //!   body; `If-None-Match` with it answers 304 with no body, so an idle gateway polls cheaply.
 //! - `GET gateway/ota/script/{slug}/` → the script's bytes (`application/octet-stream`),
 //!   only for a script some released deployment of the gateway's org uses; 404 otherwise.
+//!   The bytes are checked against the SHA-256 recorded at upload: bytes changed in the
+//!   object store are refused with a 500 that says so, never served.
 //! - `POST gateway/ota/action/` → as `POST ota/action/`, for the deployments and devices of
 //!   the gateway's org only (403 otherwise); 201 with the action.
 //!
@@ -25,18 +27,17 @@ use axum::Router;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sync_protocol::ids::ScriptSlug;
-use sync_protocol::ota::{
-    FeedDeployment, FeedScript, OtaFeed, ReleasePublicKey, ReleaseSignature, ScriptTarget,
-};
+use sync_protocol::ota::{FeedDeployment, FeedScript, OtaFeed};
 
 use super::error::{ApiError, ApiResult};
 use super::gateway::signed_by;
 use super::ota_action::{self, NewBody};
 use crate::ota::advance::{self, Evaluated};
 use crate::ota::State as DeploymentState;
+use crate::script_files::{self, FileError};
 use crate::state::AppState;
-use crate::store::deployment_scripts::{self, Script};
-use crate::store::{deployment_targets, deployments};
+use crate::store::ota_scripts::{self, DeviceScript};
+use crate::store::{deployment_targets, deployments, release_keys};
 use crate::time::{self, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -89,13 +90,7 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// The feed of an org as of now.
 async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
     let pool = &state.db.meta;
-    let mut release_keys = Vec::new();
-    for id in deployment_scripts::current_release_keys(pool, org_id).await? {
-        match ReleasePublicKey::parse(&id) {
-            Ok(key) => release_keys.push(key),
-            Err(e) => tracing::warn!(key = %id, error = %e, "unreadable release key left out"),
-        }
-    }
+    let trust = release_keys::trusted(pool, org_id).await?;
     let now = now_micros();
     let mut listed = Vec::new();
     for d in deployments::running_of_org(pool, org_id, now).await? {
@@ -105,7 +100,7 @@ async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
         if e.deployment.state != DeploymentState::Running {
             continue;
         }
-        let Some(script) = deployment_scripts::by_id(pool, e.deployment.script_id).await? else {
+        let Some(script) = ota_scripts::by_id(pool, e.deployment.script_id).await? else {
             continue;
         };
         let Some(feed_script) = feed_script(&script) else {
@@ -139,31 +134,25 @@ async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
         });
     }
     Ok(OtaFeed {
-        release_keys,
-        allow_unsigned: deployment_scripts::allows_unsigned(pool, org_id).await?,
+        release_keys: trust.keys,
+        allow_unsigned: trust.allow_unsigned,
         deployments: listed,
     })
 }
 
 /// The feed's description of a script; `None` when it has no file to fetch.
-fn feed_script(script: &Script) -> Option<FeedScript> {
-    script.file_key.as_ref()?;
-    let target = ScriptTarget::new(&script.org_slug, &script.name, &script.version()).ok()?;
-    let signature = script.signature.as_deref().and_then(|text| {
-        serde_json::from_str::<ReleaseSignature>(text)
-            .map_err(|e| {
-                tracing::warn!(script = %script.slug, error = %e, "unreadable release signature");
-            })
-            .ok()
-    });
+fn feed_script(script: &DeviceScript) -> Option<FeedScript> {
+    let file = script.file.as_ref()?;
+    let target = script.target().ok()?;
+    let signature = script.signature();
+    if signature.is_none() && script.signature_json.is_some() {
+        tracing::warn!(script = %script.slug, "unreadable release signature left out");
+    }
     Some(FeedScript {
         slug: script.slug.clone(),
         target,
-        size: script
-            .file_size
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0),
-        sha256: script.file_sha256.clone().unwrap_or_default(),
+        size: u64::try_from(file.size).unwrap_or(0),
+        sha256: file.sha256.clone(),
         signature,
     })
 }
@@ -176,21 +165,34 @@ async fn script(
     body: Bytes,
 ) -> ApiResult<Response> {
     let gateway = signed_by(&state, "GET", &headers, &uri, &body).await?;
-    let id = slug
-        .parse::<ScriptSlug>()
-        .map_err(|_| ApiError::NotFound)?
-        .get();
-    let script = deployment_scripts::by_id(&state.db.meta, i64::from(id))
+    let slug = slug.parse::<ScriptSlug>().map_err(|_| ApiError::NotFound)?;
+    let script = ota_scripts::by_slug(&state.db.meta, slug)
         .await?
         .ok_or(ApiError::NotFound)?;
     if !deployments::org_deploys_script(&state.db.meta, &gateway.org_id, script.id).await? {
         return Err(ApiError::NotFound);
     }
-    let key = script.file_key.as_deref().ok_or(ApiError::NotFound)?;
-    let bytes = match state.blobs.get(key).await {
+    let file = script.file.as_ref().ok_or(ApiError::NotFound)?;
+    let bytes = match script_files::read(&state.blobs, file).await {
         Ok(b) => b,
-        Err(crate::blobs::BlobError::NotFound(_)) => return Err(ApiError::NotFound),
-        Err(e) => return Err(ApiError::Internal(anyhow::anyhow!("reading {key}: {e}"))),
+        Err(FileError::Missing) => return Err(ApiError::NotFound),
+        Err(e @ FileError::Altered) => {
+            tracing::error!(script = %script.slug, key = file.key, "{e}; not served");
+            return Err(ApiError::Detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "The stored file of {} is not the one uploaded (its SHA-256 differs); \
+                     it is not served.",
+                    script.slug
+                ),
+            ));
+        }
+        Err(FileError::Store(e)) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "reading {}: {e}",
+                file.key
+            )))
+        }
     };
     Ok((
         StatusCode::OK,

@@ -73,6 +73,14 @@ pub fn membership_view(m: &Membership, user: &User) -> Value {
     })
 }
 
+/// The org a body's `org` field names; a 400 on that field when there is none. Callers
+/// check what the caller may do in it.
+pub async fn named_in_body(state: &AppState, slug: &str) -> ApiResult<Org> {
+    orgs::by_slug(&state.db.meta, slug)
+        .await?
+        .ok_or_else(|| ApiError::field("org", format!("Object with slug={slug} does not exist.")))
+}
+
 /// An org the caller may see: a member's, or any for staff with `?staff=1`.
 async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
     let org = orgs::by_slug(&state.db.meta, slug)

@@ -33,9 +33,9 @@ use crate::ota::advance::{self, Evaluated};
 use crate::ota::rollout::Plan;
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
-use crate::store::deployment_scripts::{self, Script};
 use crate::store::deployments::{self, Deployment, Filter, NewDeployment, Scope};
-use crate::store::{fleets, orgs};
+use crate::store::fleets;
+use crate::store::ota_scripts::{self, DeviceScript};
 use crate::time::{self, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -95,6 +95,14 @@ pub async fn load_for_change(state: &AppState, caller: &Caller, id: &str) -> Api
     Ok(d)
 }
 
+/// The request object of the deployment `id` as it is now, after a change.
+pub async fn answer(state: &AppState, id: i64) -> ApiResult<axum::Json<Value>> {
+    let d = deployments::by_id(&state.db.meta, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(view(&evaluated(state, d).await?)))
+}
+
 /// The request as of now: evaluated, so time-outs have taken effect.
 pub async fn evaluated(state: &AppState, d: Deployment) -> ApiResult<Evaluated> {
     let mut conn = state.db.meta.acquire().await?;
@@ -102,13 +110,21 @@ pub async fn evaluated(state: &AppState, d: Deployment) -> ApiResult<Evaluated> 
 }
 
 /// Why a script cannot be released to devices yet, if it cannot.
-pub fn not_releasable(script: &Script) -> Option<String> {
+fn not_releasable(script: &DeviceScript) -> Option<String> {
     (!script.released).then(|| {
         format!(
             "The script {} is not released; release it before the deployment.",
             script.slug
         )
     })
+}
+
+/// Why the deployment's script cannot be released to devices yet, if it cannot.
+pub async fn script_not_releasable(state: &AppState, d: &Deployment) -> ApiResult<Option<String>> {
+    let script = ota_scripts::by_id(&state.db.meta, d.script_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(not_releasable(&script))
 }
 
 /// Reads criteria in any spelling into the coretools form; the error names the bad one.
@@ -148,7 +164,8 @@ async fn fleet_of(state: &AppState, slug: &str, org_id: &str) -> ApiResult<i64> 
     Ok(fleet.id)
 }
 
-fn released_on(text: Option<&str>) -> ApiResult<Option<i64>> {
+/// A `released_on` given in a body; a 400 on that field when it is not a date.
+pub fn released_on(text: Option<&str>) -> ApiResult<Option<i64>> {
     text.map(|t| {
         time::parse(t, false)
             .ok_or_else(|| ApiError::field("released_on", "Enter a valid date/time."))
@@ -228,14 +245,7 @@ async fn create(
     caller: Caller,
     Json(body): Json<NewRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let org = orgs::by_slug(&state.db.meta, &body.org)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "org",
-                format!("Object with slug={} does not exist.", body.org),
-            )
-        })?;
+    let org = super::org::named_in_body(&state, &body.org).await?;
     if !caller.can(&org.id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
     }
@@ -245,12 +255,8 @@ async fn create(
             format!("Object with slug={} does not exist.", body.script),
         )
     };
-    let script_id = body
-        .script
-        .parse::<ScriptSlug>()
-        .map_err(|_| no_script())?
-        .get();
-    let script = deployment_scripts::by_id(&state.db.meta, i64::from(script_id))
+    let script_slug = body.script.parse::<ScriptSlug>().map_err(|_| no_script())?;
+    let script = ota_scripts::by_slug(&state.db.meta, script_slug)
         .await?
         .ok_or_else(no_script)?;
     if script.org_id != org.id && !script.org_is_vendor {
@@ -350,10 +356,7 @@ async fn update(
         _ => None,
     };
     if let (Some(_), true) = (release_at, draft) {
-        let script = deployment_scripts::by_id(&state.db.meta, d.script_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        if let Some(reason) = not_releasable(&script) {
+        if let Some(reason) = script_not_releasable(&state, &d).await? {
             return Err(ApiError::field("released_on", reason));
         }
     }
@@ -376,10 +379,7 @@ async fn update(
         (None, _) => {}
     }
     tx.commit().await?;
-    let fresh = deployments::by_id(&state.db.meta, d.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&evaluated(&state, fresh).await?)))
+    answer(&state, d.id).await
 }
 
 async fn remove(

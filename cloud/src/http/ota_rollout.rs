@@ -21,14 +21,13 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::json::Json;
-use super::ota_request::{evaluated, load_for_change, not_releasable, view};
+use super::ota_request::{answer, load_for_change, released_on, script_not_releasable, view};
 use crate::auth::Caller;
 use crate::ota::advance::{self, Evaluated};
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
-use crate::store::deployment_scripts;
 use crate::store::deployments::{self, Deployment};
-use crate::time::{self, now_micros};
+use crate::time::now_micros;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -49,13 +48,6 @@ fn changed_meanwhile() -> ApiError {
     )
 }
 
-async fn answer(state: &AppState, id: i64) -> ApiResult<axum::Json<Value>> {
-    let d = deployments::by_id(&state.db.meta, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&evaluated(state, d).await?)))
-}
-
 #[derive(Deserialize)]
 struct Release {
     released_on: Option<String>,
@@ -74,18 +66,11 @@ async fn release(
             d.state
         )));
     }
-    let script = deployment_scripts::by_id(&state.db.meta, d.script_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(reason) = not_releasable(&script) {
+    if let Some(reason) = script_not_releasable(&state, &d).await? {
         return Err(refused(reason));
     }
     let now = now_micros();
-    let at = match body.released_on.as_deref() {
-        Some(text) => time::parse(text, false)
-            .ok_or_else(|| ApiError::field("released_on", "Enter a valid date/time."))?,
-        None => now,
-    };
+    let at = released_on(body.released_on.as_deref())?.unwrap_or(now);
     let mut tx = state.db.meta_writes.begin().await?;
     let released: Option<Evaluated> = advance::release(&mut tx, &d, at, now).await?;
     tx.commit().await?;

@@ -30,8 +30,8 @@ use super::{ota_script_file, ota_script_release};
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
+use crate::store::is_unique_violation;
 use crate::store::ota_scripts::{self, Deleted, DeviceScript, VersionPrefix};
-use crate::store::{is_unique_violation, orgs};
 use crate::time::{format, now_micros, to_datetime};
 
 pub fn routes() -> Router<AppState> {
@@ -259,14 +259,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let name = clean_name(&body.name)?;
     let (major, minor, patch) = body.version()?;
-    let org = orgs::by_slug(&state.db.meta, &body.org)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "org",
-                format!("Object with slug={} does not exist.", body.org),
-            )
-        })?;
+    let org = super::org::named_in_body(&state, &body.org).await?;
     if caller.device.is_some() || !caller.can(&org.id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
     }

@@ -92,11 +92,21 @@ fn no_file() -> ApiError {
     ApiError::bad_request("Send the script as a multipart/form-data part named \"file\".")
 }
 
+const FILE_FROZEN: &str = "its file can no longer change";
+
+/// 409 when the script is released: its file is what was released.
+fn file_can_change(script: &DeviceScript) -> ApiResult<()> {
+    if script.released {
+        return Err(released_conflict(script, FILE_FROZEN));
+    }
+    Ok(())
+}
+
 /// Writes the bytes under a fresh key and attaches them to the script, unless it is
 /// released; the previous file's object is removed.
 async fn attach(state: &AppState, script: &DeviceScript, file: &ScriptFile) -> ApiResult<()> {
     if !ota_scripts::set_file(&state.db.meta, script.id, file).await? {
-        return Err(released_conflict(script, "its file can no longer change"));
+        return Err(released_conflict(script, FILE_FROZEN));
     }
     if let Some(old) = &script.file {
         if old.key != file.key {
@@ -115,9 +125,7 @@ async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
-    if script.released {
-        return Err(released_conflict(&script, "its file can no longer change"));
-    }
+    file_can_change(&script)?;
     let form = read_form(multipart.map_err(|_| no_file())?).await?;
     let (name, bytes) = form.file.ok_or_else(no_file)?;
     let name = script_files::clean_name(&name, &format!("{}.trub", script.slug));
@@ -149,9 +157,7 @@ async fn upload_url(
     Json(body): Json<UploadUrl>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
-    if script.released {
-        return Err(released_conflict(&script, "its file can no longer change"));
-    }
+    file_can_change(&script)?;
     if body.name.trim().is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
     }
@@ -240,9 +246,7 @@ async fn presigned(
     if upload.done_on.is_some() {
         return Err(upload_finished());
     }
-    if script.released {
-        return Err(released_conflict(&script, "its file can no longer change"));
-    }
+    file_can_change(&script)?;
     let (_, bytes) = form.file.ok_or_else(no_file)?;
     let key = script_files::new_key(&script.slug);
     script_files::describe(&key, &upload.file_name, &bytes).map_err(|e| not_a_script(&e))?;
@@ -292,9 +296,7 @@ async fn upload_success(
             ),
         ));
     }
-    if script.released {
-        return Err(released_conflict(&script, "its file can no longer change"));
-    }
+    file_can_change(&script)?;
     let bytes = match state.blobs.get(&upload.file_key).await {
         Ok(bytes) => bytes,
         Err(BlobError::NotFound(_)) => {

@@ -134,14 +134,7 @@ async fn add(
             "Ensure this field has no more than 200 characters.",
         ));
     }
-    let org = orgs::by_slug(&state.db.meta, &body.org)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "org",
-                format!("Object with slug={} does not exist.", body.org),
-            )
-        })?;
+    let org = super::org::named_in_body(&state, &body.org).await?;
     if caller.device.is_some() || !caller.can(&org.id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
     }

@@ -7,7 +7,6 @@ pub mod catalogue;
 pub mod claims;
 pub mod data;
 pub mod deployment_actions;
-pub mod deployment_scripts;
 pub mod deployment_targets;
 pub mod deployments;
 pub mod device_keys;

@@ -6,10 +6,11 @@
 //! same signature), so a race between two requests cannot release a file that was not the
 //! one verified.
 //!
-//! For the deployments side and the gateway feed: [`by_slug`] or [`by_id`] give a script
-//! with its [`ScriptFile`] (`blobs.get(&file.key)` reads the bytes), its [`ScriptTarget`]
-//! and its parsed [`ReleaseSignature`]; `store::release_keys::trusted` gives the keys to
-//! verify it with.
+//! This module is the one reader of the table: the script API, deployments and the gateway
+//! feed all take a [`DeviceScript`] from [`by_slug`] or [`by_id`], with its [`ScriptFile`]
+//! (`script_files::read` reads the bytes and checks their SHA-256), its [`ScriptTarget`] and
+//! its parsed [`ReleaseSignature`]; `store::release_keys::trusted` gives the keys to verify
+//! it with.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};

@@ -65,21 +65,26 @@ fn from_row(row: &AnyRow) -> Result<ReleaseKey, sqlx::Error> {
     })
 }
 
-/// The org's current release keys and its `allow_unsigned` flag. Keys are stored only after
-/// parsing, so a row that no longer parses is skipped rather than trusted.
+/// The org's current release keys (oldest first) and its `allow_unsigned` flag. Keys are
+/// stored only after parsing, so a row that no longer parses is skipped rather than trusted.
 pub async fn trusted(pool: &AnyPool, org_id: &str) -> Result<Trust, sqlx::Error> {
-    let rows = sqlx::query("SELECT key_id, revoked_on FROM release_keys WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT key_id, revoked_on FROM release_keys WHERE org_id = $1 ORDER BY id")
+            .bind(org_id)
+            .fetch_all(pool)
+            .await?;
     let mut trust = Trust {
         allow_unsigned: settings(pool, org_id).await?.allow_unsigned,
         ..Trust::default()
     };
     for row in rows {
         let id: String = row.try_get("key_id")?;
-        let Ok(key) = ReleasePublicKey::parse(&id) else {
-            continue;
+        let key = match ReleasePublicKey::parse(&id) {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::warn!(key = %id, error = %e, "unreadable release key left out");
+                continue;
+            }
         };
         match row.try_get::<Option<i64>, _>("revoked_on")? {
             None => trust.keys.push(key),
