@@ -65,7 +65,10 @@ pub fn update_script(image: usize) -> Vec<u8> {
         Record::reset_graph(),
         Record::add_node(node),
         streamer(StreamSelector::ALL_OUTPUTS, StreamerTrigger::Manual),
-        streamer(StreamSelector::ALL_SYSTEM_OUTPUTS, StreamerTrigger::WithStreamer(0)),
+        streamer(
+            StreamSelector::ALL_SYSTEM_OUTPUTS,
+            StreamerTrigger::WithStreamer(0),
+        ),
         Record::persist_graph(),
         Record::set_device_tag(
             None,
@@ -144,7 +147,11 @@ pub async fn deploy(
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = app
-        .patch(&format!("ota/script/{slug}/"), &dev, json!({"released": true}))
+        .patch(
+            &format!("ota/script/{slug}/"),
+            &dev,
+            json!({"released": true}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
