@@ -47,6 +47,14 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    // Warnings and errors of the gateway and the cloud on stderr; `RUST_LOG` for more.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let part = std::env::var("IOTILE_BENCH_PART").unwrap_or_else(|_| "all".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,7 +158,7 @@ async fn gateway_part(shape: &rig::Shape, script: &[u8], image: usize) {
             median(&f.transfers),
             f.transfers.iter().max().map_or(0.0, Duration::as_secs_f64),
             script.len() as f64 / 1e3 / median(&f.transfers).max(1e-9),
-            f.retries,
+            f.retried.len(),
         );
     }
     println!(
@@ -161,12 +169,19 @@ async fn gateway_part(shape: &rig::Shape, script: &[u8], image: usize) {
         gateway::collect::VisitOptions::default().idle.as_secs_f64(),
     );
     println!(
+        "PODs still holding a link 5 s after the pass: (a) {}, (b) {}, (c) {}",
+        channel.links_left, chunks.links_left, collect.links_left
+    );
+    println!(
         "throughput: (a), (b) script bytes delivered to PODs proven updated / wall; (c) report \
          bytes received / wall. Bytes sent: RPC payloads plus script channel bytes."
     );
-    for f in [&channel, &chunks, &collect] {
+    for (name, f, _) in &rows {
+        for again in f.retried.iter().take(5) {
+            println!("  {name}: visited again after: {again}");
+        }
         for failure in f.failures.iter().take(5) {
-            println!("  failed: {failure}");
+            println!("  {name}: FAILED: {failure}");
         }
     }
     assert_eq!(collect.ok, shape.pods, "every POD collected");

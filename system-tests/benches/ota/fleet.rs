@@ -22,8 +22,10 @@ use crate::site::ota::{release_key, SCRIPT_NAME, SCRIPT_VERSION};
 
 const DEPLOYMENT: i64 = 7;
 const SLUG: &str = "z--0000-0007";
-/// Attempts per POD: a visit cut short is resumed by the next one, as the daemon would.
+/// Visits per POD: a visit cut short is resumed by a later one, as the daemon would.
 const ATTEMPTS: usize = 3;
+/// How long a POD whose visit was cut short waits before the next.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What each visit does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +40,14 @@ pub enum Work {
 /// What a pass measured.
 pub struct Figures {
     pub wall: Duration,
-    /// Per POD, from its first connect to its last visit's end (retries included).
+    /// Per POD, from its first visit's start to its last visit's end (a POD visited again
+    /// waits in the queue in between).
     pub per_pod: Vec<Duration>,
     /// PODs whose work ended as it should (updated and proven, or collected).
     pub ok: usize,
-    /// Visits beyond the first, and what the failed ones said.
-    pub retries: usize,
+    /// Visits cut short and made again, with what each said.
+    pub retried: Vec<String>,
+    /// PODs whose work did not end as it should, with why.
     pub failures: Vec<String>,
     pub sent: u64,
     pub rpcs: u64,
@@ -52,6 +56,8 @@ pub struct Figures {
     pub readings: usize,
     /// Per script upload, `0x2100` to `0x2102`.
     pub transfers: Vec<Duration>,
+    /// PODs that still held a link a while after the pass (a link the stack lost track of).
+    pub links_left: usize,
 }
 
 /// A feed offering `script` to `devices`, signed with the site's release key; the criteria
@@ -96,15 +102,34 @@ struct Shared {
     work: Work,
 }
 
+/// A POD waiting for its (next) visit.
+#[derive(Clone, Copy)]
+struct Pending {
+    address: BdAddr,
+    device: DeviceId,
+    visits: usize,
+    first: Option<Instant>,
+    not_before: Instant,
+}
+
 /// How one POD's work ended.
 struct Done {
     took: Duration,
-    visits: usize,
     readings: usize,
     error: Option<String>,
 }
 
-/// Visits every POD of the rig once (more only to finish an update cut short).
+/// How one visit ended.
+enum Visit {
+    Done(usize),
+    /// Another visit would not change it.
+    Final(String),
+    /// Cut short: the POD goes back to the end of the queue, as the daemon would visit it
+    /// again later.
+    Again(String),
+}
+
+/// Visits every POD of the rig once (more only to finish a visit cut short).
 pub async fn pass(rig: &Rig, work: Work, feed: OtaFeed, script: &[u8]) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let shared = Arc::new(Shared {
@@ -128,99 +153,105 @@ pub async fn pass(rig: &Rig, work: Work, feed: OtaFeed, script: &[u8]) -> Figure
             script_channel,
             meter.clone(),
         ));
-        let queue = Arc::new(Mutex::new(targets.iter().copied().collect::<VecDeque<_>>()));
+        let queue: VecDeque<Pending> = targets
+            .iter()
+            .map(|&(address, device)| Pending {
+                address,
+                device,
+                visits: 0,
+                first: None,
+                not_before: started,
+            })
+            .collect();
+        let queue = Arc::new(Mutex::new(queue));
         for _ in 0..transport.max_connections() {
             let (transport, queue, shared) = (transport.clone(), queue.clone(), shared.clone());
             tasks.spawn(async move {
-                let mut done = Vec::new();
+                let (mut done, mut again) = (Vec::new(), Vec::new());
                 loop {
                     let next = queue.lock().unwrap().pop_front();
-                    let Some((address, device)) = next else { break };
-                    done.push(one_pod(&*transport, address, device, &shared).await);
+                    let Some(mut pod) = next else { break };
+                    tokio::time::sleep_until(pod.not_before.into()).await;
+                    let first = *pod.first.get_or_insert_with(Instant::now);
+                    pod.visits += 1;
+                    let outcome = one_visit(&*transport, pod.address, pod.device, &shared).await;
+                    let end = |readings, error| Done {
+                        took: first.elapsed(),
+                        readings,
+                        error,
+                    };
+                    match outcome {
+                        Visit::Done(readings) => done.push(end(readings, None)),
+                        Visit::Again(error) if pod.visits < ATTEMPTS => {
+                            again.push(format!("{}: {error}", pod.device));
+                            pod.not_before = Instant::now() + RETRY_AFTER;
+                            queue.lock().unwrap().push_back(pod);
+                        }
+                        Visit::Again(error) | Visit::Final(error) => {
+                            done.push(end(0, Some(format!("{}: {error}", pod.device))));
+                        }
+                    }
                 }
-                done
+                (done, again)
             });
         }
     }
-    let mut all = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        all.extend(done.unwrap());
+    let (mut all, mut again) = (Vec::new(), Vec::new());
+    while let Some(finished) = tasks.join_next().await {
+        let (done, retried) = finished.unwrap();
+        all.extend(done);
+        again.extend(retried);
     }
     let wall = started.elapsed();
     let transfers = meter.transfers.lock().unwrap().clone();
+    let links_left = rig.links_left(Duration::from_secs(5)).await;
     Figures {
         wall,
         per_pod: all.iter().map(|d| d.took).collect(),
         ok: all.iter().filter(|d| d.error.is_none()).count(),
-        retries: all.iter().map(|d| d.visits.saturating_sub(1)).sum(),
+        retried: again,
         failures: all.iter().filter_map(|d| d.error.clone()).collect(),
         sent: meter.sent.load(Ordering::Relaxed),
         rpcs: meter.rpcs.load(Ordering::Relaxed),
         received: meter.received.load(Ordering::Relaxed),
         readings: all.iter().map(|d| d.readings).sum(),
         transfers,
+        links_left,
     }
 }
 
-async fn one_pod<T: Transport>(
+async fn one_visit<T: Transport>(
     transport: &T,
     address: BdAddr,
     device: DeviceId,
     shared: &Shared,
-) -> Done {
-    let started = Instant::now();
-    let mut last = String::new();
-    for visits in 1..=ATTEMPTS {
-        let result = match shared.work {
-            Work::Update { .. } => {
-                let outcome = gateway::ota::update(
-                    transport,
-                    address,
-                    device,
-                    &shared.feed,
-                    &shared.buffer,
-                    &shared.options,
-                )
-                .await;
-                match outcome {
-                    Ok(UpdateOutcome::Succeeded { .. }) => Ok(0),
-                    // Final: another visit would not change it.
-                    Ok(other @ (UpdateOutcome::Failed { .. } | UpdateOutcome::NothingToDo)) => {
-                        return Done {
-                            took: started.elapsed(),
-                            visits,
-                            readings: 0,
-                            error: Some(format!("{device}: {other:?}")),
-                        };
-                    }
-                    Ok(later) => Err(format!("{later:?}")),
-                    Err(error) => Err(error.to_string()),
+) -> Visit {
+    match shared.work {
+        Work::Update { .. } => {
+            let outcome = gateway::ota::update(
+                transport,
+                address,
+                device,
+                &shared.feed,
+                &shared.buffer,
+                &shared.options,
+            )
+            .await;
+            match outcome {
+                Ok(UpdateOutcome::Succeeded { .. }) => Visit::Done(0),
+                Ok(other @ (UpdateOutcome::Failed { .. } | UpdateOutcome::NothingToDo)) => {
+                    Visit::Final(format!("{other:?}"))
                 }
+                Ok(later) => Visit::Again(format!("{later:?}")),
+                Err(error) => Visit::Again(error.to_string()),
             }
-            Work::Collect => {
-                let store = into_buffer(shared.buffer.clone());
-                visit(transport, address, &VisitOptions::default(), store)
-                    .await
-                    .map(|summary| summary.readings)
-                    .map_err(|e| e.to_string())
-            }
-        };
-        match result {
-            Ok(readings) => {
-                return Done {
-                    took: started.elapsed(),
-                    visits,
-                    readings,
-                    error: None,
-                }
-            }
-            Err(error) => last = format!("{device}: {error}"),
         }
-    }
-    Done {
-        took: started.elapsed(),
-        visits: ATTEMPTS,
-        readings: 0,
-        error: Some(last),
+        Work::Collect => {
+            let store = into_buffer(shared.buffer.clone());
+            match visit(transport, address, &VisitOptions::default(), store).await {
+                Ok(summary) => Visit::Done(summary.readings),
+                Err(error) => Visit::Again(error.to_string()),
+            }
+        }
     }
 }

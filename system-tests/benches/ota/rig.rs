@@ -82,6 +82,18 @@ impl Rig {
         }
     }
 
+    /// Waits (at most `within`) until no POD holds a link; returns how many still do.
+    pub async fn links_left(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = self.pods.iter().filter(|p| p.is_connected()).count();
+            if left == 0 || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn stop(self) {
         drop(self.dongles);
         for radio in self.radios {
