@@ -1,7 +1,8 @@
 //! The OTA task of the daemon: it keeps the feed fresh (a signed GET with `If-None-Match`
 //! every `ota.poll`, or sooner when an update finished), downloads the scripts the feed
-//! names into the buffer, fails updates whose POD never came back from its reset, and tells
-//! the cloud every outcome, keeping each until the cloud has it.
+//! names into the buffer, fails updates whose POD never came back from its reset (counting
+//! only the time the gateway ran), and tells the cloud every outcome, keeping each until the
+//! cloud has it.
 //!
 //! The feed is kept in the buffer, so a gateway restarted while the cloud is down still
 //! updates PODs with what it knew.
@@ -29,6 +30,7 @@ pub(crate) async fn run(
     poll: Duration,
     shutdown: CancellationToken,
 ) {
+    let started_us = now_us();
     if let Err(error) = load_saved(&updates, &buffer).await {
         tracing::warn!(%error, "the saved OTA feed could not be read");
     }
@@ -38,7 +40,7 @@ pub(crate) async fn run(
         // after the cloud took it).
         tokio::select! {
             () = shutdown.cancelled() => break,
-            done = pass(&client, &updates, &buffer) => if let Err(error) = done {
+            done = pass(&client, &updates, &buffer, started_us) => if let Err(error) = done {
                 tracing::warn!(%error, "OTA: the pass stopped; trying again later");
             },
         }
@@ -97,13 +99,23 @@ async fn downloaded(
     .await?)
 }
 
+/// `started_us`: when this gateway started. A POD reset before then was not watched while
+/// the gateway was down, so its time to come back counts from the start: the sweep of lost
+/// reboots waits until the gateway has run for the whole limit. (Failing at once would tell
+/// the cloud a false failure for every POD that came back during a power cut.)
 async fn pass(
     client: &SyncClient,
     updates: &Updates,
     buffer: &Arc<Mutex<Buffer>>,
+    started_us: i64,
 ) -> Result<(), PassError> {
     let limit_us = i64::try_from(updates.options.come_back_within.as_micros()).unwrap_or(i64::MAX);
-    let lost = with_buffer(buffer, move |b| b.fail_lost_reboots(limit_us, now_us())).await?;
+    let now = now_us();
+    let lost = if now.saturating_sub(started_us) > limit_us {
+        with_buffer(buffer, move |b| b.fail_lost_reboots(limit_us, now)).await?
+    } else {
+        Vec::new()
+    };
     for job in &lost {
         tracing::error!(device = %job.device, deployment = job.deployment,
             "OTA: the POD did not come back after its reset");

@@ -11,7 +11,9 @@
 //! Resuming `triggered` reads the bridge: `received` means the trigger never arrived (it is
 //! sent again: nothing has run), `validated`/`executing` means wait, `idle` means the script
 //! ended; only then do its error code and the POD's versions decide. A POD that does not
-//! come back from its reset within the limit fails the job with that reason.
+//! come back from its reset within the limit fails the job with that reason; the limit only
+//! runs while the gateway does (a gateway down past it has not seen whether the POD came
+//! back, so it resumes and looks).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -244,14 +246,9 @@ async fn resume<T: Transport>(
                 .map(|s| Expected::of(&s))
         })
         .unwrap_or_default();
-    if job.state == JobState::Rebooting && past(job.updated_us, options.come_back_within) {
-        let line = format!(
-            "the POD did not come back within {:?} after its reset",
-            options.come_back_within
-        );
-        finish(buffer, &mut job, false, &line).await?;
-        return Ok(outcome(&job));
-    }
+    // A rebooting job is not failed here however old its reset: this visit found the POD
+    // advertising, so it did come back (while the gateway was down, perhaps), and the
+    // versions it answers with decide. A POD never heard again is the poller's to fail.
     let ready = Ready {
         deployment: job.deployment,
         slug: job.script.clone(),
@@ -264,11 +261,6 @@ async fn resume<T: Transport>(
     let result = drive(&mut link, &mut job, &ready, &live, buffer, options).await;
     link.close().await;
     result
-}
-
-fn past(since_us: i64, limit: Duration) -> bool {
-    let limit_us = i64::try_from(limit.as_micros()).unwrap_or(i64::MAX);
-    now_us().saturating_sub(since_us) > limit_us
 }
 
 async fn finish(
