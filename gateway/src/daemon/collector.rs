@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Shared;
+use crate::buffer::ota::JobState;
 use crate::collect::{into_buffer, known_acks, visit, CollectError, VisitOptions, VisitSummary};
 use crate::config::{AckPolicy, Visits};
 use crate::ota::{self, UpdateError, UpdateOutcome};
@@ -335,10 +336,12 @@ fn updated(
         Ok(UpdateOutcome::NothingToDo) => updates.not_applicable(device),
         Ok(UpdateOutcome::Succeeded { deployment }) => {
             tracing::info!(adapter = %name, %device, deployment, "UPDATE SUCCEEDED");
+            updates.job_state(device, deployment, JobState::Succeeded);
             updates.finished.notify_one();
         }
         Ok(UpdateOutcome::Failed { deployment, reason }) => {
             tracing::error!(adapter = %name, %device, deployment, %reason, "UPDATE FAILED");
+            updates.job_state(device, deployment, JobState::Failed);
             updates.finished.notify_one();
         }
         Ok(UpdateOutcome::Later(reason)) => {

@@ -114,6 +114,10 @@ impl Daemon {
                 ..Default::default()
             }))
         });
+        if let Some(updates) = &updates {
+            // Before the collectors start: an update cut short resumes at the first visit.
+            updates.load(&buffer)?;
+        }
         let shared = Shared {
             buffer: Arc::new(Mutex::new(buffer)),
             over_budget: Arc::new(AtomicBool::new(over_budget)),

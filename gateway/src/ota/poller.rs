@@ -5,7 +5,7 @@
 //! cloud has it.
 //!
 //! The feed is kept in the buffer, so a gateway restarted while the cloud is down still
-//! updates PODs with what it knew.
+//! updates PODs with what it knew (the daemon loads it with [`Updates::load`] at start).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -31,9 +31,6 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) {
     let started_us = now_us();
-    if let Err(error) = load_saved(&updates, &buffer).await {
-        tracing::warn!(%error, "the saved OTA feed could not be read");
-    }
     loop {
         // A pass stuck on a cloud that hangs must not hold the gateway's stop; cutting it
         // short is harmless (each buffer write is whole, and an outcome is marked sent only
@@ -58,17 +55,6 @@ enum PassError {
     Sync(#[from] SyncError),
     #[error(transparent)]
     Update(#[from] UpdateError),
-}
-
-async fn load_saved(updates: &Updates, buffer: &Arc<Mutex<Buffer>>) -> Result<(), PassError> {
-    let saved = with_buffer(buffer, |b| b.ota_feed()).await?;
-    if let Some((_, body)) = saved {
-        if let Ok(feed) = serde_json::from_str::<OtaFeed>(&body) {
-            let downloaded = downloaded(buffer, &feed).await?;
-            updates.set_feed(feed, downloaded);
-        }
-    }
-    refresh(updates, buffer).await
 }
 
 async fn refresh(updates: &Updates, buffer: &Arc<Mutex<Buffer>>) -> Result<(), PassError> {

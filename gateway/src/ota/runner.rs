@@ -396,7 +396,8 @@ async fn drive<T: Transport>(
                 let started = Instant::now();
                 let deadline = started + options.come_back_within;
                 // A resumed job arrives connected; after our own reset the link is closed.
-                let back = if link.connection.is_some() {
+                let resumed = link.connection.is_some();
+                let back = if resumed {
                     Ok(())
                 } else {
                     link.reconnect(deadline).await.map(|_| ())
@@ -417,11 +418,15 @@ async fn drive<T: Transport>(
                 let (ok, line) = if ready.expected.met_by(&live) {
                     (
                         true,
-                        format!(
-                            "back after {:.1} s as {}",
-                            started.elapsed().as_secs_f64(),
-                            versions_text(&live)
-                        ),
+                        if resumed {
+                            format!("back after its reset as {}", versions_text(&live))
+                        } else {
+                            format!(
+                                "back after {:.1} s as {}",
+                                started.elapsed().as_secs_f64(),
+                                versions_text(&live)
+                            )
+                        },
                     )
                 } else {
                     (

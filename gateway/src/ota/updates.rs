@@ -94,6 +94,33 @@ impl Updates {
         })
     }
 
+    /// Records a job's new state at once, so the collectors do not start another visit for
+    /// it before the buffer is read again.
+    pub fn job_state(&self, device: DeviceId, deployment: i64, state: JobState) {
+        self.write().jobs.insert((device.get(), deployment), state);
+    }
+
+    /// Loads the saved feed, the scripts it names and every job from the buffer: done
+    /// before collectors start, so an unfinished update resumes at the first visit.
+    pub fn load(&self, buffer: &crate::buffer::Buffer) -> Result<(), crate::buffer::BufferError> {
+        if let Some((_, body)) = buffer.ota_feed()? {
+            if let Ok(feed) = serde_json::from_str::<OtaFeed>(&body) {
+                let mut downloaded = std::collections::HashSet::new();
+                for d in &feed.deployments {
+                    if buffer
+                        .ota_script(&d.script.slug, &d.script.sha256)?
+                        .is_some()
+                    {
+                        downloaded.insert(d.script.slug.clone());
+                    }
+                }
+                self.set_feed(feed, downloaded);
+            }
+        }
+        self.set_jobs(buffer.ota_job_states()?);
+        Ok(())
+    }
+
     /// Remembers that no deployment of the current feed applies to the POD now.
     pub fn not_applicable(&self, device: DeviceId) {
         let mut inner = self.write();
