@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use site::pods::{peripherals, Producer};
 use site::process::GatewayProcess;
+use site::runs::{env_or, seed, XorShift};
 use site::two_pods;
 
 /// One new reading per POD this often.
@@ -26,37 +27,10 @@ const PRODUCE_EVERY: Duration = Duration::from_millis(100);
 /// dongle is open to well into visits and syncs.
 const KILL_AFTER_MS: (u64, u64) = (50, 2_500);
 
-/// A tiny xorshift generator: reproducible delays without another dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        low + x % (high - low + 1)
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reading_arrives_once_through_sigkills_of_the_gateway() {
     let kills: usize = env_or("IOTILE_R1_KILLS", 50);
-    let seed: u64 = env_or("IOTILE_R1_SEED", {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        (nanos as u64 ^ u64::from(std::process::id())) | 1
-    });
+    let seed = seed("IOTILE_R1_SEED");
     eprintln!("R1: {kills} kills, IOTILE_R1_SEED={seed}");
     let mut rng = XorShift(seed);
 

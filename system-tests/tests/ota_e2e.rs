@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use site::ota::{deploy, update_script, versions_known, NEW_APP};
 use site::pods::quiet_pod;
 use site::process::GatewayProcess;
+use site::runs::wait_for;
 use site::{site, DEVICE};
 use tokio_util::sync::CancellationToken;
 
@@ -47,24 +48,6 @@ fn start_workers(app: &common::TestApp) -> CancellationToken {
         stop.clone(),
     ));
     stop
-}
-
-/// Polls `check` every 300 ms until it gives `Some`, at most `within`.
-async fn wait_for<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return Some(found);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 fn app_version(versions: &Value) -> Option<(u64, String)> {

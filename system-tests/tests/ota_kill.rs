@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use site::ota::{deploy, update_script, versions_known, NEW_APP};
 use site::pods::quiet_pod;
 use site::process::GatewayProcess;
+use site::runs::{env_or, seed, wait_for, XorShift};
 use site::{site, DEVICE};
 
 /// The PODs of each dongle: two updates run at once, one per dongle.
@@ -63,45 +64,6 @@ const NO_UPDATE_WITHIN: Duration = Duration::from_secs(6);
 const BUDGET: Budget = Budget {
     max_bytes: 512 << 20,
 };
-
-/// A tiny xorshift generator: reproducible lifetimes without another dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        low + x % (high - low + 1)
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Polls `check` every 300 ms until it gives `Some`, at most `within`.
-async fn wait_for<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return Some(found);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
 
 /// What a kill cut, as the buffer and the PODs show it right after: the states of the
 /// unfinished jobs, and the POD side of a bridge in use (a script being received or run).
@@ -177,13 +139,7 @@ fn device_slug(id: u32) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pod_runs_the_script_once_through_sigkills_of_the_gateway() {
     let kills: usize = env_or("IOTILE_OTA_KILLS", 24);
-    let seed: u64 = env_or("IOTILE_OTA_SEED", {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        (nanos as u64 ^ u64::from(std::process::id())) | 1
-    });
+    let seed = seed("IOTILE_OTA_SEED");
     eprintln!("OTA kill: {kills} kills, IOTILE_OTA_SEED={seed}");
     let mut rng = XorShift(seed);
 

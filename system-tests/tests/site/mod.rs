@@ -8,6 +8,7 @@ pub mod ota;
 pub mod outage;
 pub mod pods;
 pub mod process;
+pub mod runs;
 
 use std::path::Path;
 use std::time::Duration;
