@@ -95,6 +95,34 @@ backends!(
         assert_eq!(entry["versions"][0]["version"], "v1.1");
         assert_eq!(entry["versions"][0]["device"], slug(0x11));
 
+        // A deployment no device meets would update nothing: its release is refused, with
+        // the reason, and it stays a draft. (0x13's versions are unknown.)
+        let lonely = fleet(&app, &s, "unknown versions", &[0x13]).await;
+        let nobody = request(
+            &app,
+            &s,
+            json!({"script": released, "org": ORG, "fleet": lonely,
+                   "selection_criteria": ["app_tag:eq:1027"]}),
+        )
+        .await;
+        let (status, refused) = app
+            .post(
+                &format!("ota/request/{}/release/", nobody["id"]),
+                &s.dev,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(refused["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("No device meets"));
+        let still = app
+            .ok(&format!("ota/request/{}/", nobody["id"]), &s.dev)
+            .await;
+        assert_eq!(still["state"], "draft", "{still}");
+        assert_eq!(still["released_on"], Value::Null);
+
         // Drafts change; without criteria every active device of the org is a candidate.
         let (status, changed) = app
             .patch(
@@ -130,7 +158,7 @@ backends!(
             .is_empty());
         assert_eq!(
             listed("ota/request/?org=acme&all=1", s.dev.clone()).await,
-            [id.as_i64().unwrap()]
+            [id.as_i64().unwrap(), nobody["id"].as_i64().unwrap()]
         );
 
         // Release: targets are frozen from the devices that match now.

@@ -29,7 +29,7 @@ use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
-use crate::ota::advance::{self, Evaluated};
+use crate::ota::advance::{self, Evaluated, Released};
 use crate::ota::rollout::Plan;
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
@@ -292,9 +292,15 @@ async fn create(
         .await?
         .ok_or(ApiError::NotFound)?;
     let result = match released_on {
-        Some(at) => advance::release(&mut tx, &created, at, now)
-            .await?
-            .ok_or(ApiError::NotFound)?,
+        Some(at) => match advance::release(&mut tx, &created, at, now).await? {
+            Released::Done(e) => *e,
+            Released::NotDraft => return Err(ApiError::NotFound),
+            Released::NoTargets { candidates } => {
+                return Err(ApiError::bad_request(Released::no_targets_message(
+                    candidates,
+                )))
+            }
+        },
         None => Evaluated {
             deployment: created,
             tally: Default::default(),
@@ -373,7 +379,13 @@ async fn update(
             let fresh = deployments::by_id(&mut *tx, d.id)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            advance::release(&mut tx, &fresh, at, now).await?;
+            if let Released::NoTargets { candidates } =
+                advance::release(&mut tx, &fresh, at, now).await?
+            {
+                return Err(ApiError::bad_request(Released::no_targets_message(
+                    candidates,
+                )));
+            }
         }
         (Some(at), false) => deployments::set_released_on(&mut tx, d.id, at).await?,
         (None, _) => {}

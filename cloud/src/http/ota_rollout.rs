@@ -23,7 +23,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::Json;
 use super::ota_request::{answer, load_for_change, released_on, script_not_releasable, view};
 use crate::auth::Caller;
-use crate::ota::advance::{self, Evaluated};
+use crate::ota::advance::{self, Released};
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
 use crate::store::deployments::{self, Deployment};
@@ -72,11 +72,15 @@ async fn release(
     let now = now_micros();
     let at = released_on(body.released_on.as_deref())?.unwrap_or(now);
     let mut tx = state.db.meta_writes.begin().await?;
-    let released: Option<Evaluated> = advance::release(&mut tx, &d, at, now).await?;
-    tx.commit().await?;
-    match released {
-        Some(e) => Ok(axum::Json(view(&e))),
-        None => Err(changed_meanwhile()),
+    match advance::release(&mut tx, &d, at, now).await? {
+        Released::Done(e) => {
+            tx.commit().await?;
+            Ok(axum::Json(view(&e)))
+        }
+        Released::NotDraft => Err(changed_meanwhile()),
+        Released::NoTargets { candidates } => {
+            Err(refused(Released::no_targets_message(candidates)))
+        }
     }
 }
 

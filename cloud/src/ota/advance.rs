@@ -15,7 +15,7 @@ use super::selection;
 use super::tally::{decide, tally, Decision, Moment, Tally};
 use super::State;
 use crate::store::deployments::{self, Deployment};
-use crate::store::{deployment_actions, deployment_targets};
+use crate::store::{deployment_actions, deployment_targets, orgs};
 
 /// Why a deployment completed by itself.
 pub const ALL_CONFIRMED: &str = "every targeted device confirmed the update";
@@ -95,17 +95,30 @@ pub async fn evaluate_id(
     }
 }
 
+/// What releasing a draft did.
+#[derive(Debug)]
+pub enum Released {
+    Done(Box<Evaluated>),
+    /// It was not a draft (any more).
+    NotDraft,
+    /// No candidate meets the criteria: the caller must not commit, since a deployment
+    /// whose frozen targets are none could never do anything.
+    NoTargets {
+        candidates: usize,
+    },
+}
+
 /// Releases a draft: marks it running (first, so a transaction holds the write lock from
 /// the start), then freezes its targets, the candidates whose recorded versions meet its
-/// criteria, each in its wave. `None` when it was not a draft.
+/// criteria, each in its wave.
 pub async fn release(
     conn: &mut AnyConnection,
     d: &Deployment,
     released_on: i64,
     now: i64,
-) -> Result<Option<Evaluated>, sqlx::Error> {
+) -> Result<Released, sqlx::Error> {
     if !deployments::release(&mut *conn, d.id, released_on).await? {
-        return Ok(None);
+        return Ok(Released::NotDraft);
     }
     let criteria = Criteria::parse(&d.criteria).ok();
     let candidates = deployment_targets::candidates(&mut *conn, &d.org_id, d.fleet_id).await?;
@@ -118,6 +131,14 @@ pub async fn release(
         })
         .map(|c| c.device_id)
         .collect();
+    // A vendor's deployment without a fleet is offered, by the original's rules, to devices
+    // of every org (`ota/device/`), so it means something even with no target of its own.
+    let reaches_others = d.fleet_id.is_none() && orgs::is_vendor(&mut *conn, &d.org_id).await?;
+    if chosen.is_empty() && !reaches_others {
+        return Ok(Released::NoTargets {
+            candidates: candidates.len(),
+        });
+    }
     let waves = assign_waves(d.rollout.as_ref(), d.id, &chosen);
     deployment_targets::insert(&mut *conn, d.id, &waves).await?;
     tracing::info!(
@@ -125,7 +146,21 @@ pub async fn release(
         targets = waves.len(),
         "deployment released"
     );
-    evaluate_id(conn, d.id, now).await
+    Ok(match evaluate_id(conn, d.id, now).await? {
+        Some(evaluated) => Released::Done(Box::new(evaluated)),
+        None => Released::NotDraft,
+    })
+}
+
+impl Released {
+    /// The refusal for a release that found no target.
+    pub fn no_targets_message(candidates: usize) -> String {
+        format!(
+            "No device meets the selection criteria, so the deployment would update nothing \
+             ({candidates} devices in its fleet or org; a device whose versions the cloud has \
+             not yet seen meets no version or tag criterion). Nothing was released."
+        )
+    }
 }
 
 /// Resumes a halted deployment and evaluates it: the wave it halted in stays open, and the

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Executor, Row};
 
 use super::flag;
 
@@ -146,6 +146,19 @@ pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<Org>, sqlx::Error>
 
 /// Orgs visible to a user (all of them with `everything`), by name, optionally filtered on
 /// a name substring; one page and the total.
+/// Whether the org is a vendor (its scripts and fleet-less deployments reach devices of
+/// every org, spec 6.1).
+pub async fn is_vendor<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let vendor: Option<i64> = sqlx::query_scalar("SELECT is_vendor FROM orgs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(vendor.unwrap_or(0) != 0)
+}
+
 pub async fn list(
     pool: &AnyPool,
     user_id: i64,
