@@ -130,6 +130,19 @@ pub async fn record(
     Ok(added)
 }
 
+/// How many records of `kind` the device has (the first is its first report, not a change).
+pub async fn count(
+    conn: &mut AnyConnection,
+    device_id: i64,
+    kind: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM device_versions WHERE device_id = $1 AND type = $2")
+        .bind(device_id)
+        .bind(kind)
+        .fetch_one(conn)
+        .await
+}
+
 /// The latest record of each type (`app` before `os`).
 pub async fn latest(pool: &AnyPool, device_id: i64) -> Result<Vec<DeviceVersion>, sqlx::Error> {
     let mut out = Vec::new();

@@ -23,7 +23,7 @@ use sqlx::AnyConnection;
 
 use crate::ota::advance;
 use crate::store::deployment_actions::{self, NewAction};
-use crate::store::device_versions::DeviceVersion;
+use crate::store::device_versions::{self, DeviceVersion};
 use crate::store::ota_confirm::{self, Catalogue};
 use crate::store::{deployment_targets, deployments};
 
@@ -131,11 +131,20 @@ async fn point_at_catalogue(
             // The original fails the whole report job here. Failing would hold back the
             // report's readings and retry a job that cannot succeed until someone adds a
             // catalogue entry; the version record is kept, so the device's own versions
-            // stay right and only its template or sensor graph is left as it was.
-            tracing::warn!(
-                device = slug, %text,
-                "no active {what} has this tag; the device keeps its {what}"
-            );
+            // stay right and only its template or sensor graph is left as it was. A device's
+            // first report of its version changes nothing, so it is only worth a warning
+            // when the version did change.
+            if device_versions::count(conn, device_id, &record.kind).await? > 1 {
+                tracing::warn!(
+                    device = slug, %text,
+                    "no active {what} has this tag; the device keeps its {what}"
+                );
+            } else {
+                tracing::info!(
+                    device = slug, %text,
+                    "first version report; no active {what} has this tag"
+                );
+            }
             Ok(text)
         }
     }
