@@ -15,7 +15,7 @@ use sync_protocol::gateway::{
     self, BatchReport, GatewaySecret, Registration, ReportOutcome, SyncAnswer, SyncBatch,
 };
 
-use crate::buffer::{Buffer, BufferError, PendingReport};
+use crate::buffer::{blocking, Buffer, BufferError, PendingReport};
 
 /// The path of the signed upload, with the final slash the API uses.
 pub const SYNC_PATH: &str = "/api/v1/gateway/sync/";
@@ -44,7 +44,10 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            SyncError::Network(_) | SyncError::Server { .. } | SyncError::Task(_)
+            SyncError::Network(_)
+                | SyncError::Server { .. }
+                | SyncError::Task(_)
+                | SyncError::Buffer(BufferError::Unavailable(_))
         )
     }
 }
@@ -169,22 +172,6 @@ pub(crate) async fn answer(response: reqwest::Response) -> Result<reqwest::Respo
     })
 }
 
-/// Runs `f` on the buffer off the async threads (rusqlite blocks on fsync).
-async fn with_buffer<T: Send + 'static>(
-    buffer: &Arc<Mutex<Buffer>>,
-    f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
-) -> Result<T, SyncError> {
-    let buffer = buffer.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = buffer
-            .lock()
-            .map_err(|_| SyncError::Task("buffer lock poisoned".into()))?;
-        f(&mut guard).map_err(SyncError::from)
-    })
-    .await
-    .map_err(|e| SyncError::Task(e.to_string()))?
-}
-
 pub(crate) fn now() -> (u64, i64) {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -204,7 +191,7 @@ pub async fn sync_pending(
     let mut pass = Pass::default();
     loop {
         let pending: Vec<PendingReport> =
-            with_buffer(buffer, move |b| b.pending(limits.reports, limits.bytes)).await?;
+            blocking(buffer, move |b| b.pending(limits.reports, limits.bytes)).await?;
         if pending.is_empty() {
             return Ok(pass);
         }
@@ -241,7 +228,7 @@ pub async fn sync_pending(
             }
         }
         let progress = answer.cloud_has;
-        with_buffer(buffer, move |b| {
+        blocking(buffer, move |b| {
             let now_us = now().1;
             for (p, reason) in &rejected {
                 b.quarantine(

@@ -44,6 +44,26 @@ pub enum BufferError {
     Corrupt(String),
     #[error("buffer row {id}: {reason}")]
     BadRow { id: i64, reason: String },
+    /// Its lock is poisoned or the blocking task failed; the file itself is fine.
+    #[error("the buffer is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Runs `f` on a shared buffer on the blocking pool: rusqlite blocks on fsync, which must
+/// not stall the async threads.
+pub async fn blocking<T: Send + 'static>(
+    buffer: &std::sync::Arc<std::sync::Mutex<Buffer>>,
+    f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
+) -> Result<T, BufferError> {
+    let buffer = buffer.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = buffer
+            .lock()
+            .map_err(|_| BufferError::Unavailable("the buffer lock is poisoned".into()))?;
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| BufferError::Unavailable(e.to_string()))?
 }
 
 /// The disk budget of the buffer file, in bytes.

@@ -374,6 +374,16 @@ impl Buffer {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many outcomes the cloud has not confirmed.
+    pub fn unsent_ota_actions(&self) -> Result<u64, BufferError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM ota_actions WHERE posted_us IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     pub fn mark_ota_action_posted(&mut self, id: i64, now_us: i64) -> Result<(), BufferError> {
         self.conn.execute(
             "UPDATE ota_actions SET posted_us = ?2 WHERE id = ?1",
@@ -442,6 +452,7 @@ mod tests {
         assert_eq!(actions[0].log, "sent\nback");
         b.mark_ota_action_posted(actions[0].id, 15).expect("marks");
         assert!(b.pending_ota_actions(10).expect("reads").is_empty());
+        assert_eq!(b.unsent_ota_actions().expect("counts"), 0);
         assert!(b.open_ota_jobs().expect("reads").is_empty());
     }
 

@@ -359,7 +359,7 @@ fn updated(
     // The collectors' view of jobs follows the buffer at once, not at the next poll.
     let (updates, buffer) = (updates.clone(), shared.buffer.clone());
     tokio::spawn(async move {
-        match ota::runner::with_buffer(&buffer, |b| b.ota_job_states()).await {
+        match crate::buffer::blocking(&buffer, |b| b.ota_job_states()).await {
             Ok(jobs) => updates.set_jobs(jobs),
             Err(error) => tracing::warn!(%error, "the update jobs could not be read"),
         }

@@ -93,22 +93,19 @@ struct OtaFigures {
 
 async fn ota_figures(shared: &Shared) -> Option<OtaFigures> {
     let deployments = shared.updates.as_ref()?.feed().deployments.len() as u64;
-    let buffer = shared.buffer.clone();
-    tokio::task::spawn_blocking(move || {
-        let b = buffer.lock().ok()?;
+    crate::buffer::blocking(&shared.buffer, move |b| {
         let mut figures = OtaFigures {
             deployments,
             ..OtaFigures::default()
         };
-        for (_, _, state) in b.ota_job_states().ok()? {
+        for (_, _, state) in b.ota_job_states()? {
             *figures.jobs.entry(state.as_str()).or_default() += 1;
         }
-        figures.unsent_outcomes = b.pending_ota_actions(100_000).ok()?.len() as u64;
-        Some(figures)
+        figures.unsent_outcomes = b.unsent_ota_actions()?;
+        Ok(figures)
     })
     .await
     .ok()
-    .flatten()
 }
 
 async fn status(State(shared): State<Shared>) -> impl IntoResponse {

@@ -193,20 +193,14 @@ async fn prune(shared: &Shared, retention: Duration) {
     }
 }
 
-/// Runs `f` on the buffer on the blocking pool (the buffer is synchronous SQLite).
+/// Runs `f` on the shared buffer on the blocking pool.
 async fn with_buffer<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
 ) -> Result<T, String> {
-    let buffer = shared.buffer.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut buffer = buffer
-            .lock()
-            .map_err(|_| "the buffer lock is poisoned".to_owned())?;
-        f(&mut buffer).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    crate::buffer::blocking(&shared.buffer, f)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Jitter for the backoff; a constant when the system has no randomness to give.

@@ -15,9 +15,9 @@ use sync_protocol::ota::OtaFeed;
 use tokio_util::sync::CancellationToken;
 
 use super::client::FeedAnswer;
-use super::runner::{now_us, with_buffer, UpdateError};
+use super::runner::{now_us, UpdateError};
 use super::updates::Updates;
-use crate::buffer::Buffer;
+use crate::buffer::{blocking, Buffer, BufferError};
 use crate::sync::{SyncClient, SyncError};
 
 /// Outcomes posted per pass at most.
@@ -55,10 +55,12 @@ enum PassError {
     Sync(#[from] SyncError),
     #[error(transparent)]
     Update(#[from] UpdateError),
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
 }
 
 async fn refresh(updates: &Updates, buffer: &Arc<Mutex<Buffer>>) -> Result<(), PassError> {
-    let jobs = with_buffer(buffer, |b| b.ota_job_states()).await?;
+    let jobs = blocking(buffer, |b| b.ota_job_states()).await?;
     updates.set_jobs(jobs);
     Ok(())
 }
@@ -73,7 +75,7 @@ async fn downloaded(
         .iter()
         .map(|d| (d.script.slug.clone(), d.script.sha256.clone()))
         .collect();
-    Ok(with_buffer(buffer, move |b| {
+    Ok(blocking(buffer, move |b| {
         let mut have = HashSet::new();
         for (slug, sha) in wanted {
             if b.ota_script(&slug, &sha)?.is_some() {
@@ -98,7 +100,7 @@ async fn pass(
     let limit_us = i64::try_from(updates.options.come_back_within.as_micros()).unwrap_or(i64::MAX);
     let now = now_us();
     let lost = if now.saturating_sub(started_us) > limit_us {
-        with_buffer(buffer, move |b| b.fail_lost_reboots(limit_us, now)).await?
+        blocking(buffer, move |b| b.fail_lost_reboots(limit_us, now)).await?
     } else {
         Vec::new()
     };
@@ -109,11 +111,11 @@ async fn pass(
     // Outcomes first: they matter even when the feed cannot be fetched.
     post_actions(client, buffer).await?;
 
-    let etag = with_buffer(buffer, |b| Ok(b.ota_feed()?.and_then(|(etag, _)| etag))).await?;
+    let etag = blocking(buffer, |b| Ok(b.ota_feed()?.and_then(|(etag, _)| etag))).await?;
     let feed = match client.ota_feed(etag.as_deref()).await? {
         FeedAnswer::Unchanged => None,
         FeedAnswer::New { etag, body, feed } => {
-            with_buffer(buffer, move |b| {
+            blocking(buffer, move |b| {
                 b.save_ota_feed(etag.as_deref(), &body, now_us())
             })
             .await?;
@@ -129,7 +131,7 @@ async fn pass(
         let (slug, sha) = (d.script.slug.clone(), d.script.sha256.clone());
         let have = {
             let (slug, sha) = (slug.clone(), sha.clone());
-            with_buffer(buffer, move |b| Ok(b.ota_script(&slug, &sha)?.is_some())).await?
+            blocking(buffer, move |b| Ok(b.ota_script(&slug, &sha)?.is_some())).await?
         };
         if have {
             continue;
@@ -137,14 +139,14 @@ async fn pass(
         let bytes = client.ota_script(&slug, &sha).await?;
         tracing::info!(script = %slug, bytes = bytes.len(), deployment = d.id,
             "OTA: script downloaded");
-        with_buffer(buffer, move |b| b.save_ota_script(&slug, &sha, &bytes)).await?;
+        blocking(buffer, move |b| b.save_ota_script(&slug, &sha, &bytes)).await?;
     }
     let keep: Vec<String> = feed
         .deployments
         .iter()
         .map(|d| d.script.slug.clone())
         .collect();
-    with_buffer(buffer, move |b| b.prune_ota_scripts(&keep)).await?;
+    blocking(buffer, move |b| b.prune_ota_scripts(&keep)).await?;
     let have = downloaded(buffer, &feed).await?;
     updates.set_feed(feed, have);
     refresh(updates, buffer).await
@@ -153,7 +155,7 @@ async fn pass(
 /// Posts the outcomes the cloud does not have yet, oldest first. One the cloud refuses for
 /// good (its deployment deleted, say) is logged and dropped: sending it again cannot help.
 async fn post_actions(client: &SyncClient, buffer: &Arc<Mutex<Buffer>>) -> Result<(), PassError> {
-    let pending = with_buffer(buffer, |b| b.pending_ota_actions(ACTIONS_PER_PASS)).await?;
+    let pending = blocking(buffer, |b| b.pending_ota_actions(ACTIONS_PER_PASS)).await?;
     for action in pending {
         match client.ota_action(&action).await {
             Ok(()) => {
@@ -167,7 +169,7 @@ async fn post_actions(client: &SyncClient, buffer: &Arc<Mutex<Buffer>>) -> Resul
             Err(error) => return Err(error.into()),
         }
         let id = action.id;
-        with_buffer(buffer, move |b| b.mark_ota_action_posted(id, now_us())).await?;
+        blocking(buffer, move |b| b.mark_ota_action_posted(id, now_us())).await?;
     }
     Ok(())
 }

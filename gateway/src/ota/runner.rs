@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use super::bridge::{self, BridgeError, BridgeState};
 use super::plan::{self, Expected};
 use crate::buffer::ota::{Job, JobState};
-use crate::buffer::{Buffer, BufferError};
+use crate::buffer::{blocking, Buffer, BufferError};
 use crate::transport::{Connection, Transport, TransportError};
 
 /// How an update visit runs.
@@ -88,22 +88,6 @@ impl From<BufferError> for UpdateError {
     }
 }
 
-/// Runs `f` on the buffer off the async threads (rusqlite blocks on fsync).
-pub(crate) async fn with_buffer<T: Send + 'static>(
-    buffer: &Arc<Mutex<Buffer>>,
-    f: impl FnOnce(&mut Buffer) -> Result<T, BufferError> + Send + 'static,
-) -> Result<T, UpdateError> {
-    let buffer = buffer.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = buffer
-            .lock()
-            .map_err(|_| UpdateError::Store("the buffer lock is poisoned".into()))?;
-        f(&mut guard).map_err(UpdateError::from)
-    })
-    .await
-    .map_err(|e| UpdateError::Store(e.to_string()))?
-}
-
 pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -128,7 +112,7 @@ pub async fn update<T: Transport>(
     buffer: &Arc<Mutex<Buffer>>,
     options: &UpdateOptions,
 ) -> Result<UpdateOutcome, UpdateError> {
-    let open = with_buffer(buffer, move |b| {
+    let open = blocking(buffer, move |b| {
         Ok(b.open_ota_jobs()?.into_iter().find(|j| j.device == device))
     })
     .await?;
@@ -150,7 +134,7 @@ pub async fn update<T: Transport>(
         return Ok(UpdateOutcome::NothingToDo);
     };
     let (deployment, slug) = (chosen.deployment, chosen.slug.clone());
-    let mut job = with_buffer(buffer, move |b| {
+    let mut job = blocking(buffer, move |b| {
         b.start_ota_job(device, deployment, &slug, now_us())
     })
     .await?;
@@ -175,7 +159,7 @@ async fn prepare(
             deployment.script.sha256.clone(),
         );
         let lookup = slug.clone();
-        let (done, bytes) = with_buffer(buffer, move |b| {
+        let (done, bytes) = blocking(buffer, move |b| {
             Ok((
                 b.ota_job(device, id)?.is_some(),
                 b.ota_script(&lookup, &sha)?,
@@ -201,7 +185,7 @@ async fn prepare(
                 let line = format!("refused before any RPC: {refusal}");
                 tracing::error!(%device, deployment = id, script = %slug, %refusal,
                     "OTA script refused");
-                with_buffer(buffer, move |b| {
+                blocking(buffer, move |b| {
                     let mut job = b.start_ota_job(device, id, &slug, now_us())?;
                     b.finish_ota_job(&mut job, false, &line, now_us())
                 })
@@ -222,7 +206,7 @@ async fn resume<T: Transport>(
     options: &UpdateOptions,
 ) -> Result<UpdateOutcome, UpdateError> {
     let slug = job.script.clone();
-    let bytes = with_buffer(buffer, move |b| b.ota_script_bytes(&slug)).await?;
+    let bytes = blocking(buffer, move |b| b.ota_script_bytes(&slug)).await?;
     let deployment = feed.deployments.iter().find(|d| d.id == job.deployment);
     // Sending again is only safe with a script that still passes every check.
     let checked = match (&bytes, deployment) {
@@ -270,7 +254,7 @@ async fn finish(
     line: &str,
 ) -> Result<(), UpdateError> {
     let (mut copy, line) = (job.clone(), line.to_string());
-    *job = with_buffer(buffer, move |b| {
+    *job = blocking(buffer, move |b| {
         b.finish_ota_job(&mut copy, successful, &line, now_us())?;
         Ok(copy)
     })
@@ -285,7 +269,7 @@ async fn advance(
     line: &str,
 ) -> Result<(), UpdateError> {
     let (mut copy, line) = (job.clone(), line.to_string());
-    *job = with_buffer(buffer, move |b| {
+    *job = blocking(buffer, move |b| {
         b.advance_ota_job(&mut copy, state, &line, now_us())?;
         Ok(copy)
     })
@@ -315,7 +299,7 @@ async fn drive<T: Transport>(
     buffer: &Arc<Mutex<Buffer>>,
     options: &UpdateOptions,
 ) -> Result<UpdateOutcome, UpdateError> {
-    with_buffer(buffer, {
+    blocking(buffer, {
         let mut copy = job.clone();
         move |b| {
             b.count_ota_attempt(&mut copy)?;
