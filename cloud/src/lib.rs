@@ -14,6 +14,7 @@
 //! - `ingest`: report processing, from decoded reports to stream rows (pure);
 //! - `ota`: deployments' rollout, counting and release, whoever asks (user, gateway, worker);
 //! - `worker`: job workers that process uploaded reports, exactly once;
+//! - `web`: the admins' web pages (server-rendered, same permissions as the API);
 //! - `server`: binding, serving and graceful shutdown;
 //! - `probe`: the health checks `iotile-cloud health` runs.
 
@@ -32,4 +33,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod time;
+pub mod web;
 pub mod worker;

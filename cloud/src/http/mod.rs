@@ -111,6 +111,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)
+        .merge(crate::web::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(json_errors))
@@ -160,15 +161,28 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
-async fn not_found() -> Response {
-    error::ApiError::NotFound.into_response()
+/// Unknown paths: the API's JSON 404 under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        error::ApiError::NotFound.into_response()
+    } else {
+        crate::web::pages::error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no page at this address.",
+        )
+    }
 }
 
 /// Gives the framework's own refusals (wrong method, body too large, timeout) the JSON bodies
 /// clients expect instead of plain text.
 async fn json_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
+    let api = req.uri().path().starts_with("/api/");
     let response = next.run(req).await;
+    if !api {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

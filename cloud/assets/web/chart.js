@@ -1,0 +1,1 @@
+// The device page's charts; see device.html.
