@@ -112,7 +112,7 @@ struct PostedNote {
     kind: Option<String>,
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,

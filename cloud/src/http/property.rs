@@ -105,7 +105,7 @@ async fn list(
 }
 
 #[derive(Debug, Deserialize)]
-struct PropertyBody {
+pub(crate) struct PropertyBody {
     #[serde(default)]
     target: Option<String>,
     #[serde(default)]
@@ -288,7 +288,7 @@ async fn device_properties(
     listed(&state, &caller, device_slug(&slug)?).await
 }
 
-async fn device_new_property(
+pub(crate) async fn device_new_property(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,

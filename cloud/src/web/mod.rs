@@ -10,11 +10,15 @@
 //! - `listing`: paging, sorting and filters of every list;
 //! - `assets`: CSS, JS and the vendored chart library;
 //! - `account`: sign in, sign out, password change;
-//! - `home`: the overview and the org switcher.
+//! - `home`: the overview and the org switcher;
+//! - `devices`: the device list and claiming;
+//! - `device_page`: a device, its annotations, and its streams' charts and readings.
 
 pub mod account;
 pub mod assets;
 pub mod csrf;
+pub mod device_page;
+pub mod devices;
 pub mod forms;
 pub mod home;
 pub mod listing;
@@ -41,6 +45,20 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(account::password_form).post(account::change_password),
         )
         .route("/org/switch", get(home::switch_org))
+        .route("/devices", get(devices::list))
+        .route(
+            "/devices/claim",
+            get(devices::claim_form).post(devices::claim),
+        )
+        .route("/device/{slug}", get(device_page::show))
+        .route("/device/{slug}/label", post(device_page::set_label))
+        .route("/device/{slug}/property", post(device_page::add_property))
+        .route("/device/{slug}/note", post(device_page::add_note))
+        .route("/device/{slug}/location", post(device_page::set_location))
+        .route(
+            "/device/{slug}/unclaim",
+            get(device_page::unclaim_confirm).post(device_page::unclaim),
+        )
         .route("/static/{*path}", get(assets::serve))
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))

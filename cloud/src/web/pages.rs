@@ -202,3 +202,10 @@ pub fn confirm(
         back,
     })
 }
+
+/// A moment (microseconds since the epoch) as pages show it: `2026-12-07 20:31:05 UTC`.
+pub fn when(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros).map_or_else(String::new, |t| {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    })
+}
