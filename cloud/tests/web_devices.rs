@@ -1,0 +1,198 @@
+//! The device pages over real HTTP: claiming through the form, the device page and its
+//! forms, unclaiming through the confirm page, and what a member of another org gets.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod device_setup;
+
+use common::web::Browser;
+use common::Backend;
+use reqwest::StatusCode;
+
+const DEVICE: &str = "d--0000-0000-0000-000a";
+
+#[tokio::test]
+async fn an_owner_claims_annotates_and_unclaims_a_device_through_the_pages() {
+    let app = common::TestApp::spawn(Backend::Sqlite).await;
+    let world = device_setup::registered(&app).await;
+    let mut owner = Browser::sign_in(&app, "owner-acme@acme.io").await;
+
+    // A device id that is not known is refused beside its field; nothing is claimed.
+    owner.get("/devices/claim").await;
+    let page = owner
+        .post(
+            "/devices/claim",
+            &[("device", "0bad"), ("project", &world.acme.project)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("id=\"f-device-error\""), "{}", page.body);
+
+    // The short form of the id claims it.
+    let page = owner
+        .post(
+            "/devices/claim",
+            &[("device", "000a"), ("project", &world.acme.project)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location, format!("/device/{DEVICE}"));
+    let device = owner.get(&page.location).await;
+    assert_eq!(device.status, StatusCode::OK);
+    assert!(device.body.contains("was claimed into acme project"));
+    assert!(device.body.contains(">acme project</a>"));
+
+    // The list finds it by label text and by id, and not by something else.
+    let list = owner.get("/devices?q=000a").await;
+    assert!(list.body.contains(DEVICE), "{}", list.body);
+    let list = owner.get("/devices?q=no-such-thing").await;
+    assert!(!list.body.contains(DEVICE));
+    assert!(list.body.contains("No device matches these filters"));
+
+    // Forms: a bad latitude is shown beside its field; a note and a property are stored.
+    owner.get(&format!("/device/{DEVICE}")).await;
+    let page = owner
+        .post(
+            &format!("/device/{DEVICE}/location"),
+            &[("lat", "95"), ("lon", "3")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("id=\"f-lat-error\""));
+    let page = owner
+        .post(
+            &format!("/device/{DEVICE}/note"),
+            &[("note", "Replaced the battery")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = owner
+        .post(
+            &format!("/device/{DEVICE}/property"),
+            &[("name", "site"), ("value", "Basement B")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = owner.get(&format!("/device/{DEVICE}")).await;
+    assert!(page.body.contains("Replaced the battery"));
+    assert!(page.body.contains("Basement B"));
+    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes")
+        .fetch_one(&app.state.db.meta)
+        .await
+        .unwrap();
+    assert_eq!(notes, 1);
+
+    // Unclaiming asks first, then frees the device.
+    let ask = owner.get(&format!("/device/{DEVICE}/unclaim")).await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(ask.body.contains("Unclaim d--0000-0000-0000-000a?"));
+    let done = owner.post(&format!("/device/{DEVICE}/unclaim"), &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let project: Option<String> =
+        sqlx::query_scalar("SELECT project_id FROM devices WHERE id = 10")
+            .fetch_one(&app.state.db.meta)
+            .await
+            .unwrap();
+    assert_eq!(project, None);
+}
+
+#[tokio::test]
+async fn another_orgs_member_reaches_nothing_by_link_or_by_form() {
+    let app = common::TestApp::spawn(Backend::Sqlite).await;
+    device_setup::claimed(&app).await;
+    let mut stranger = Browser::sign_in(&app, "owner-other@other.io").await;
+
+    let page = stranger.get(&format!("/device/{DEVICE}")).await;
+    assert!(matches!(
+        page.status,
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    ));
+    assert!(!page.body.contains("acme project"), "{}", page.body);
+    let list = stranger.get("/devices").await;
+    assert!(!list.body.contains(DEVICE));
+
+    for (path, fields) in [
+        ("note", vec![("note", "sneaky")]),
+        ("label", vec![("label", "mine now")]),
+        ("unclaim", vec![]),
+    ] {
+        let page = stranger
+            .post(&format!("/device/{DEVICE}/{path}"), &fields)
+            .await;
+        assert!(
+            matches!(page.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{path}: {}",
+            page.status
+        );
+    }
+    let label: String = sqlx::query_scalar("SELECT label FROM devices WHERE id = 10")
+        .fetch_one(&app.state.db.meta)
+        .await
+        .unwrap();
+    assert_ne!(label, "mine now");
+    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes")
+        .fetch_one(&app.state.db.meta)
+        .await
+        .unwrap();
+    assert_eq!(notes, 0);
+
+    // Claiming someone else's project is refused too.
+    stranger.get("/devices/claim").await;
+    let page = stranger
+        .post(
+            "/devices/claim",
+            &[("device", "000a"), ("project", "p--0000-0001")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn forms_without_their_token_and_stale_sessions_are_turned_away() {
+    let app = common::TestApp::spawn(Backend::Sqlite).await;
+    device_setup::claimed(&app).await;
+    let mut owner = Browser::sign_in(&app, "owner-acme@acme.io").await;
+
+    let page = owner
+        .post_raw(&format!("/device/{DEVICE}/label"), &[("label", "forged")])
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = owner
+        .post_raw(
+            &format!("/device/{DEVICE}/label"),
+            &[("label", "forged"), ("csrf", "0000")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    // Signing out revokes the session: the same browser is sent back to sign in.
+    owner.get("/").await;
+    let out = owner.post("/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let page = owner.get(&format!("/device/{DEVICE}")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.location,
+        "/login?next=%2Fdevice%2Fd--0000-0000-0000-000a"
+    );
+}
+
+#[tokio::test]
+async fn the_device_pages_work_on_postgresql() {
+    let app = common::TestApp::spawn(Backend::Postgres).await;
+    let world = device_setup::registered(&app).await;
+    let mut owner = Browser::sign_in(&app, "owner-acme@acme.io").await;
+    owner.get("/devices/claim").await;
+    let page = owner
+        .post(
+            "/devices/claim",
+            &[("device", DEVICE), ("project", &world.acme.project)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let list = owner.get("/devices?q=000A&sort=-label").await;
+    assert!(list.body.contains(DEVICE), "{}", list.body);
+    let device = owner.get(&format!("/device/{DEVICE}")).await;
+    assert_eq!(device.status, StatusCode::OK);
+}
