@@ -17,12 +17,13 @@ use super::session::{clear_flash, redirect_with, Session};
 use crate::auth::perms::perm;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::Json;
-use crate::http::{claim, data, device, location, note, property, target};
+use crate::http::{claim, data, device, location, note, property, rows, target};
 use crate::state::AppState;
 use crate::store::annotations::{self, TimeQuery};
 use crate::store::devices::Device;
 use crate::store::streams::{self, StreamFilter};
-use crate::store::{device_versions, projects};
+use crate::store::data::RowQuery;
+use crate::store::{device_versions, events, projects};
 use crate::time::now_micros;
 
 /// How many readings each stream's table shows.
@@ -40,6 +41,12 @@ pub struct ReadingRow {
     pub value: String,
 }
 
+pub struct EventRow {
+    pub when: String,
+    pub stream: String,
+    pub summary: String,
+}
+
 pub struct Annotation {
     pub name: String,
     pub value: String,
@@ -54,6 +61,8 @@ struct DevicePage {
     claimed_on: String,
     versions: Vec<Annotation>,
     streams: Vec<StreamPanel>,
+    /// The newest events, newest first; `None` when the caller may not read them.
+    events: Option<Vec<EventRow>>,
     properties: Option<Vec<Annotation>>,
     notes: Option<Vec<Annotation>>,
     may_modify: bool,
@@ -122,6 +131,7 @@ async fn build(
         })
         .collect();
     let streams = stream_panels(state, session, &device).await?;
+    let events = latest_events(state, session, &device).await?;
     let target = target::parse(&device.slug).ok_or(WebError::NotFound)?;
     let properties =
         match target::require(state, caller, target, perm::READ_DEVICE_PROPERTIES).await {
@@ -180,6 +190,7 @@ async fn build(
         claimed_on: device.claimed_on.map(when).unwrap_or_default(),
         versions,
         streams,
+        events,
         properties,
         notes,
         may_modify: in_org(perm::MODIFY_DEVICE),
@@ -232,6 +243,42 @@ async fn stream_panels(
         });
     }
     Ok(panels)
+}
+
+/// The device's newest events, with the rule of `/event/?filter=<device>`.
+async fn latest_events(
+    state: &AppState,
+    session: &Session,
+    device: &Device,
+) -> Result<Option<Vec<EventRow>>, WebError> {
+    let scope = match rows::scope_of(state, &session.caller, &device.slug).await {
+        Ok(Some(scope)) => scope,
+        Ok(None) => return Ok(None),
+        Err(ApiError::Internal(e)) => return Err(WebError::Internal(e)),
+        Err(_) => return Ok(None),
+    };
+    let q = RowQuery {
+        lastn: Some(LATEST),
+        ..RowQuery::default()
+    };
+    let (_, found) = events::list(&state.db.data, &scope, &q, false, 0, LATEST).await?;
+    Ok(Some(
+        found
+            .into_iter()
+            .rev()
+            .map(|e| {
+                let mut summary: String = e.extra_data.chars().take(160).collect();
+                if summary.len() < e.extra_data.len() {
+                    summary.push('…');
+                }
+                EventRow {
+                    when: when(e.timestamp),
+                    stream: e.stream_slug,
+                    summary,
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// Runs an API handler for a form: on a refusal about the input, the page is shown again
