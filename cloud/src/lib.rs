@@ -8,6 +8,7 @@
 //! - `blobs`: object storage (local disk or S3) for raw reports and other files;
 //! - `script_files`, `script_release`: OTA script bytes in the object store, and whether a
 //!   script may be released under its org's release keys;
+//! - `charts`: planning a stream's downsampled chart over its rollup tiers (pure);
 //! - `http`: axum routes, one module per resource, with the original's JSON shapes and errors;
 //! - `time`: the API's datetime formats;
 //! - `state`: what handlers share;
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod charts;
 pub mod config;
 pub mod db;
 pub mod event_documents;

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod auth;
 pub mod catalogue;
+pub mod chart;
 pub mod claim;
 pub mod data;
 pub mod device;
@@ -104,6 +105,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(ota_device::routes())
         .merge(stream::routes())
         .merge(data::routes())
+        .merge(chart::routes())
         .merge(event::routes())
         .merge(property::routes())
         .merge(note::routes())
