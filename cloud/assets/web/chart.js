@@ -87,10 +87,21 @@
         chart.plot.setScale("x", { min: start, max: asked.end });
         var readings = body.count.reduce(function (a, b) { return a + b; }, 0);
         chart.status.textContent = readings === 0 ? "No readings in this range." :
-          readings + " readings in " + body.t.length + " buckets of " +
-          describe(body.bucket_secs) + ".";
+          readings + (readings === 1 ? " reading" : " readings") + " in " + body.t.length +
+          (body.t.length === 1 ? " bucket" : " buckets") + " of " + describe(body.bucket_secs) + ".";
+        if (first) fitRecent(body);
       })
       .catch(function (e) { chart.status.textContent = "Could not load the chart: " + e.message; });
+  }
+
+  // The first view is a day; when every reading so far is from the last hour (a device
+  // just claimed), an hour shows them better.
+  var first = true;
+  function fitRecent(body) {
+    first = false;
+    if (body.t.length && body.t[0] >= now() - 3600 && range.width === DAY) {
+      setRange(now(), 3600, true);
+    }
   }
 
   function describe(secs) {

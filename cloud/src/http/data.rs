@@ -257,8 +257,12 @@ fn unit_mdo(v: &Value) -> Option<(f64, f64, f64)> {
 impl Display {
     /// A row's value in the stream's output unit.
     pub(crate) fn output(&self, r: &DataRow) -> Option<f64> {
-        r.value
-            .map(|v| self.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o)))
+        r.value.map(|v| self.convert(v))
+    }
+
+    /// A stored value in the stream's output unit.
+    pub(crate) fn convert(&self, v: f64) -> f64 {
+        self.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o))
     }
 
     /// A value as the API's `display_value` writes it.

@@ -26,6 +26,7 @@ const ASSETS: &[Asset] = &[
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("chart.js", "text/javascript; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
     asset!(
         "vendor/uplot/uPlot.iife.min.js",
         "text/javascript; charset=utf-8"
@@ -58,4 +59,9 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
         HeaderValue::from_static("public, max-age=300, must-revalidate"),
     );
     response
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says; they get the SVG icon.
+pub async fn favicon(headers: HeaderMap) -> Response {
+    serve(Path("favicon.svg".to_string()), headers).await
 }

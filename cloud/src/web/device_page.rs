@@ -20,9 +20,9 @@ use crate::http::json::Json;
 use crate::http::{claim, data, device, location, note, property, rows, target};
 use crate::state::AppState;
 use crate::store::annotations::{self, TimeQuery};
+use crate::store::data::RowQuery;
 use crate::store::devices::Device;
 use crate::store::streams::{self, StreamFilter};
-use crate::store::data::RowQuery;
 use crate::store::{device_versions, events, projects};
 use crate::time::now_micros;
 

@@ -12,11 +12,13 @@
 //! - `account`: sign in, sign out, password change;
 //! - `home`: the overview and the org switcher;
 //! - `devices`: the device list and claiming;
-//! - `device_page`: a device, its annotations, and its streams' charts and readings.
+//! - `device_page`: a device, its annotations, and its streams' charts and readings;
+//! - `device_chart`: the charts' data, downsampled on the server.
 
 pub mod account;
 pub mod assets;
 pub mod csrf;
+pub mod device_chart;
 pub mod device_page;
 pub mod devices;
 pub mod forms;
@@ -51,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(devices::claim_form).post(devices::claim),
         )
         .route("/device/{slug}", get(device_page::show))
+        .route("/device/{slug}/chart", get(device_chart::chart_data))
         .route("/device/{slug}/label", post(device_page::set_label))
         .route("/device/{slug}/property", post(device_page::add_property))
         .route("/device/{slug}/note", post(device_page::add_note))
@@ -60,6 +63,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(device_page::unclaim_confirm).post(device_page::unclaim),
         )
         .route("/static/{*path}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))
 }
