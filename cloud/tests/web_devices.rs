@@ -196,3 +196,95 @@ async fn the_device_pages_work_on_postgresql() {
     let device = owner.get(&format!("/device/{DEVICE}")).await;
     assert_eq!(device.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_device_pages_chart_data_is_downsampled_and_agrees_with_the_readings() {
+    let app = common::TestApp::spawn(Backend::Sqlite).await;
+    let world = device_setup::claimed(&app).await;
+    // 600 readings, one a minute from 2024-01-01T00:00Z: a sawtooth 0..=59.
+    let rows: Vec<serde_json::Value> = (0..600)
+        .map(|i| {
+            serde_json::json!({
+                "stream": device_setup::STREAM,
+                "timestamp": format!("2024-01-01T{:02}:{:02}:00Z", i / 60, i % 60),
+                "value": (i % 60) as f64,
+                "type": "ITR",
+            })
+        })
+        .collect();
+    let (status, body) = app
+        .post("data/", &world.acme.owner, serde_json::json!(rows))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let mut owner = Browser::sign_in(&app, "owner-acme@acme.io").await;
+    let start = 1_704_067_200; // 2024-01-01T00:00:00Z
+    let path = format!(
+        "/device/{DEVICE}/chart?stream={}&start={start}&end={}&buckets=10",
+        device_setup::STREAM,
+        start + 36_000
+    );
+    let page = owner.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let chart: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    let t = chart["t"].as_array().unwrap();
+    assert!(!t.is_empty() && t.len() <= 10, "{chart}");
+    let counts: i64 = chart["count"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_i64().unwrap())
+        .sum();
+    assert_eq!(counts, 600);
+    let mins = chart["min"].as_array().unwrap();
+    let maxs = chart["max"].as_array().unwrap();
+    for (i, at) in t.iter().enumerate() {
+        let at = at.as_i64().unwrap();
+        let width = chart["bucket_secs"].as_i64().unwrap();
+        // The raw readings of the bucket, as the data API returns them.
+        let from = chrono::DateTime::from_timestamp(at.max(start), 0)
+            .unwrap()
+            .to_rfc3339();
+        let to = chrono::DateTime::from_timestamp(at + width, 0)
+            .unwrap()
+            .to_rfc3339();
+        let raw = app
+            .ok(
+                &format!(
+                    "data/?filter={}&start={}&end={}&page_size=1000",
+                    device_setup::STREAM,
+                    urlencode(&from),
+                    urlencode(&to)
+                ),
+                &world.acme.owner,
+            )
+            .await;
+        let values: Vec<f64> = raw["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"].as_f64().unwrap())
+            .collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        assert_eq!(
+            (mins[i].as_f64().unwrap(), maxs[i].as_f64().unwrap()),
+            (lo, hi),
+            "bucket {i}"
+        );
+    }
+
+    // Another org's member gets no data from it.
+    let mut stranger = Browser::sign_in(&app, "owner-other@other.io").await;
+    let page = stranger.get(&path).await;
+    assert!(matches!(
+        page.status,
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    ));
+    assert!(!page.body.contains("\"min\""));
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
