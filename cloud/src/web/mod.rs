@@ -10,7 +10,8 @@
 //! - `listing`: paging, sorting and filters of every list;
 //! - `assets`: CSS, JS and the vendored chart library;
 //! - `account`: sign in, sign out, password change;
-//! - `home`: the overview and the org switcher.
+//! - `home`: the overview and the org switcher;
+//! - `manage`: the org page and its members, projects and their variables, the staff area.
 
 pub mod account;
 pub mod assets;
@@ -18,6 +19,7 @@ pub mod csrf;
 pub mod forms;
 pub mod home;
 pub mod listing;
+pub mod manage;
 pub mod pages;
 pub mod session;
 
@@ -42,6 +44,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/org/switch", get(home::switch_org))
         .route("/static/{*path}", get(assets::serve))
+        .merge(manage::routes())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))
 }
