@@ -13,7 +13,8 @@
 //! - `home`: the overview and the org switcher;
 //! - `devices`: the device list and claiming;
 //! - `device_page`: a device, its annotations, and its streams' charts and readings;
-//! - `device_chart`: the charts' data, downsampled on the server.
+//! - `device_chart`: the charts' data, downsampled on the server;
+//! - `manage`: the org page and its members, projects and their variables, the staff area.
 
 pub mod account;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod devices;
 pub mod forms;
 pub mod home;
 pub mod listing;
+pub mod manage;
 pub mod pages;
 pub mod session;
 
@@ -64,6 +66,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/static/{*path}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
+        .merge(manage::routes())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))
 }
