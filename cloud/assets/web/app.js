@@ -1,13 +1,6 @@
 // Small enhancements; every page works without them.
 (function () {
   "use strict";
-  // The org switcher opens the chosen org at once.
-  var select = document.getElementById("org-switch");
-  if (select && select.form) {
-    select.addEventListener("change", function () { select.form.submit(); });
-    var go = select.form.querySelector("button");
-    if (go) go.classList.add("visually-hidden");
-  }
   // Copy buttons: <button data-copy="#element-id">.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     button.hidden = false;
