@@ -10,7 +10,8 @@
 //! - `listing`: paging, sorting and filters of every list;
 //! - `assets`: CSS, JS and the vendored chart library;
 //! - `account`: sign in, sign out, password change;
-//! - `home`: the overview and the org switcher.
+//! - `home`: the overview and the org switcher;
+//! - `ops`: reports, the job queue, gateways and OTA (scripts, keys, fleets, deployments).
 
 pub mod account;
 pub mod assets;
@@ -18,6 +19,7 @@ pub mod csrf;
 pub mod forms;
 pub mod home;
 pub mod listing;
+pub mod ops;
 pub mod pages;
 pub mod session;
 
@@ -42,6 +44,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/org/switch", get(home::switch_org))
         .route("/static/{*path}", get(assets::serve))
+        .merge(ops::routes())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))
 }
