@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod web_ops_client;
 
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use sync_protocol::gateway::{GatewaySecret, Registration};
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
 
-use web_ops_client::{text_of, Browser};
+use common::web::Browser;
 
 const SECOND: i64 = 1_000_000;
 
@@ -63,12 +62,11 @@ backends!(
         app.create_user("staff@arch.io", true).await;
         app.create_user("someone@site.io", false).await;
         let id = dead_job(&app).await;
-        let mut staff = Browser::signed_in(&app, "staff@arch.io").await;
-        let mut someone = Browser::signed_in(&app, "someone@site.io").await;
+        let mut staff = Browser::sign_in(&app, "staff@arch.io").await;
+        let mut someone = Browser::sign_in(&app, "someone@site.io").await;
 
         // Dead jobs with their reason, and the count of each state.
-        let dead = staff.get("/jobs?state=dead").await;
-        assert_eq!(dead.status, StatusCode::OK, "{}", dead.body);
+        let dead = staff.page("/jobs?state=dead").await;
         assert!(dead.body.contains("<h1>Job queue</h1>"));
         assert!(dead.body.contains("the report row is gone"));
         assert!(dead.body.contains(&format!("/jobs/{id}/retry")));
@@ -85,44 +83,34 @@ backends!(
             someone.get(&format!("/jobs/{id}/retry")).await.status,
             StatusCode::FORBIDDEN
         );
-        let token = someone.token().await;
-        let refused = someone
-            .send_form(&format!("/jobs/{id}/retry"), &[("csrf", &token)])
-            .await;
+        let refused = someone.post(&format!("/jobs/{id}/retry"), &[]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert_eq!(job_state(&app, id).await.0, "dead");
 
         // A form without its token is refused before anything happens.
-        let forged = staff.send_form(&format!("/jobs/{id}/retry"), &[]).await;
+        let forged = staff
+            .post_without_token(&format!("/jobs/{id}/retry"), &[])
+            .await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
         assert_eq!(job_state(&app, id).await.0, "dead");
 
         // The confirm page names the job and its reason; confirming queues it again.
-        let ask = staff.get(&format!("/jobs/{id}/retry")).await;
-        assert_eq!(ask.status, StatusCode::OK);
+        let ask = staff.page(&format!("/jobs/{id}/retry")).await;
         assert!(ask.body.contains(&format!("Retry job {id}?")));
         assert!(ask.body.contains("the report row is gone"));
-        let done = staff
-            .submit(
-                &format!("/jobs/{id}/retry"),
-                &format!("/jobs/{id}/retry"),
-                &[],
-            )
-            .await;
+        let done = staff.post(&format!("/jobs/{id}/retry"), &[]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let target = done.location.unwrap();
         assert_eq!(target, format!("/jobs/{id}"));
         assert_eq!(job_state(&app, id).await, ("queued".to_string(), 0));
-        let shown = staff.get(&target).await;
+        let shown = staff.page(&target).await;
         assert!(shown.body.contains(&format!("Job {id} is queued again.")));
         assert!(shown.body.contains(r#"data-testid="job-state">queued"#));
         // The message shows once.
         assert!(!staff.get(&target).await.body.contains("is queued again"));
 
         // Only a dead job is retried: the API's refusal, in words.
-        let again = staff
-            .submit(&format!("/jobs/{id}"), &format!("/jobs/{id}/retry"), &[])
-            .await;
+        let again = staff.post(&format!("/jobs/{id}/retry"), &[]).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
         assert!(again.body.contains("Only a dead job can be retried"));
     }
@@ -181,32 +169,32 @@ backends!(
         let s = site(&app).await;
         let org = &s.org;
         let codes = format!("/org/{org}/gateways/codes");
-        let mut owner = Browser::signed_in(&app, "owner@site.io").await;
-        let mut member = Browser::signed_in(&app, "member@site.io").await;
-        let mut eve = Browser::signed_in(&app, "eve@else.io").await;
+        let mut owner = Browser::sign_in(&app, "owner@site.io").await;
+        let mut member = Browser::sign_in(&app, "member@site.io").await;
+        let mut eve = Browser::sign_in(&app, "eve@else.io").await;
 
         // The empty state says what to do.
-        let empty = owner.get(&format!("/org/{org}/gateways")).await;
-        assert_eq!(empty.status, StatusCode::OK);
+        let empty = owner.page(&format!("/org/{org}/gateways")).await;
         assert!(empty.body.contains("No gateway is registered"));
         assert!(empty.body.contains("iotile-gateway register --code"));
 
         // A bad duration is the API's refusal, next to its field.
-        let bad = owner.submit(&codes, &codes, &[("hours", "0")]).await;
+        owner.page(&codes).await;
+        let bad = owner.post(&codes, &[("hours", "0")]).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         assert_eq!(
-            text_of(&bad.body, "f-hours-error").as_deref(),
+            bad.field_error("hours").as_deref(),
             Some("Ensure this value is between 1 and 720.")
         );
         assert!(bad.body.contains(r#"aria-invalid="true""#));
-        let bad = owner.submit(&codes, &codes, &[("hours", "soon")]).await;
+        let bad = owner.post(&codes, &[("hours", "soon")]).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        assert!(text_of(&bad.body, "f-hours-error").is_some());
+        assert!(bad.field_error("hours").is_some());
 
         // A code is shown once, with its copy button, in the answer to the form.
-        let made = owner.submit(&codes, &codes, &[("hours", "2")]).await;
+        let made = owner.post(&codes, &[("hours", "2")]).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
-        let code = text_of(&made.body, "new-code").unwrap();
+        let code = made.text_of("new-code").unwrap();
         assert_eq!(code.len(), 24, "{code}");
         assert!(made.body.contains(r##"data-copy="#new-code" hidden"##));
         let later = owner.get(&codes).await;
@@ -215,24 +203,21 @@ backends!(
 
         // Those who may not manage the org do not make codes, and do not see them.
         assert_eq!(member.get(&codes).await.status, StatusCode::FORBIDDEN);
-        let token = member.token().await;
-        let refused = member
-            .send_form(&codes, &[("csrf", &token), ("hours", "2")])
-            .await;
+        let refused = member.post(&codes, &[("hours", "2")]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(!refused.body.contains("new-code"));
         // Another org's member gets the 404 page, by link and by form.
         let hidden = eve.get(&codes).await;
         assert_eq!(hidden.status, StatusCode::NOT_FOUND);
-        let token = eve.token().await;
-        let refused = eve
-            .send_form(&codes, &[("csrf", &token), ("hours", "2")])
-            .await;
+        let refused = eve.post(&codes, &[("hours", "2")]).await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND);
         assert!(!refused.body.contains("new-code"));
         // No form without its token.
         assert_eq!(
-            owner.send_form(&codes, &[("hours", "2")]).await.status,
+            owner
+                .post_without_token(&codes, &[("hours", "2")])
+                .await
+                .status,
             StatusCode::FORBIDDEN
         );
 
@@ -258,8 +243,7 @@ backends!(
         assert!(list.body.contains(">never<"));
         let revoke = format!("/org/{org}/gateways/{key}/revoke");
         assert!(list.body.contains(&revoke));
-        let seen = member.get(&format!("/org/{org}/gateways")).await;
-        assert_eq!(seen.status, StatusCode::OK);
+        let seen = member.page(&format!("/org/{org}/gateways")).await;
         assert!(seen.body.contains(&key));
         assert!(!seen.body.contains(&revoke));
         let outside = eve.get(&format!("/org/{org}/gateways")).await;
@@ -268,29 +252,23 @@ backends!(
 
         // Revoking: refused to a member (403) and to another org (404), by link and form.
         assert_eq!(member.get(&revoke).await.status, StatusCode::FORBIDDEN);
-        let token = member.token().await;
         assert_eq!(
-            member.send_form(&revoke, &[("csrf", &token)]).await.status,
+            member.post(&revoke, &[]).await.status,
             StatusCode::FORBIDDEN
         );
         assert_eq!(eve.get(&revoke).await.status, StatusCode::NOT_FOUND);
-        let token = eve.token().await;
+        assert_eq!(eve.post(&revoke, &[]).await.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            eve.send_form(&revoke, &[("csrf", &token)]).await.status,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            owner.send_form(&revoke, &[]).await.status,
+            owner.post_without_token(&revoke, &[]).await.status,
             StatusCode::FORBIDDEN
         );
         assert!(!gateway_revoked(&app, &key).await);
 
         // The owner confirms and the gateway is revoked.
-        let ask = owner.get(&revoke).await;
-        assert_eq!(ask.status, StatusCode::OK);
+        let ask = owner.page(&revoke).await;
         assert!(ask.body.contains("Revoke this gateway?"));
         assert!(ask.body.contains("shed pi"));
-        let done = owner.submit(&revoke, &revoke, &[]).await;
+        let done = owner.post(&revoke, &[]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         assert!(gateway_revoked(&app, &key).await);
         let after = owner.get(&done.location.unwrap()).await;
@@ -366,11 +344,10 @@ backends!(
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{claimed}");
-        let mut owner = Browser::signed_in(&app, "owner@site.io").await;
-        let mut eve = Browser::signed_in(&app, "eve@else.io").await;
+        let mut owner = Browser::sign_in(&app, "owner@site.io").await;
+        let mut eve = Browser::sign_in(&app, "eve@else.io").await;
 
-        let empty = owner.get("/reports").await;
-        assert_eq!(empty.status, StatusCode::OK);
+        let empty = owner.page("/reports").await;
         assert!(empty.body.contains("No reports yet"));
 
         let id = uploaded(&app, &s.owner, report(DEVICE, 1..=40)).await;
@@ -388,15 +365,15 @@ backends!(
         assert!(failed.body.contains("match these filters"));
         let bad = owner.get("/reports?device=pump-7").await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        assert!(text_of(&bad.body, "f-device-error")
+        assert!(bad
+            .field_error("device")
             .unwrap()
             .starts_with("Illegal device format."));
         let sorted = owner.get("/reports?sort=-readings").await;
         assert!(sorted.body.contains(r#"aria-sort="descending""#));
 
         // The report's page.
-        let page = owner.get(&format!("/reports/{id}")).await;
-        assert_eq!(page.status, StatusCode::OK);
+        let page = owner.page(&format!("/reports/{id}")).await;
         assert!(page
             .body
             .contains(r#"data-testid="report-status">Processed"#));

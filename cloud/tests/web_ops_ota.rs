@@ -8,14 +8,13 @@
 
 mod common;
 mod ota_deploy_setup;
-mod web_ops_client;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use sync_protocol::ota::release::{ReleaseSecret, ScriptTarget};
 
+use common::web::Browser;
 use ota_deploy_setup::*;
-use web_ops_client::{text_of, Browser};
 
 async fn key_revoked(app: &common::TestApp, id: i64) -> bool {
     cloud::store::release_keys::by_id(&app.state.db.meta, id)
@@ -28,13 +27,12 @@ async fn key_revoked(app: &common::TestApp, id: i64) -> bool {
 
 backends!(scripts_keys_and_fleets, |app: common::TestApp| async move {
     let s = site(&app).await;
-    let mut dev = Browser::signed_in(&app, "dev@acme.io").await;
-    let mut owner = Browser::signed_in(&app, "owner@acme.io").await;
-    let mut eve = Browser::signed_in(&app, "eve@other.io").await;
+    let mut dev = Browser::sign_in(&app, "dev@acme.io").await;
+    let mut owner = Browser::sign_in(&app, "owner@acme.io").await;
+    let mut eve = Browser::sign_in(&app, "eve@other.io").await;
 
     // Empty states name the commands to use.
-    let none = dev.get(&format!("/org/{ORG}/ota/scripts")).await;
-    assert_eq!(none.status, StatusCode::OK);
+    let none = dev.page(&format!("/org/{ORG}/ota/scripts")).await;
     assert!(none.body.contains("No script yet"));
     assert!(none.body.contains("iotile-fw script sign"));
 
@@ -79,16 +77,11 @@ backends!(scripts_keys_and_fleets, |app: common::TestApp| async move {
     assert!(keys.body.contains(&secret.public().key_id()));
     assert!(keys.body.contains("build server"));
     assert!(keys.body.contains(&revoke));
-    let seen = owner.get(&format!("/org/{ORG}/ota/keys")).await;
-    assert_eq!(seen.status, StatusCode::OK);
+    let seen = owner.page(&format!("/org/{ORG}/ota/keys")).await;
     assert!(seen.body.contains("build server"));
     assert!(!seen.body.contains(&revoke));
     assert_eq!(owner.get(&revoke).await.status, StatusCode::FORBIDDEN);
-    let token = owner.token().await;
-    assert_eq!(
-        owner.send_form(&revoke, &[("csrf", &token)]).await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(owner.post(&revoke, &[]).await.status, StatusCode::FORBIDDEN);
     // Another org: nothing of acme's OTA, by link or by form.
     let hidden = eve.get(&format!("/org/{ORG}/ota/keys")).await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
@@ -97,20 +90,16 @@ backends!(scripts_keys_and_fleets, |app: common::TestApp| async move {
         eve.get(&format!("/org/{ORG}/ota")).await.status,
         StatusCode::NOT_FOUND
     );
-    let token = eve.token().await;
+    assert_eq!(eve.post(&revoke, &[]).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        eve.send_form(&revoke, &[("csrf", &token)]).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        dev.send_form(&revoke, &[]).await.status,
+        dev.post_without_token(&revoke, &[]).await.status,
         StatusCode::FORBIDDEN
     );
     assert!(!key_revoked(&app, key_id).await);
 
-    let ask = dev.get(&revoke).await;
+    let ask = dev.page(&revoke).await;
     assert!(ask.body.contains("Revoke this release key?"));
-    let done = dev.submit(&revoke, &revoke, &[]).await;
+    let done = dev.post(&revoke, &[]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert!(key_revoked(&app, key_id).await);
     let after = dev.get(&done.location.unwrap()).await;
@@ -130,8 +119,7 @@ backends!(scripts_keys_and_fleets, |app: common::TestApp| async move {
     assert!(fleets
         .body
         .contains(&format!("/org/{ORG}/ota/fleets/{fleet}")));
-    let page = owner.get(&format!("/org/{ORG}/ota/fleets/{fleet}")).await;
-    assert_eq!(page.status, StatusCode::OK);
+    let page = owner.page(&format!("/org/{ORG}/ota/fleets/{fleet}")).await;
     assert!(page.body.contains(&slug(0x61)));
     assert!(!page.body.contains(&slug(0x62)));
     let hidden = eve.get(&format!("/org/{ORG}/ota/fleets/{fleet}")).await;
@@ -153,9 +141,9 @@ backends!(
         let created = request(&app, &s, json!({"script": z, "org": ORG, "fleet": north})).await;
         let id = created["id"].as_i64().unwrap();
         let page = format!("/org/{ORG}/ota/deployments/{id}");
-        let mut dev = Browser::signed_in(&app, "dev@acme.io").await;
-        let mut member = Browser::signed_in(&app, "member@acme.io").await;
-        let mut eve = Browser::signed_in(&app, "eve@other.io").await;
+        let mut dev = Browser::sign_in(&app, "dev@acme.io").await;
+        let mut member = Browser::sign_in(&app, "member@acme.io").await;
+        let mut eve = Browser::sign_in(&app, "eve@other.io").await;
 
         let list = dev.get(&format!("/org/{ORG}/ota/deployments")).await;
         assert!(list.body.contains(&format!(r##"{page}">#{id}</a>"##)));
@@ -167,31 +155,26 @@ backends!(
         assert!(draft.body.contains("A draft has no targets yet"));
         assert!(draft.body.contains(&format!("{page}/release")));
         // A member reads it but is offered no change, and is refused one.
-        let seen = member.get(&page).await;
-        assert_eq!(seen.status, StatusCode::OK);
+        let seen = member.page(&page).await;
         assert!(!seen.body.contains(&format!("{page}/release")));
         assert_eq!(
             member.get(&format!("{page}/release")).await.status,
             StatusCode::FORBIDDEN
         );
-        let token = member.token().await;
-        let refused = member
-            .send_form(&format!("{page}/release"), &[("csrf", &token)])
-            .await;
+        let refused = member.post(&format!("{page}/release"), &[]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         // Another org sees nothing.
         let hidden = eve.get(&page).await;
         assert_eq!(hidden.status, StatusCode::NOT_FOUND);
         assert!(!hidden.body.contains(&z));
-        let token = eve.token().await;
         assert_eq!(
-            eve.send_form(&format!("{page}/release"), &[("csrf", &token)])
-                .await
-                .status,
+            eve.post(&format!("{page}/release"), &[]).await.status,
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            dev.send_form(&format!("{page}/release"), &[]).await.status,
+            dev.post_without_token(&format!("{page}/release"), &[])
+                .await
+                .status,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
@@ -200,12 +183,10 @@ backends!(
         );
 
         // Released through its confirm page: two devices waiting.
-        let ask = dev.get(&format!("{page}/release")).await;
+        let ask = dev.page(&format!("{page}/release")).await;
         assert!(ask.body.contains(&format!("Release deployment {id}?")));
         assert!(ask.body.contains(&north));
-        let done = dev
-            .submit(&format!("{page}/release"), &format!("{page}/release"), &[])
-            .await;
+        let done = dev.post(&format!("{page}/release"), &[]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let running = dev.get(&done.location.unwrap()).await;
         assert!(running
@@ -239,7 +220,7 @@ backends!(
         let bad = dev.get(&format!("{page}?standing=lost")).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         assert_eq!(
-            text_of(&bad.body, "f-standing-error").as_deref(),
+            bad.field_error("standing").as_deref(),
             Some("Select a valid choice.")
         );
 
@@ -251,20 +232,15 @@ backends!(
         ] {
             let url = format!("{page}/{action}");
             assert!(dev.get(&page).await.body.contains(&url), "{action} offered");
-            let done = dev.submit(&url, &url, &[]).await;
-            assert_eq!(
-                done.status,
-                StatusCode::SEE_OTHER,
-                "{action}: {}",
-                done.body
-            );
+            dev.page(&url).await;
+            dev.submit(&url, &[]).await;
             let now = app.ok(&format!("ota/request/{id}/"), &s.dev).await;
             assert_eq!(now["state"], state);
         }
         // A completed deployment offers no change; one asked anyway is the API's refusal.
-        let done = dev.get(&page).await;
+        let done = dev.page(&page).await;
         assert!(!done.body.contains(&format!("{page}/halt")));
-        let again = dev.submit(&page, &format!("{page}/halt"), &[]).await;
+        let again = dev.post(&format!("{page}/halt"), &[]).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
         assert!(again.body.contains("not running"));
     }
