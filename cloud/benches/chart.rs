@@ -4,6 +4,8 @@
 //! range (SQL on the server's pool, no HTTP),
 //! and every raw row of the range fetched through the data API (`/data/?filter=…&start=…&
 //! end=…&page_size=10000`, page after page), as a client would draw it without the chart.
+//! The web device page is timed as a browser loads it: the page, then each of its charts'
+//! data (`/device/{slug}/chart`).
 //!
 //! One process, two tokio runtimes: the real server (HTTP on 127.0.0.1, SQLite in a temporary
 //! directory) on 2 worker threads, the client on one. An org owner claims one device over
@@ -126,6 +128,10 @@ fn run(backend: &str, knobs: &Knobs, database_url: Option<String>) {
             chart_http(&server, &jwt, &stream, &range)
         }));
         chart.print(backend, name, "chart endpoint (HTTP)");
+        let page = client_rt.block_on(measure(knobs.runs, || {
+            device_page(&server, &jwt, &stream, &range)
+        }));
+        page.print(backend, name, "device page + charts (web)");
         let width = chart.width;
         let stored =
             server_rt.block_on(measure(knobs.runs, || store_read(&server, &stream, &range)));
@@ -266,6 +272,58 @@ async fn chart_http(server: &Server, jwt: &str, stream: &str, range: &Range) -> 
         items: buckets,
         bytes: body.len(),
         width: chart["bucket_seconds"].as_i64().unwrap() * SECOND,
+        cut: None,
+    }
+}
+
+/// The device page as a browser loads it: the page (time to its first byte), then the chart
+/// data of every stream it shows for the range, at 1000 buckets (full load: the last byte
+/// of the last chart). The session cookie holds the same JWT the API issues.
+async fn device_page(server: &Server, jwt: &str, stream: &str, range: &Range) -> Sample {
+    let origin = server.base.trim_end_matches("/api/v1/");
+    // s--PPPP-PPPP--DDDD-DDDD-DDDD-DDDD--VVVV names its device d--DDDD-DDDD-DDDD-DDDD.
+    let device = format!("d--{}", &stream[15..34]);
+    let cookie = format!("iotile_session={jwt}");
+    let started = Instant::now();
+    let response = server
+        .client
+        .get(format!("{origin}/device/{device}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let ttfb = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    let mut bytes = html.len();
+    let mut items = 0;
+    for shown in html.split("data-stream=\"").skip(1) {
+        let slug = &shown[..shown.find('"').unwrap()];
+        let url = format!(
+            "{origin}/device/{device}/chart?stream={slug}&start={}&end={}&buckets={BUCKETS}",
+            range.start / SECOND,
+            range.end / SECOND
+        );
+        let chart = server
+            .client
+            .get(url)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chart.status(), StatusCode::OK);
+        let body = chart.bytes().await.unwrap();
+        bytes += body.len();
+        let columns: Value = serde_json::from_slice(&body).unwrap();
+        items += columns["t"].as_array().unwrap().len();
+    }
+    assert!(items > 0, "the page charted nothing");
+    Sample {
+        ttfb: Some(ttfb),
+        full: started.elapsed(),
+        items,
+        bytes,
+        width: 0,
         cut: None,
     }
 }
