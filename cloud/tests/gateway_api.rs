@@ -51,6 +51,7 @@ fn batch(reports: &[(u32, Vec<u8>)]) -> Vec<u8> {
                 raw: raw.clone(),
             })
             .collect(),
+        backlog: None,
     };
     serde_json::to_vec(&batch).unwrap()
 }

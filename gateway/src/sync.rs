@@ -205,6 +205,7 @@ pub async fn sync_pending(
                     raw: p.report.raw.clone(),
                 })
                 .collect(),
+            backlog: None,
         };
         let answer = client.upload(&batch, now().0).await?;
         pass.batches += 1;
