@@ -14,16 +14,17 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sync_protocol::gateway::{
     self, BatchReport, GatewayPublicKey, Registration, ReportOutcome, SignedHeaders,
     StreamerProgress, SyncAnswer, SyncBatch,
 };
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
+use super::pagination::Page;
 use super::report_upload::{self, FileKind, Incoming};
 use crate::auth::perms::perm;
 use crate::auth::Caller;
@@ -48,30 +49,58 @@ pub fn routes() -> Router<AppState> {
         .route("/gateway/{key}/revoke", post(revoke))
 }
 
-fn gateway_json(g: &Gateway, org_slug: &str) -> Value {
-    json!({
-        "id": g.key_id,
-        "org": org_slug,
-        "name": g.name,
-        "created_on": time::format(g.created_on),
-        "last_seen": g.last_seen.map(time::format),
-        "revoked": g.revoked_on.is_some(),
-        "revoked_on": g.revoked_on.map(time::format),
-    })
+/// A registered gateway.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Gateway)]
+pub struct GatewayView {
+    /// The gateway's key id.
+    pub id: String,
+    /// The org's slug.
+    pub org: String,
+    pub name: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub last_seen: Option<String>,
+    pub revoked: bool,
+    pub revoked_on: Option<String>,
 }
 
-#[derive(Deserialize)]
+fn gateway_json(g: &Gateway, org_slug: &str) -> GatewayView {
+    GatewayView {
+        id: g.key_id.clone(),
+        org: org_slug.to_string(),
+        name: g.name.clone(),
+        created_on: time::format(g.created_on),
+        last_seen: g.last_seen.map(time::format),
+        revoked: g.revoked_on.is_some(),
+        revoked_on: g.revoked_on.map(time::format),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeRequest {
+pub struct CodeRequest {
+    /// The org's slug.
     org: String,
+    /// How long the code stays valid: 1 to 720 hours, 24 by default.
     hours: Option<i64>,
+}
+
+/// A one-time registration code.
+#[derive(Serialize, ToSchema)]
+pub struct GatewayCode {
+    /// `XXXX-XXXX-XXXX-XXXX-XXXX`: give it to the gateway.
+    pub code: String,
+    pub org: String,
+    #[schema(format = DateTime)]
+    pub expires: String,
 }
 
 async fn create_code(
     State(state): State<AppState>,
     caller: Caller,
     Json(req): Json<CodeRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<GatewayCode>)> {
     let org = orgs::by_slug(&state.db.meta, &req.org)
         .await?
         .filter(|o| caller.sees_org(&o.id))
@@ -112,14 +141,18 @@ async fn create_code(
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"code": code, "org": org.slug, "expires": time::format(expires)})),
+        Reply(GatewayCode {
+            code,
+            org: org.slug,
+            expires: time::format(expires),
+        }),
     ))
 }
 
 async fn register(
     State(state): State<AppState>,
     Json(reg): Json<Registration>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<GatewayView>)> {
     let key =
         gateway::verify_registration(&reg).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let digest = hex::encode(Sha256::digest(
@@ -148,11 +181,14 @@ async fn register(
     tracing::info!(gateway = %gateway.key_id, org = %org.slug, "gateway registered");
     Ok((
         StatusCode::CREATED,
-        axum::Json(gateway_json(&gateway, &org.slug)),
+        Reply(gateway_json(&gateway, &org.slug)),
     ))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Reply<Page<GatewayView>>> {
     let org_ids = caller.org_ids();
     let all = gateways::of_orgs(&state.db.meta, &org_ids).await?;
     let mut results = Vec::with_capacity(all.len());
@@ -163,16 +199,19 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::
             .unwrap_or_default();
         results.push(gateway_json(g, &slug));
     }
-    Ok(axum::Json(
-        json!({"count": results.len(), "next": null, "previous": null, "results": results}),
-    ))
+    Ok(Reply(Page {
+        count: i64::try_from(results.len()).unwrap_or(i64::MAX),
+        next: None,
+        previous: None,
+        results,
+    }))
 }
 
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<GatewayView>> {
     let key = GatewayPublicKey::parse(&key).map_err(|_| ApiError::NotFound)?;
     let gateway = gateways::by_key_id(&state.db.meta, &key.key_id())
         .await?
@@ -190,7 +229,7 @@ async fn revoke(
         .map(|o| o.slug)
         .unwrap_or_default();
     tracing::info!(gateway = %gateway.key_id, "gateway revoked");
-    Ok(axum::Json(gateway_json(&gateway, &slug)))
+    Ok(Reply(gateway_json(&gateway, &slug)))
 }
 
 fn unauthorized(reason: impl std::fmt::Display) -> ApiError {

@@ -1,7 +1,7 @@
 //! OTA operations on deployment requests, actions, versions and the device view, and the
 //! gateway's signed OTA feed.
 
-use super::operations::{op, Operation};
+use super::operation::{op, Operation};
 
 const TAG: &str = "ota";
 

@@ -1,6 +1,6 @@
 //! OTA operations on device scripts, their files and signatures, and release keys.
 
-use super::operations::{op, public, Operation};
+use super::operation::{op, public, Operation};
 
 pub const OPERATIONS: &[Operation] = &[
     op(

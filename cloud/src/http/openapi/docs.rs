@@ -1,0 +1,1 @@
+//! The browsable reference at `/api/docs/`.
