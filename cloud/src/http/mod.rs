@@ -111,6 +111,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)
+        .merge(openapi::docs::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(json_errors))

@@ -122,6 +122,15 @@ fn parameters(op: &Operation) -> Vec<Parameter> {
             query.about,
         ));
     }
+    if !op.public {
+        out.push(parameter(
+            "staff",
+            ParameterIn::Query,
+            false,
+            typed(Type::String, None).enum_values(Some(["1", "true", "True"])),
+            "Staff only: act as staff, on every org's objects",
+        ));
+    }
     if op.paged {
         out.push(parameter(
             "page",
