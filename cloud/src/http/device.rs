@@ -11,7 +11,7 @@ use axum::Router;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sync_protocol::ids::{DeviceId, ProjectSlug};
 use utoipa::ToSchema;
 
@@ -20,19 +20,18 @@ use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
-use crate::auth::{password, tokens, Caller};
+use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::catalogue::{self, Kind};
 use crate::store::devices::{self, Device};
 use crate::store::projects::{self, Project};
-use crate::store::{claims, device_keys, is_unique_violation, streamers};
+use crate::store::{claims, is_unique_violation, streamers};
 use crate::time::{format, now_micros};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/device", get(list).post(create))
         .route("/device/{slug}", get(retrieve).patch(update).delete(remove))
-        .route("/device/{slug}/key", get(key))
         .route("/device/{slug}/extra", get(extra))
         .route("/device/{slug}/streamers", get(device_streamers))
         .route("/device/{slug}/sg", get(sensor_graph))
@@ -452,63 +451,6 @@ async fn remove(
     let device = load(&state, &caller, &slug).await?;
     devices::delete(&state.db.meta, device.id, &device.slug).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn msg(status: StatusCode, text: &str) -> ApiError {
-    ApiError::Body(status, json!({ "msg": text }))
-}
-
-/// `{"key": ...}`: a device key.
-#[derive(Serialize, ToSchema)]
-pub struct DeviceKey {
-    pub key: String,
-}
-
-/// Spec 1.4: the device's `a-jwt`, or a stored downloadable key of another type.
-async fn key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(slug): Path<String>,
-    params: Params,
-) -> ApiResult<Reply<DeviceKey>> {
-    let device = load(&state, &caller, &slug).await?;
-    let key_type = params
-        .get("type")
-        .ok_or_else(|| msg(StatusCode::BAD_REQUEST, "No type specified"))?
-        .to_uppercase();
-    let pool = &state.db.meta;
-    if key_type == "A-JWT" || key_type == device_keys::A_JWT_KEY {
-        let (Some(project), Some(claimer), true) = (
-            device.project_id.clone(),
-            device.claimed_by_slug.clone(),
-            device.active,
-        ) else {
-            return Err(msg(
-                StatusCode::FORBIDDEN,
-                "Device must be active and claimed into a project",
-            ));
-        };
-        let secret = device_keys::get_or_create(
-            pool,
-            device.id,
-            device_keys::A_JWT_KEY,
-            || password::random_hex(25),
-            now_micros(),
-        )
-        .await?;
-        let claims = tokens::DeviceClaims {
-            user: claimer,
-            device: device.slug.clone(),
-            project,
-        };
-        return Ok(Reply(DeviceKey {
-            key: tokens::issue_device_token(&claims, &secret),
-        }));
-    }
-    match device_keys::downloadable(pool, device.id, &key_type).await? {
-        Some(secret) => Ok(Reply(DeviceKey { key: secret })),
-        None => Err(msg(StatusCode::FORBIDDEN, "No key available")),
-    }
 }
 
 /// The device with a count of its stored rows per stream.

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod claim;
 pub mod data;
 pub mod device;
+pub mod device_key;
 pub mod device_versions;
 pub mod error;
 pub mod event;
@@ -88,6 +89,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(project::routes())
         .merge(variable::routes())
         .merge(device::routes())
+        .merge(device_key::routes())
         .merge(device_versions::routes())
         .merge(claim::routes())
         .merge(catalogue::routes())

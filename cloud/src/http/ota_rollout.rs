@@ -17,11 +17,13 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
-use super::ota_request::{answer, load_for_change, released_on, script_not_releasable, view};
+use super::json::{Json, Reply};
+use super::ota_request::{
+    answer, load_for_change, released_on, script_not_releasable, view, RequestView,
+};
 use crate::auth::Caller;
 use crate::ota::advance::{self, Released};
 use crate::ota::State as DeploymentState;
@@ -48,8 +50,10 @@ fn changed_meanwhile() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
-struct Release {
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DeploymentRelease)]
+pub struct Release {
+    /// Release at once, or at this time.
     released_on: Option<String>,
 }
 
@@ -58,7 +62,7 @@ async fn release(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<Release>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d = load_for_change(&state, &caller, &id).await?;
     if d.state != DeploymentState::Draft {
         return Err(refused(format!(
@@ -75,7 +79,7 @@ async fn release(
     match advance::release(&mut tx, &d, at, now).await? {
         Released::Done(e) => {
             tx.commit().await?;
-            Ok(axum::Json(view(&e)))
+            Ok(Reply(view(&e)))
         }
         Released::NotDraft => Err(changed_meanwhile()),
         Released::NoTargets { candidates } => {
@@ -88,7 +92,7 @@ async fn complete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d: Deployment = load_for_change(&state, &caller, &id).await?;
     if d.state != DeploymentState::Completed {
         let reason = format!("completed by hand by {}", caller.user.username);
@@ -102,8 +106,9 @@ async fn complete(
     answer(&state, d.id).await
 }
 
-#[derive(Deserialize)]
-struct Halt {
+#[derive(Deserialize, ToSchema)]
+pub struct Halt {
+    /// Why: kept as the request's `state_reason`.
     reason: Option<String>,
 }
 
@@ -112,7 +117,7 @@ async fn halt(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<Halt>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d = load_for_change(&state, &caller, &id).await?;
     if d.state != DeploymentState::Running {
         return Err(refused(format!(
@@ -136,7 +141,7 @@ async fn resume(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d = load_for_change(&state, &caller, &id).await?;
     if d.state != DeploymentState::Halted {
         return Err(refused(format!(
@@ -148,7 +153,7 @@ async fn resume(
     let resumed = advance::resume(&mut tx, &d, now_micros()).await?;
     tx.commit().await?;
     match resumed {
-        Some(e) => Ok(axum::Json(view(&e))),
+        Some(e) => Ok(Reply(view(&e))),
         None => Err(changed_meanwhile()),
     }
 }

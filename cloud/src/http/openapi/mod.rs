@@ -111,6 +111,24 @@ mod tests {
     }
 
     #[test]
+    fn every_answer_is_described() {
+        let unset: Vec<_> = operations()
+            .filter(|op| matches!(op.reply, Reply::Unset))
+            .map(|op| format!("{} {}", op.method, op.path))
+            .collect();
+        assert!(unset.is_empty(), "answers not described: {unset:?}");
+        for op in operations().filter(|op| matches!(op.reply, Reply::Empty)) {
+            assert!(
+                op.status == 204,
+                "{} {} answers {} with no body",
+                op.method,
+                op.path,
+                op.status
+            );
+        }
+    }
+
+    #[test]
     fn a_schema_name_means_one_schema() {
         let mut schemas = schema::Schemas::new();
         for op in operations() {

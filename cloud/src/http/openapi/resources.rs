@@ -5,7 +5,9 @@ use utoipa::openapi::RefOr;
 
 use super::operation::{op, public, q, Kind, Operation, Query, MULTIPART};
 use super::schema::{any, list, one, page, page_of, SchemaFn, Schemas};
-use crate::http::{claim, device, device_versions, gateway, report, report_upload, streamer};
+use crate::http::{
+    claim, device, device_key, device_versions, gateway, report, report_upload, streamer,
+};
 
 const DEVICE_FILTERS: &[Query] = &[
     q(
@@ -122,7 +124,7 @@ pub const OPERATIONS: &[Operation] = &[
         200,
     )
     .query(KEY_TYPE)
-    .reply(one::<device::DeviceKey>),
+    .reply(one::<device_key::DeviceKey>),
     op(
         "GET",
         "/api/v1/device/{slug}/extra/",
