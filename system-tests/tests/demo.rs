@@ -22,6 +22,9 @@ use tokio::time::{sleep, timeout, Instant};
 /// What the banner says.
 #[derive(Default, Debug)]
 struct Banner {
+    web: String,
+    /// Whether the web address comes first, before the API's.
+    web_first: bool,
     cloud: String,
     email: String,
     password: String,
@@ -31,12 +34,12 @@ struct Banner {
     fallback: bool,
 }
 
-/// Reads banner lines until "Try:".
+/// Reads banner lines until the shell examples.
 async fn banner(lines: &mut mpsc::UnboundedReceiver<String>) -> Banner {
     let mut b = Banner::default();
     while let Some(line) = lines.recv().await {
         eprintln!("demo| {line}");
-        if line.starts_with("Try:") {
+        if line.starts_with("Or from a shell:") {
             return b;
         }
         if line.starts_with("note: every POD is behind the BLED112") {
@@ -44,6 +47,10 @@ async fn banner(lines: &mut mpsc::UnboundedReceiver<String>) -> Banner {
         }
         let mut words = line.split_whitespace();
         match words.next() {
+            Some("web") => {
+                b.web = words.next().unwrap().to_owned();
+                b.web_first = b.cloud.is_empty();
+            }
             Some("cloud") => b.cloud = words.next().unwrap().to_owned(),
             Some("login") => {
                 b.email = words.next().unwrap().to_owned();
@@ -136,8 +143,16 @@ impl Demo {
         assert!(b.password.len() >= 12, "{b:?}");
         assert!(b.data_dir.is_dir(), "{b:?}");
         assert_eq!(b.pods.len(), 3, "{b:?}");
+        assert!(
+            b.web_first,
+            "the web address is the first thing printed: {b:?}"
+        );
+        assert_eq!(b.web, format!("{}/", b.cloud), "{b:?}");
 
         let http = reqwest::Client::new();
+        let sign_in = http.get(format!("{}login", b.web)).send().await.unwrap();
+        assert_eq!(sign_in.status(), 200);
+        assert!(sign_in.text().await.unwrap().contains("<h1>Sign in</h1>"));
         let login: Value = http
             .post(format!("{}/api/v1/auth/login/", b.cloud))
             .json(&json!({"email": b.email, "password": b.password}))

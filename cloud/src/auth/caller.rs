@@ -119,6 +119,15 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
+/// The caller behind a user JWT held elsewhere than the `Authorization` header (the web
+/// session cookie), checked exactly as the header's `jwt` scheme is.
+pub(crate) async fn from_user_jwt(token: &str, state: &AppState) -> Result<Caller, ApiError> {
+    if token.is_empty() || token.contains(' ') {
+        return Err(ApiError::Unauthenticated("Invalid signature."));
+    }
+    authenticate(&format!("jwt {token}"), state).await
+}
+
 fn staff_flag(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
         q.split('&')

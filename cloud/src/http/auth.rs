@@ -120,7 +120,8 @@ async fn login(
 }
 
 /// The account when the password matches. Unknown accounts cost the same hashing time.
-async fn check_password(
+/// The web sign-in form checks passwords here too.
+pub(crate) async fn check_password(
     state: &AppState,
     login: &str,
     password_text: &str,
@@ -143,7 +144,7 @@ fn issue(state: &AppState, user: &User) -> String {
         .issue(user.id, &user.username, &user.email, now_secs())
 }
 
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     let s = s.trim();
     match s.split_once('@') {
         Some((local, domain)) => {

@@ -63,25 +63,40 @@ async fn list(
     kind: Kind,
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Standard)?;
-    let all = caller.staff_mode && matches!(kind, Kind::DeviceTemplate);
+    let all = lists_inactive(&caller, kind);
     let (count, bodies) = catalogue::list(&state.db.meta, kind, all, w.offset, w.size).await?;
     let results: Vec<Value> = bodies.into_iter().map(public).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
-/// Sensor graphs and var types are found active or not; an inactive device template only
-/// by staff with `?staff=1`.
+/// Whether a caller's lists of `kind` include inactive records.
+pub(crate) fn lists_inactive(caller: &Caller, kind: Kind) -> bool {
+    caller.staff_mode && matches!(kind, Kind::DeviceTemplate)
+}
+
 async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
     kind: Kind,
 ) -> ApiResult<axum::Json<Value>> {
-    let (body, active) = catalogue::get(&state.db.meta, kind, &slug)
+    let (body, _) = find(&state, &caller, kind, &slug).await?;
+    Ok(axum::Json(public(body)))
+}
+
+/// A record as stored, with whether it is active. Sensor graphs and var types are found
+/// active or not; an inactive device template only by staff with `?staff=1`.
+pub(crate) async fn find(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    slug: &str,
+) -> ApiResult<(Value, bool)> {
+    let (body, active) = catalogue::get(&state.db.meta, kind, slug)
         .await?
         .ok_or(ApiError::NotFound)?;
     if matches!(kind, Kind::DeviceTemplate) && !active && !caller.staff_mode {
         return Err(ApiError::NotFound);
     }
-    Ok(axum::Json(public(body)))
+    Ok((body, active))
 }

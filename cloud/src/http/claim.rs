@@ -15,7 +15,8 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::claims::{self, ClaimError};
-use crate::store::devices;
+use crate::store::devices::{self, Device};
+use crate::store::projects::Project;
 use crate::time::now_micros;
 
 pub fn routes() -> Router<AppState> {
@@ -55,31 +56,7 @@ async fn claim(
     caller: Caller,
     Json(body): Json<ClaimRequest>,
 ) -> ApiResult<(StatusCode, Reply<Claimed>)> {
-    let pool = &state.db.meta;
-    let id = device_id(&body.device).ok_or(ApiError::NotFound)?;
-    let device = devices::by_id(pool, id).await?.ok_or(ApiError::NotFound)?;
-    let readable =
-        uuid::Uuid::parse_str(&body.project).is_ok() || body.project.parse::<ProjectSlug>().is_ok();
-    if !readable {
-        return Err(ApiError::bad_request("Project is not a Valid Slug or UUID"));
-    }
-    let project = find_project(&state, &body.project)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !caller.can(&project.org_id, perm::CLAIM_DEVICES) || !caller.may_touch_device(id) {
-        return Err(ApiError::Forbidden("No claim permissions".into()));
-    }
-    if device.project_id.is_some() {
-        return Err(ApiError::bad_request("Device is not claimable"));
-    }
-    let templates = claims::variable_templates(pool, device.sg.as_deref()).await?;
-    match claims::claim(pool, id, &project, caller.user.id, &templates, now_micros()).await {
-        Ok(()) => {}
-        Err(ClaimError::NotClaimable) => {
-            return Err(ApiError::bad_request("Device is not claimable"))
-        }
-        Err(ClaimError::Sql(e)) => return Err(e.into()),
-    }
+    let (device, project) = claim_device(&state, &caller, &body.device, &body.project).await?;
     let project_slug = ProjectSlug::new(u32::try_from(project.gid).unwrap_or_default());
     Ok((
         StatusCode::ACCEPTED,
@@ -90,6 +67,38 @@ async fn claim(
             project_id: project.id,
         }),
     ))
+}
+
+/// Claims the device `device` (any slug form) into `project` (uuid or `p--` slug) for the
+/// caller, with the API's rules; the web pages claim through here too.
+pub async fn claim_device(
+    state: &AppState,
+    caller: &Caller,
+    device: &str,
+    project: &str,
+) -> ApiResult<(Device, Project)> {
+    let pool = &state.db.meta;
+    let id = device_id(device).ok_or(ApiError::NotFound)?;
+    let device = devices::by_id(pool, id).await?.ok_or(ApiError::NotFound)?;
+    let readable = uuid::Uuid::parse_str(project).is_ok() || project.parse::<ProjectSlug>().is_ok();
+    if !readable {
+        return Err(ApiError::bad_request("Project is not a Valid Slug or UUID"));
+    }
+    let project = find_project(state, project)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !caller.can(&project.org_id, perm::CLAIM_DEVICES) || !caller.may_touch_device(id) {
+        return Err(ApiError::Forbidden("No claim permissions".into()));
+    }
+    if device.project_id.is_some() {
+        return Err(ApiError::bad_request("Device is not claimable"));
+    }
+    let templates = claims::variable_templates(pool, device.sg.as_deref()).await?;
+    match claims::claim(pool, id, &project, caller.user.id, &templates, now_micros()).await {
+        Ok(()) => Ok((device, project)),
+        Err(ClaimError::NotClaimable) => Err(ApiError::bad_request("Device is not claimable")),
+        Err(ClaimError::Sql(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,7 +171,26 @@ async fn unclaim(
     Path(slug): Path<String>,
     Json(body): Json<UnclaimRequest>,
 ) -> ApiResult<(StatusCode, Reply<Unclaimed>)> {
-    let device = load(&state, &caller, &slug).await?;
+    let device = unclaim_device(&state, &caller, &slug, body.clean_streams, body.label).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Reply(Unclaimed {
+            msg: format!("Device {} has been unclaimed", device.slug),
+            unclaimed: device.slug,
+        }),
+    ))
+}
+
+/// Frees the device `slug` with the API's rules: its streams' data is deleted when
+/// `clean_streams`, and it is relabelled (`{id}` stands for its hex id).
+pub async fn unclaim_device(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    clean_streams: bool,
+    label: Option<String>,
+) -> ApiResult<Device> {
+    let device = load(state, caller, slug).await?;
     let allowed = caller.is_staff()
         || device
             .org_id
@@ -176,8 +204,7 @@ async fn unclaim(
             "Device is busy: wait for the running job to finish".into(),
         ));
     }
-    let label = body
-        .label
+    let label = label
         .unwrap_or_else(|| "Device ({id})".to_string())
         .replace("{id}", &format!("{:04x}", device.id));
     let keys = claims::unclaim(
@@ -186,15 +213,9 @@ async fn unclaim(
         device.id,
         &device.slug,
         &label,
-        body.clean_streams,
+        clean_streams,
     )
     .await?;
     crate::event_documents::delete_all(&state.blobs, &keys).await;
-    Ok((
-        StatusCode::ACCEPTED,
-        Reply(Unclaimed {
-            msg: format!("Device {} has been unclaimed", device.slug),
-            unclaimed: device.slug,
-        }),
-    ))
+    Ok(device)
 }

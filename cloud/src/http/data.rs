@@ -250,7 +250,7 @@ async fn create(
 
 /// Output m/d/o and decimal places of a stream's data: the stream's output unit, else its
 /// variable's; decimal places from the variable (2 without one).
-struct Display {
+pub(crate) struct Display {
     mdo: Option<(f64, f64, f64)>,
     decimal_places: usize,
 }
@@ -261,7 +261,25 @@ fn unit_mdo(v: &Value) -> Option<(f64, f64, f64)> {
         .then(|| (num("m", 1.0), num("d", 1.0), num("o", 0.0)))
 }
 
-async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<Display> {
+impl Display {
+    /// A row's value in the stream's output unit.
+    pub(crate) fn output(&self, r: &DataRow) -> Option<f64> {
+        r.value.map(|v| self.convert(v))
+    }
+
+    /// A stored value in the stream's output unit.
+    pub(crate) fn convert(&self, v: f64) -> f64 {
+        self.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o))
+    }
+
+    /// A value as the API's `display_value` writes it.
+    pub(crate) fn text(&self, value: Option<f64>) -> String {
+        value.map_or(String::new(), |v| format!("{v:.*}", self.decimal_places))
+    }
+}
+
+/// How a stream's values are shown: its output unit's conversion and decimal places.
+pub(crate) async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<Display> {
     let var = match stream.slug.parse::<StreamSlug>() {
         Ok(s) => variables::by_slug(&state.db.meta, &s.variable().to_string()).await?,
         Err(_) => None,
@@ -323,16 +341,13 @@ async fn stream_data(
     let results: Vec<DisplayRow> = rows
         .iter()
         .map(|r| {
-            let output = r
-                .value
-                .map(|v| display.mdo.map_or(v, |(m, d, o)| mdo(v, m, d, o)));
+            let output = display.output(r);
             DisplayRow {
                 kind: r.kind.clone(),
                 timestamp: time::format_seconds(r.timestamp),
                 int_value: r.int_value,
                 value: r.value,
-                display_value: output
-                    .map_or(String::new(), |v| format!("{v:.*}", display.decimal_places)),
+                display_value: display.text(output),
                 output_value: output,
                 streamer_local_id: r.streamer_local_id,
             }
@@ -377,4 +392,43 @@ async fn stream_csv(
         csv.push_str(&format!("{when},{value}\n"));
     }
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
+
+/// A reading as a stream's data shows it.
+pub struct Reading {
+    /// Microseconds since the epoch.
+    pub timestamp: i64,
+    pub output: Option<f64>,
+    pub display: String,
+    pub streamer_local_id: i64,
+}
+
+/// The newest `n` readings of the stream `slug`, oldest first, for a caller who may read its
+/// data (the rule of `stream/{slug}/data/`); the web device page shows these.
+pub async fn latest_readings(
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    n: i64,
+) -> ApiResult<Vec<Reading>> {
+    let stream = fetch(state, caller, slug, perm::READ_STREAM_DATA).await?;
+    let q = RowQuery {
+        lastn: Some(n.clamp(1, 1000)),
+        ..RowQuery::default()
+    };
+    let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
+    let display = display_of(state, &stream).await?;
+    let (_, rows) = data::of_stream(&state.db, &source, &q, 0, n).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let output = display.output(r);
+            Reading {
+                timestamp: r.timestamp,
+                output,
+                display: display.text(output),
+                streamer_local_id: r.streamer_local_id,
+            }
+        })
+        .collect())
 }

@@ -106,6 +106,16 @@ pub fn can_access(caller: &Caller, d: &Device) -> bool {
         }
 }
 
+/// The devices a caller's lists may show: their orgs' (every org's for staff in staff
+/// mode), or only their device for a device token.
+pub fn scoped(caller: &Caller) -> devices::Filter {
+    devices::Filter {
+        orgs: (!caller.staff_mode).then(|| caller.org_ids()),
+        only: caller.device,
+        ..Default::default()
+    }
+}
+
 /// The device a route slug names: 404 when malformed or unknown, 403 without access.
 pub async fn load(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Device> {
     let id = DeviceId::from_route(slug).map_err(|_| ApiError::NotFound)?;
@@ -140,8 +150,6 @@ async fn list(
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Large)?;
     let mut filter = devices::Filter {
-        orgs: (!caller.staff_mode).then(|| caller.org_ids()),
-        only: caller.device,
         org_slug: params.get("org__slug").map(String::from),
         sg: params.get("sg").map(String::from),
         template: params.get("dt").map(String::from),
@@ -150,7 +158,7 @@ async fn list(
             .get("claimed")
             .map(|v| matches!(v, "1" | "true" | "True")),
         include_inactive: params.flag("all"),
-        ..Default::default()
+        ..scoped(&caller)
     };
     if let Some(p) = params.get("project") {
         match uuid::Uuid::parse_str(p) {
@@ -248,7 +256,7 @@ pub struct DeviceChanges {
     project: Option<String>,
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,

@@ -107,7 +107,7 @@ fn coordinate(field: &str, v: &Value, limit: f64) -> ApiResult<String> {
     }
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,

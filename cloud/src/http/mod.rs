@@ -7,6 +7,7 @@
 pub mod account;
 pub mod auth;
 pub mod catalogue;
+pub mod chart;
 pub mod claim;
 pub mod data;
 pub mod device;
@@ -21,6 +22,7 @@ pub mod gateway_ota;
 pub mod health;
 pub mod json;
 pub mod location;
+pub mod members;
 pub mod note;
 pub mod openapi;
 pub mod org;
@@ -41,6 +43,7 @@ pub mod report;
 pub mod report_upload;
 pub mod rows;
 pub mod server;
+pub mod staff_accounts;
 pub mod stream;
 pub mod streamer;
 pub mod target;
@@ -106,6 +109,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(ota_device::routes())
         .merge(stream::routes())
         .merge(data::routes())
+        .merge(chart::routes())
         .merge(event::routes())
         .merge(property::routes())
         .merge(note::routes())
@@ -114,6 +118,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let mut router = Router::new()
         .nest("/api/v1", api)
         .merge(openapi::docs::routes())
+        .merge(crate::web::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(json_errors))
@@ -163,15 +168,28 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
-async fn not_found() -> Response {
-    error::ApiError::NotFound.into_response()
+/// Unknown paths: the API's JSON 404 under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        error::ApiError::NotFound.into_response()
+    } else {
+        crate::web::pages::error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no page at this address.",
+        )
+    }
 }
 
 /// Gives the framework's own refusals (wrong method, body too large, timeout) the JSON bodies
 /// clients expect instead of plain text.
 async fn json_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
+    let api = req.uri().path().starts_with("/api/");
     let response = next.run(req).await;
+    if !api {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

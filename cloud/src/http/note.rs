@@ -146,7 +146,7 @@ pub struct PostedNote {
     kind: Option<String>,
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::account::{avatar, Avatar};
 use super::error::{ApiError, ApiResult};
 use super::json::{Json, Reply};
+use super::members;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::project::{self, ProjectView};
@@ -23,7 +24,7 @@ use crate::state::AppState;
 use crate::store::is_unique_violation;
 use crate::store::orgs::{self, Membership, Org};
 use crate::store::projects::{self, Scope};
-use crate::store::users::{self, slugify, User};
+use crate::store::users::{slugify, User};
 use crate::time::{format, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -142,7 +143,7 @@ pub async fn named_in_body(state: &AppState, slug: &str) -> ApiResult<Org> {
 }
 
 /// An org the caller may see: a member's, or any for staff with `?staff=1`.
-async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
     let org = orgs::by_slug(&state.db.meta, slug)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -234,19 +235,37 @@ async fn update(
     Json(body): Json<OrgUpdate>,
 ) -> ApiResult<Reply<OrgView>> {
     let org = visible(&state, &caller, &slug).await?;
-    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
-        return Err(ApiError::no_permission());
+    let fresh = change(&state, &caller, &org, body.name, body.about).await?;
+    Ok(Reply(view(&fresh)))
+}
+
+/// Whether the caller may change the org's name and about.
+pub(crate) fn may_change(caller: &Caller, org: &Org) -> ApiResult<()> {
+    if caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+        Ok(())
+    } else {
+        Err(ApiError::no_permission())
     }
-    let name = body.name.map_or(org.name.clone(), |n| n.trim().to_string());
+}
+
+/// Changes an org's name and about (each kept when `None`) for a caller who may manage it.
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    org: &Org,
+    name: Option<String>,
+    about: Option<String>,
+) -> ApiResult<Org> {
+    may_change(caller, org)?;
+    let name = name.map_or(org.name.clone(), |n| n.trim().to_string());
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
     }
-    let about = body.about.unwrap_or(org.about.clone());
+    let about = about.unwrap_or(org.about.clone());
     orgs::update(&state.db.meta, &org.id, &name, &about).await?;
-    let fresh = orgs::by_id(&state.db.meta, &org.id)
+    orgs::by_id(&state.db.meta, &org.id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Reply(view(&fresh)))
+        .ok_or(ApiError::NotFound)
 }
 
 async fn destroy(
@@ -348,9 +367,6 @@ pub struct Registration {
     role: String,
 }
 
-/// Roles that can be given to a new member (ownership is only had by creating the org).
-const GRANTABLE: &[&str] = &["a1", "m1", "r1", "d1"];
-
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
@@ -358,30 +374,7 @@ async fn register(
     Json(body): Json<Registration>,
 ) -> ApiResult<(StatusCode, Reply<MembershipView>)> {
     let org = visible(&state, &caller, &slug).await?;
-    if !caller.can(&org.id, perm::MANAGE_USERS) {
-        return Err(ApiError::no_permission());
-    }
-    if !GRANTABLE.contains(&body.role.as_str()) {
-        return Err(ApiError::field(
-            "role",
-            format!("\"{}\" is not a valid choice.", body.role),
-        ));
-    }
-    let pool = &state.db.meta;
-    let user = users::by_slug(pool, &body.user)
-        .await?
-        .ok_or_else(|| ApiError::field("user", "No account with this slug."))?;
-    let exists = || ApiError::error_body(StatusCode::BAD_REQUEST, "Member already exists");
-    if orgs::membership(pool, user.id, &org.id).await?.is_some() {
-        return Err(exists());
-    }
-    match orgs::add_member(pool, user.id, &org.id, &body.role, now_micros()).await {
-        Ok(()) => {}
-        Err(e) if is_unique_violation(&e) => return Err(exists()),
-        Err(e) => return Err(e.into()),
-    }
-    let m = orgs::membership(pool, user.id, &org.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let who = members::Who::Slug(&body.user);
+    let (m, user) = members::register(&state, &caller, &org, who, &body.role).await?;
     Ok((StatusCode::CREATED, Reply(membership_view(&m, &user))))
 }

@@ -149,37 +149,54 @@ pub struct NewBody {
     project_template: Option<String>,
 }
 
-/// Validates and stores a new project for a caller who may manage projects in its org.
-async fn insert(state: &AppState, caller: &Caller, body: NewBody) -> ApiResult<Project> {
-    let name = body.name.trim();
+/// Whether the caller may create projects in the org `org_id`.
+pub(crate) fn may_create_in(caller: &Caller, org_id: &str) -> bool {
+    caller.can(org_id, perm::MANAGE_ORG_AND_PROJECTS)
+}
+
+/// Validates and stores a new project (`name` in the org `org_slug`, with `about` and a
+/// template, the default when `None` or blank) for a caller who may manage projects there.
+pub(crate) async fn insert(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    org_slug: &str,
+    about: &str,
+    project_template: Option<&str>,
+) -> ApiResult<Project> {
+    let name = name.trim();
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
     }
-    let org = orgs::by_slug(&state.db.meta, &body.org)
+    let org = orgs::by_slug(&state.db.meta, org_slug)
         .await?
         .ok_or_else(|| {
             ApiError::field(
                 "org",
-                format!("Object with slug={} does not exist.", body.org),
+                format!("Object with slug={org_slug} does not exist."),
             )
         })?;
-    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+    if !may_create_in(caller, &org.id) {
         return Err(ApiError::no_permission());
     }
-    let template = body
-        .project_template
-        .as_deref()
+    let template = project_template
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .unwrap_or(DEFAULT_TEMPLATE);
     let new = NewProject {
         name,
         org_id: &org.id,
-        about: &body.about,
+        about,
         project_template: template,
         created_by: caller.user.id,
     };
     Ok(projects::create(&state.db.meta, &new, now_micros()).await?)
+}
+
+/// [`insert`] with a request body's fields.
+async fn insert_body(state: &AppState, caller: &Caller, body: NewBody) -> ApiResult<Project> {
+    let template = body.project_template.as_deref();
+    insert(state, caller, &body.name, &body.org, &body.about, template).await
 }
 
 async fn create(
@@ -187,7 +204,7 @@ async fn create(
     caller: Caller,
     Json(body): Json<NewBody>,
 ) -> ApiResult<(StatusCode, Reply<ProjectView>)> {
-    let project = insert(&state, &caller, body).await?;
+    let project = insert_body(&state, &caller, body).await?;
     Ok((StatusCode::CREATED, Reply(view(&project))))
 }
 
@@ -196,7 +213,7 @@ async fn create_new(
     caller: Caller,
     Json(body): Json<NewBody>,
 ) -> ApiResult<(StatusCode, Reply<NewProjectId>)> {
-    let project = insert(&state, &caller, body).await?;
+    let project = insert_body(&state, &caller, body).await?;
     Ok((StatusCode::CREATED, Reply(NewProjectId { id: project.id })))
 }
 
@@ -214,17 +231,35 @@ async fn update(
     Json(body): Json<ProjectUpdate>,
 ) -> ApiResult<Reply<ProjectView>> {
     let project = visible(&state, &caller, &id).await?;
-    if !caller.can(&project.org_id, perm::MANAGE_ORG_AND_PROJECTS) {
-        return Err(ApiError::no_permission());
+    let changes = (body.name, body.about, body.project_template);
+    let fresh = change(&state, &caller, &project, changes).await?;
+    Ok(Reply(view(&fresh)))
+}
+
+/// Whether the caller may change the project.
+pub(crate) fn may_change(caller: &Caller, project: &Project) -> ApiResult<()> {
+    if caller.can(&project.org_id, perm::MANAGE_ORG_AND_PROJECTS) {
+        Ok(())
+    } else {
+        Err(ApiError::no_permission())
     }
-    let name = body
-        .name
-        .map_or(project.name.clone(), |n| n.trim().to_string());
+}
+
+/// Changes a project's name, about and template (each kept when `None`) for a caller who
+/// may manage projects in its org.
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    project: &Project,
+    (name, about, template): (Option<String>, Option<String>, Option<String>),
+) -> ApiResult<Project> {
+    may_change(caller, project)?;
+    let name = name.map_or(project.name.clone(), |n| n.trim().to_string());
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
     }
-    let about = body.about.unwrap_or(project.about.clone());
-    let template = body.project_template.or(project.project_template.clone());
+    let about = about.unwrap_or(project.about.clone());
+    let template = template.or(project.project_template.clone());
     projects::update(
         &state.db.meta,
         &project.id,
@@ -233,10 +268,9 @@ async fn update(
         template.as_deref(),
     )
     .await?;
-    let fresh = projects::by_id(&state.db.meta, &project.id)
+    projects::by_id(&state.db.meta, &project.id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Reply(view(&fresh)))
+        .ok_or(ApiError::NotFound)
 }
 
 /// Staff only (400 for others, as the original). A project that still holds devices is
@@ -246,10 +280,21 @@ async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !caller.is_staff() {
+    remove(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether the caller may delete projects at all (pages offer the action only then).
+pub(crate) fn may_remove(caller: &Caller) -> bool {
+    caller.is_staff()
+}
+
+/// Deletes the project with URL id `id`, by the rules `destroy` states.
+pub(crate) async fn remove(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    if !may_remove(caller) {
         return Err(ApiError::restricted(StatusCode::BAD_REQUEST));
     }
-    let id = uuid::Uuid::parse_str(&id)
+    let id = uuid::Uuid::parse_str(id)
         .map_err(|_| ApiError::Plain("Project ID must be a UUID".into()))?
         .to_string();
     let project = projects::by_id(&state.db.meta, &id)
@@ -263,7 +308,7 @@ async fn destroy(
         ));
     }
     projects::delete(&state.db.meta, &project.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 async fn extra(

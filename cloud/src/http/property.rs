@@ -344,7 +344,7 @@ async fn device_properties(
     listed(&state, &caller, device_slug(&slug)?).await
 }
 
-async fn device_new_property(
+pub(crate) async fn device_new_property(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,

@@ -46,9 +46,15 @@ pub async fn filter_scope(
     caller: &Caller,
     params: &Params,
 ) -> ApiResult<Option<Scope>> {
-    let Some(raw) = params.get("filter") else {
-        return Ok(None);
-    };
+    match params.get("filter") {
+        Some(raw) => scope_of(state, caller, raw).await,
+        None => Ok(None),
+    }
+}
+
+/// The rows a `filter` slug names (a stream, a device or block, a variable's streams) for a
+/// caller who may read its data; `None` for slugs that name no rows.
+pub async fn scope_of(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Option<Scope>> {
     let Some(slug) = target::parse(raw) else {
         return Err(ApiError::NotFound);
     };

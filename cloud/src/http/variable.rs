@@ -102,7 +102,7 @@ fn reads(caller: &Caller, org_id: Option<&str>) -> bool {
 }
 
 /// A variable by a slug in any form the parser accepts; 404 when missing or not readable.
-async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Variable> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Variable> {
     let slug = VariableSlug::from_str(slug).map_err(|_| ApiError::NotFound)?;
     let variable = variables::by_slug(&state.db.meta, &slug.to_string())
         .await?
@@ -111,6 +111,15 @@ async fn visible(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Var
         Ok(variable)
     } else {
         Err(ApiError::NotFound)
+    }
+}
+
+/// The orgs whose variables a caller's lists show.
+pub(crate) fn scope(caller: &Caller) -> Scope {
+    if caller.staff_mode {
+        Scope::All
+    } else {
+        Scope::Orgs(caller.org_ids_with(perm::READ_STREAM_IDS))
     }
 }
 
@@ -124,11 +133,7 @@ async fn list(
     page: PageRequest,
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Large)?;
-    let scope = if caller.staff_mode {
-        Scope::All
-    } else {
-        Scope::Orgs(caller.org_ids_with(perm::READ_STREAM_IDS))
-    };
+    let scope = scope(&caller);
     // A UUID also brings the variables with no project; a p-- slug only the project's own.
     let (project_id, include_unassigned) = match params.get("project") {
         None => (None, false),
@@ -212,7 +217,8 @@ pub struct VariableChanges {
     output_unit: Option<Value>,
 }
 
-const RAW_FORMATS: &[&str] = &[
+/// The raw value formats a variable may have.
+pub(crate) const RAW_FORMATS: &[&str] = &[
     "<L", "<l", "<H", "<h", "<B", "<b", "<Q", "<q", "<f", "<d", "auto",
 ];
 
@@ -322,6 +328,26 @@ async fn create(
     caller: Caller,
     Json(body): Json<Map<String, Value>>,
 ) -> ApiResult<(StatusCode, Reply<VariableView>)> {
+    let created = insert(&state, &caller, &body).await?;
+    Ok((StatusCode::CREATED, Reply(view(&created))))
+}
+
+/// Whether the caller may create and change variables in the org `org_id`.
+pub(crate) fn may_modify(caller: &Caller, org_id: &str) -> ApiResult<()> {
+    if caller.can(org_id, perm::MODIFY_STREAM_IDS) {
+        Ok(())
+    } else {
+        Err(ApiError::no_permission())
+    }
+}
+
+/// Validates and stores a new variable from a create body (`name`, `lid`, `project` and
+/// any settable field) for a caller who may modify stream ids in the project's org.
+pub(crate) async fn insert(
+    state: &AppState,
+    caller: &Caller,
+    body: &Map<String, Value>,
+) -> ApiResult<Variable> {
     let required: Required = json::parse(Value::Object(body.clone()))?;
     let lid = u16::try_from(required.lid)
         .map_err(|_| ApiError::field("lid", "Ensure this value is between 0 and 65535."))?;
@@ -341,9 +367,7 @@ async fn create(
     if !caller.staff_mode && caller.membership(&project.org_id).is_none() {
         return Err(missing());
     }
-    if !caller.can(&project.org_id, perm::MODIFY_STREAM_IDS) {
-        return Err(ApiError::no_permission());
-    }
+    may_modify(caller, &project.org_id)?;
     let mut fields = Fields {
         name: String::new(),
         about: String::new(),
@@ -360,7 +384,7 @@ async fn create(
         web_only: false,
         app_only: false,
     };
-    apply(&state, &body, &mut fields).await?;
+    apply(state, body, &mut fields).await?;
     let slug = VariableSlug::new(project.slug(), lid).to_string();
     let duplicate = || {
         ApiError::field(
@@ -383,7 +407,7 @@ async fn create(
     )
     .await;
     match created {
-        Ok(v) => Ok((StatusCode::CREATED, Reply(view(&v)))),
+        Ok(v) => Ok(v),
         Err(e) if crate::store::is_unique_violation(&e) => Err(duplicate()),
         Err(e) => Err(e.into()),
     }
@@ -398,17 +422,25 @@ async fn update(
     Json(body): Json<Map<String, Value>>,
 ) -> ApiResult<Reply<VariableView>> {
     let variable = visible(&state, &caller, &slug).await?;
-    let org = variable.org_id.as_deref().unwrap_or("");
-    if !caller.can(org, perm::MODIFY_STREAM_IDS) {
-        return Err(ApiError::no_permission());
-    }
-    let mut fields = Fields::of(&variable);
-    apply(&state, &body, &mut fields).await?;
-    variables::update(&state.db.meta, &variable.id, &fields).await?;
-    let fresh = variables::by_slug(&state.db.meta, &variable.slug)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let fresh = change(&state, &caller, &variable, &body).await?;
     Ok(Reply(view(&fresh)))
+}
+
+/// Applies an update body's settable fields to a variable the caller sees, for a caller
+/// who may modify stream ids in its org.
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    variable: &Variable,
+    body: &Map<String, Value>,
+) -> ApiResult<Variable> {
+    may_modify(caller, variable.org_id.as_deref().unwrap_or(""))?;
+    let mut fields = Fields::of(variable);
+    apply(state, body, &mut fields).await?;
+    variables::update(&state.db.meta, &variable.id, &fields).await?;
+    variables::by_slug(&state.db.meta, &variable.slug)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Staff only (400 for others, as the original); a variable with streams is kept.
@@ -417,10 +449,21 @@ async fn destroy(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !caller.is_staff() {
+    remove(&state, &caller, &slug).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether the caller may delete variables at all (pages offer the action only then).
+pub(crate) fn may_remove(caller: &Caller) -> bool {
+    caller.is_staff()
+}
+
+/// Deletes the variable with slug `slug`, by the rules `destroy` states.
+pub(crate) async fn remove(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<()> {
+    if !may_remove(caller) {
         return Err(ApiError::restricted(StatusCode::BAD_REQUEST));
     }
-    let slug = VariableSlug::from_str(&slug).map_err(|_| ApiError::NotFound)?;
+    let slug = VariableSlug::from_str(slug).map_err(|_| ApiError::NotFound)?;
     let variable = variables::by_slug(&state.db.meta, &slug.to_string())
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -432,5 +475,5 @@ async fn destroy(
         ));
     }
     variables::delete(&state.db.meta, &variable.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -115,6 +115,27 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Value>), sqlx::Error> {
+    list_ordered(pool, kind, all, (CatalogueSort::Slug, false), offset, limit).await
+}
+
+/// The columns a catalogue list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogueSort {
+    Slug,
+    /// Var types and sensor graphs have a name column; device templates are named by their
+    /// slug, so this orders them by slug.
+    Name,
+}
+
+/// [`list`] in a chosen order (`(column, descending)`).
+pub async fn list_ordered(
+    pool: &AnyPool,
+    kind: Kind,
+    all: bool,
+    (sort, descending): (CatalogueSort, bool),
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Value>), sqlx::Error> {
     let filter = if all { "1 = 1" } else { kind.active_filter() };
     let count: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM {} WHERE {filter}",
@@ -122,8 +143,13 @@ pub async fn list(
     ))
     .fetch_one(pool)
     .await?;
+    let dir = if descending { " DESC" } else { "" };
+    let order = match (sort, kind) {
+        (CatalogueSort::Name, Kind::VarType | Kind::SensorGraph) => format!("name{dir}, slug{dir}"),
+        _ => format!("slug{dir}"),
+    };
     let sql = format!(
-        "SELECT body FROM {} WHERE {filter} ORDER BY slug LIMIT $1 OFFSET $2",
+        "SELECT body FROM {} WHERE {filter} ORDER BY {order} LIMIT $1 OFFSET $2",
         kind.table()
     );
     let rows = sqlx::query(&sql)

@@ -284,12 +284,11 @@ pub async fn unclaim(
         .iter()
         .map(|r| r.try_get("raw_key"))
         .collect::<Result<Vec<String>, _>>()?;
-        for table in ["stream_data", "stream_events"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE device_slug = $1"))
-                .bind(device_slug)
-                .execute(data)
-                .await?;
-        }
+        super::data::delete_device(data, device_slug).await?;
+        sqlx::query("DELETE FROM stream_events WHERE device_slug = $1")
+            .bind(device_slug)
+            .execute(data)
+            .await?;
         // The streamers are gone, so ingest starts again with no reading id held.
         let streamer_prefix = format!("t--{}--%", device_slug.trim_start_matches("d--"));
         for table in ["streamer_progress", "streamer_held"] {

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::filter::{page_or_lastn, page_or_lastn_blocking, Where};
-use super::flag;
+use super::{flag, rollups};
 use crate::db::Db;
 
 /// Which rows: one stream, every stream of a device or data block, or every stream of a
@@ -190,7 +190,7 @@ pub async fn of_stream(
     data_page(db, &w, q.lastn, "timestamp, id", (offset, limit)).await
 }
 
-/// Inserts rows in one transaction; returns the stored rows.
+/// Inserts rows and their rollups in one transaction; returns the stored rows.
 pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -203,6 +203,7 @@ pub async fn insert(pool: &AnyPool, rows: &[NewDataRow]) -> Result<Vec<DataRow>,
         let row = bind_row(sqlx::query(&sql), r).fetch_one(&mut *tx).await?;
         out.push(from_row(&row)?);
     }
+    rollups::add(&mut tx, rows).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -224,12 +225,51 @@ pub async fn delete_stream(pool: &AnyPool, stream: &str) -> Result<Vec<String>, 
         .bind(stream)
         .execute(&mut *tx)
         .await?;
+    rollups::forget_stream(&mut tx, stream).await?;
     sqlx::query("DELETE FROM stream_events WHERE stream_slug = $1")
         .bind(stream)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(keys)
+}
+
+/// Deletes every data row of a device (or data block) and the rollups of its streams.
+pub async fn delete_device(pool: &AnyPool, device_slug: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    rollups::forget_device(&mut tx, device_slug).await?;
+    sqlx::query("DELETE FROM stream_data WHERE device_slug = $1")
+        .bind(device_slug)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a stream's rows in `[start, end)` and recomputes the rollup buckets they were in;
+/// returns how many rows went.
+pub async fn delete_range(
+    pool: &AnyPool,
+    stream: &str,
+    start: i64,
+    end: i64,
+) -> Result<u64, sqlx::Error> {
+    if end <= start {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let deleted = sqlx::query(
+        "DELETE FROM stream_data WHERE stream_slug = $1 AND timestamp >= $2 AND timestamp < $3",
+    )
+    .bind(stream)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    rollups::rebuild(&mut tx, stream, start, end).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Error> {
@@ -243,7 +283,7 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<DataRow>, sqlx::Err
 /// statement costs the square of its size there; anonymous `?` parameters bind by position,
 /// so one statement can carry a whole report. PostgreSQL takes `$N` and prefers few round
 /// trips as well.
-fn statement_shape(conn: &sqlx::AnyConnection) -> (usize, bool) {
+pub(super) fn statement_shape(conn: &sqlx::AnyConnection) -> (usize, bool) {
     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
         (1000, false)
     } else {
@@ -251,7 +291,8 @@ fn statement_shape(conn: &sqlx::AnyConnection) -> (usize, bool) {
     }
 }
 
-/// Inserts rows inside the caller's transaction, many rows per statement (the ingest path).
+/// Inserts rows and their rollups inside the caller's transaction, many rows per statement
+/// (the ingest path).
 pub async fn insert_batch(
     conn: &mut sqlx::AnyConnection,
     rows: &[NewDataRow],
@@ -285,7 +326,7 @@ pub async fn insert_batch(
         }
         query.execute(&mut *conn).await?;
     }
-    Ok(())
+    rollups::add(conn, rows).await
 }
 
 /// Binds a row's ten values in the column order of the inserts above.

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::filter::{page, Where};
+use super::filter::{page, Arg, Where};
 use super::flag;
 
 #[derive(Debug, Clone)]
@@ -90,6 +90,34 @@ pub struct Filter {
     pub external_id: Option<String>,
     pub claimed: Option<bool>,
     pub include_inactive: bool,
+    /// Text found in the slug, label or external id (case-insensitive).
+    pub search: Option<String>,
+    /// The order of the list, one of [`ORDERS`]; by id when `None`.
+    pub order: Option<&'static str>,
+}
+
+/// The orders a device list may be sorted in (what the web pages' column headers offer).
+pub const ORDERS: &[(&str, &str, &str)] = &[
+    ("id", "d.id", "d.id DESC"),
+    (
+        "label",
+        "LOWER(d.label), d.id",
+        "LOWER(d.label) DESC, d.id DESC",
+    ),
+    ("org", "o.slug, d.id", "o.slug DESC, d.id DESC"),
+    (
+        "claimed",
+        "d.claimed_on, d.id",
+        "d.claimed_on DESC, d.id DESC",
+    ),
+];
+
+/// The `ORDER BY` of a sort column and direction, if the column is one of [`ORDERS`].
+pub fn order(column: &str, descending: bool) -> Option<&'static str> {
+    ORDERS
+        .iter()
+        .find(|(name, _, _)| *name == column)
+        .map(|(_, asc, desc)| if descending { *desc } else { *asc })
 }
 
 /// One page of devices by id, and the total.
@@ -135,7 +163,20 @@ pub async fn list(
     if !filter.include_inactive {
         w.push("d.active = 1", []);
     }
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, "d.id", (offset, limit)).await?;
+    if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", super::like_escape(&text.to_lowercase()));
+        w.push(
+            "(LOWER(d.slug) LIKE ? ESCAPE '\\' OR LOWER(d.label) LIKE ? ESCAPE '\\' \
+             OR LOWER(d.external_id) LIKE ? ESCAPE '\\')",
+            [
+                Arg::Text(pattern.clone()),
+                Arg::Text(pattern.clone()),
+                Arg::Text(pattern),
+            ],
+        );
+    }
+    let order = filter.order.unwrap_or("d.id");
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, order, (offset, limit)).await?;
     let devices = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((count, devices))
 }

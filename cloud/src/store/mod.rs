@@ -25,6 +25,7 @@ pub mod ota_scripts;
 pub mod projects;
 pub mod release_keys;
 pub mod reports;
+pub mod rollups;
 pub mod script_uploads;
 pub mod streamers;
 pub mod streams;

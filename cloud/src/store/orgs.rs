@@ -167,6 +167,41 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Org>), sqlx::Error> {
+    let order = (OrgSort::Name, false);
+    list_ordered(pool, user_id, everything, search, order, offset, limit).await
+}
+
+/// The columns an org list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgSort {
+    Name,
+    Slug,
+    Created,
+}
+
+impl OrgSort {
+    fn sql(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (OrgSort::Name, false) => "o.name, o.slug",
+            (OrgSort::Name, true) => "o.name DESC, o.slug DESC",
+            (OrgSort::Slug, false) => "o.slug",
+            (OrgSort::Slug, true) => "o.slug DESC",
+            (OrgSort::Created, false) => "o.created_on, o.slug",
+            (OrgSort::Created, true) => "o.created_on DESC, o.slug DESC",
+        }
+    }
+}
+
+/// [`list`] in a chosen order (`(column, descending)`).
+pub async fn list_ordered(
+    pool: &AnyPool,
+    user_id: i64,
+    everything: bool,
+    search: Option<&str>,
+    (sort, descending): (OrgSort, bool),
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Org>), sqlx::Error> {
     let scope = "($1 = 1 OR o.id IN (SELECT org_id FROM memberships WHERE user_id = $2 AND is_active = 1)) \
                  AND ($3 = '' OR LOWER(o.name) LIKE $3 ESCAPE '\\')";
     let pattern = search
@@ -179,7 +214,8 @@ pub async fn list(
         .fetch_one(pool)
         .await?;
     let sql = format!(
-        "SELECT {ORG_COLUMNS} FROM {ORG_FROM} WHERE {scope} ORDER BY o.name, o.slug LIMIT $4 OFFSET $5"
+        "SELECT {ORG_COLUMNS} FROM {ORG_FROM} WHERE {scope} ORDER BY {} LIMIT $4 OFFSET $5",
+        sort.sql(descending)
     );
     let rows = sqlx::query(&sql)
         .bind(everything as i64)
@@ -230,6 +266,43 @@ pub async fn members(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<(Membership, super::users::User)>), sqlx::Error> {
+    let order = (MemberSort::Username, false);
+    members_ordered(pool, org_id, include_inactive, order, offset, limit).await
+}
+
+/// The columns a member list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberSort {
+    Username,
+    Name,
+    Email,
+    Role,
+    Since,
+}
+
+impl MemberSort {
+    fn sql(self, descending: bool) -> String {
+        let column = match self {
+            MemberSort::Username => "u.username",
+            MemberSort::Name => "u.name",
+            MemberSort::Email => "u.email",
+            MemberSort::Role => "m.role",
+            MemberSort::Since => "m.created_on",
+        };
+        let dir = if descending { " DESC" } else { "" };
+        format!("{column}{dir}, u.username{dir}")
+    }
+}
+
+/// [`members`] in a chosen order (`(column, descending)`).
+pub async fn members_ordered(
+    pool: &AnyPool,
+    org_id: &str,
+    include_inactive: bool,
+    (sort, descending): (MemberSort, bool),
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<(Membership, super::users::User)>), sqlx::Error> {
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND ($2 = 1 OR is_active = 1)",
     )
@@ -237,16 +310,18 @@ pub async fn members(
     .bind(include_inactive as i64)
     .fetch_one(pool)
     .await?;
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.org_id = $1 AND ($2 = 1 OR m.is_active = 1) ORDER BY u.username LIMIT $3 OFFSET $4",
-    )
-    .bind(org_id)
-    .bind(include_inactive as i64)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
+         WHERE m.org_id = $1 AND ($2 = 1 OR m.is_active = 1) ORDER BY {} LIMIT $3 OFFSET $4",
+        sort.sql(descending)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(include_inactive as i64)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let user_id: i64 = row.try_get("user_id")?;
@@ -272,6 +347,107 @@ pub async fn membership(
         .await?
         .map(|r| membership_from_row(&r))
         .transpose()
+}
+
+/// The role that owns an org.
+pub const OWNER: &str = "a0";
+
+/// What a change to a membership met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    /// The user is not a member of the org.
+    NotMember,
+    /// The change would leave the org without an active owner; nothing was changed.
+    LastOwner,
+}
+
+/// Gives a member a new role, with the permission map the role grants (the map a role sets
+/// on joining is reset to the new role's).
+pub async fn set_role(
+    pool: &AnyPool,
+    user_id: i64,
+    org_id: &str,
+    role: &str,
+) -> Result<MemberChange, sqlx::Error> {
+    change_member(pool, user_id, org_id, Some(role)).await
+}
+
+/// Ends a membership.
+pub async fn remove_member(
+    pool: &AnyPool,
+    user_id: i64,
+    org_id: &str,
+) -> Result<MemberChange, sqlx::Error> {
+    change_member(pool, user_id, org_id, None).await
+}
+
+/// A role change (`Some`) or a removal (`None`) that never leaves the org without an owner.
+/// Touching the org row first serializes concurrent changes to one org on both backends (a
+/// row lock on PostgreSQL, the write lock on SQLite), so two owners demoting each other at
+/// once cannot both pass the check.
+async fn change_member(
+    pool: &AnyPool,
+    user_id: i64,
+    org_id: &str,
+    role: Option<&str>,
+) -> Result<MemberChange, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE orgs SET slug = slug WHERE id = $1")
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    let current = sqlx::query("SELECT * FROM memberships WHERE user_id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| membership_from_row(&r))
+        .transpose()?;
+    let Some(current) = current else {
+        return Ok(MemberChange::NotMember);
+    };
+    let stays_owner = role == Some(OWNER);
+    if current.is_active && current.role == OWNER && !stays_owner {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships \
+             WHERE org_id = $1 AND role = $2 AND is_active = 1 AND user_id <> $3",
+        )
+        .bind(org_id)
+        .bind(OWNER)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if others == 0 {
+            return Ok(MemberChange::LastOwner);
+        }
+    }
+    match role {
+        Some(role) => {
+            let permissions = serde_json::to_string(&crate::auth::perms::for_role(role))
+                .expect("a map of strings to bools serializes");
+            sqlx::query(
+                "UPDATE memberships SET role = $1, permissions = $2, is_org_admin = $3 \
+                 WHERE user_id = $4 AND org_id = $5",
+            )
+            .bind(role)
+            .bind(permissions)
+            .bind(crate::auth::perms::is_admin_role(role) as i64)
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND org_id = $2")
+                .bind(user_id)
+                .bind(org_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(MemberChange::Done)
 }
 
 /// Counts shown by `org/{slug}/extra/`.

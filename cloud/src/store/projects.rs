@@ -114,6 +114,50 @@ pub async fn list(
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
+/// The columns a project list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectSort {
+    Name,
+    Created,
+    Org,
+}
+
+/// What a search of projects asks for: an org, a name substring (any case), an order.
+#[derive(Debug, Clone)]
+pub struct Search<'a> {
+    pub org_slug: Option<&'a str>,
+    pub name_contains: Option<&'a str>,
+    pub sort: ProjectSort,
+    pub descending: bool,
+}
+
+/// One page of the projects in scope that match `search`, and the total.
+pub async fn search(
+    pool: &AnyPool,
+    scope: &Scope,
+    search: &Search<'_>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Project>), sqlx::Error> {
+    let mut w = Where::default();
+    if let Some(org) = search.org_slug.filter(|s| !s.is_empty()) {
+        w.text("o.slug = ?", org);
+    }
+    if let Some(name) = search.name_contains.filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", super::like_escape(&name.to_lowercase()));
+        w.text("LOWER(p.name) LIKE ? ESCAPE '\\'", pattern);
+    }
+    scope.restrict(&mut w, "p.org_id");
+    let dir = if search.descending { " DESC" } else { "" };
+    let order = match search.sort {
+        ProjectSort::Name => format!("p.name{dir}, p.gid{dir}"),
+        ProjectSort::Created => format!("p.created_on{dir}, p.gid{dir}"),
+        ProjectSort::Org => format!("o.name{dir}, p.name{dir}, p.gid{dir}"),
+    };
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, (offset, limit)).await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
 /// What creating a project needs.
 pub struct NewProject<'a> {
     pub name: &'a str,

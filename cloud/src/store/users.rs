@@ -164,6 +164,23 @@ pub async fn set_staff(pool: &AnyPool, id: i64, staff: bool) -> Result<(), sqlx:
     Ok(())
 }
 
+/// Enables or disables an account; a disabled account's tokens stop working at once, since
+/// every request checks the flag.
+pub async fn set_active(
+    pool: &AnyPool,
+    id: i64,
+    active: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET is_active = $1, updated_at = $2 WHERE id = $3")
+        .bind(active as i64)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Updates the profile fields a user may change on their own account.
 pub async fn update_profile(
     pool: &AnyPool,
@@ -193,6 +210,59 @@ pub async fn list(
         .await?;
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2");
     let rows = sqlx::query(&sql)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// The columns an account list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Username,
+    Email,
+    Name,
+    Joined,
+}
+
+impl UserSort {
+    fn sql(self, descending: bool) -> String {
+        let column = match self {
+            UserSort::Username => "username",
+            UserSort::Email => "email",
+            UserSort::Name => "name",
+            UserSort::Joined => "created_at",
+        };
+        let dir = if descending { " DESC" } else { "" };
+        format!("{column}{dir}, id{dir}")
+    }
+}
+
+/// One page of the accounts whose username, email or name contains `search` (any case), in
+/// a chosen order (`(column, descending)`), and the total.
+pub async fn find(
+    pool: &AnyPool,
+    search: Option<&str>,
+    (sort, descending): (UserSort, bool),
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<User>), sqlx::Error> {
+    let pattern = search
+        .map(|s| format!("%{}%", super::like_escape(&s.to_lowercase())))
+        .unwrap_or_default();
+    let matching = "($1 = '' OR LOWER(username) LIKE $1 ESCAPE '\\' \
+                    OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\')";
+    let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {matching}"))
+        .bind(&pattern)
+        .fetch_one(pool)
+        .await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {matching} ORDER BY {} LIMIT $2 OFFSET $3",
+        sort.sql(descending)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(&pattern)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)

@@ -150,6 +150,27 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Variable>), sqlx::Error> {
+    let order = (VariableSort::Slug, false);
+    list_ordered(pool, scope, filter, order, offset, limit).await
+}
+
+/// The columns a variable list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableSort {
+    Slug,
+    Name,
+    Created,
+}
+
+/// [`list`] in a chosen order (`(column, descending)`).
+pub async fn list_ordered(
+    pool: &AnyPool,
+    scope: &Scope,
+    filter: &Filter<'_>,
+    (sort, descending): (VariableSort, bool),
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Variable>), sqlx::Error> {
     let mut w = Where::default();
     if let Some(project) = filter.project_id.filter(|s| !s.is_empty()) {
         if filter.include_unassigned {
@@ -166,7 +187,13 @@ pub async fn list(
         w.text("LOWER(v.name) LIKE ? ESCAPE '\\'", pattern);
     }
     scope.restrict(&mut w, "v.org_id");
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, "v.slug", (offset, limit)).await?;
+    let dir = if descending { " DESC" } else { "" };
+    let order = match sort {
+        VariableSort::Slug => format!("v.slug{dir}"),
+        VariableSort::Name => format!("v.name{dir}, v.slug{dir}"),
+        VariableSort::Created => format!("v.created_on{dir}, v.slug{dir}"),
+    };
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, (offset, limit)).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 

@@ -10,6 +10,7 @@
 pub mod postgres;
 pub mod s3;
 pub mod venv;
+pub mod web;
 
 use std::net::SocketAddr;
 

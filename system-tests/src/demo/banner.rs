@@ -30,9 +30,10 @@ pub fn print(b: &Banner<'_>) {
         println!("note: every POD is behind the BLED112: {why}{fix}");
     }
     println!();
-    println!("  cloud    {cloud}");
-    println!("  api      {cloud}/api/v1/   (OpenAPI: {cloud}/api/v1/openapi.json)");
+    println!("  web      {cloud}/   (open it and sign in with the login below)");
     println!("  login    {} / {}", site.email, site.password);
+    println!("  cloud    {cloud}");
+    println!("  api      {cloud}/api/v1/   (reference: {cloud}/api/docs/, OpenAPI: {cloud}/api/v1/openapi.json)");
     println!("  gateway  http://{}/status", b.status);
     let kept = if b.kept {
         "kept"
@@ -49,8 +50,14 @@ pub fn print(b: &Banner<'_>) {
         .first()
         .map(|d| d.stream.as_str())
         .unwrap_or_default();
+    if let Some(device) = site.devices.first() {
+        println!(
+            "\nEach POD's page charts its readings live, e.g. {cloud}/device/{}",
+            device.slug
+        );
+    }
     println!(
-        "\nTry:\n  \
+        "\nOr from a shell:\n  \
          JWT=$(curl -s -H 'Content-Type: application/json' \\\n      \
          -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' \\\n      \
          {cloud}/api/v1/auth/login/ | sed 's/.*\"jwt\":\"\\([^\"]*\\)\".*/\\1/')\n  \

@@ -117,7 +117,7 @@ fn parameters(op: &Operation) -> Vec<Parameter> {
         out.push(parameter(
             query.name,
             ParameterIn::Query,
-            false,
+            query.required,
             schema,
             query.about,
         ));

@@ -39,12 +39,21 @@ pub enum Reply {
     Body(&'static str, SchemaFn),
 }
 
-/// One query parameter: name, type and what it does.
+/// One query parameter: name, type, what it does, and whether the operation needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Query {
     pub name: &'static str,
     pub kind: Kind,
     pub about: &'static str,
+    pub required: bool,
+}
+
+impl Query {
+    /// The parameter, which the operation refuses to go without (400).
+    pub const fn required(mut self) -> Query {
+        self.required = true;
+        self
+    }
 }
 
 /// The type of a query parameter's value.
@@ -58,8 +67,14 @@ pub enum Kind {
     DateTime,
 }
 
+/// An optional query parameter.
 pub const fn q(name: &'static str, kind: Kind, about: &'static str) -> Query {
-    Query { name, kind, about }
+    Query {
+        name,
+        kind,
+        about,
+        required: false,
+    }
 }
 
 pub const JSON: &str = "application/json";

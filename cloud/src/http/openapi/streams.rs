@@ -3,7 +3,9 @@
 use super::operation::{op, q, Kind, Operation, Query, MULTIPART};
 use super::schema::{any, either, list, one, one_or_many, page, text, SchemaFn, Schemas};
 use crate::http::json::Count;
-use crate::http::{data, event, event_upload, fleet, location, note, property, stream, variable};
+use crate::http::{
+    chart, data, event, event_upload, fleet, location, note, property, stream, variable,
+};
 
 const VARIABLE_FILTERS: &[Query] = &[
     q(
@@ -64,6 +66,25 @@ const EVENT_FILTERS: &[Query] = &[
         "with_errors",
         Kind::Flag,
         "Events whose processing failed too (staff)",
+    ),
+];
+const CHART_RANGE: &[Query] = &[
+    q(
+        "start",
+        Kind::DateTime,
+        "The range's start (a date/time as `/data/` takes it, or a bare date)",
+    )
+    .required(),
+    q(
+        "end",
+        Kind::DateTime,
+        "The range's end, excluded; after `start`",
+    )
+    .required(),
+    q(
+        "buckets",
+        Kind::Integer,
+        "At most this many time buckets: 10 to 4000, 1000 by default",
     ),
 ];
 const TARGET: Query = q(
@@ -221,6 +242,15 @@ pub const OPERATIONS: &[Operation] = &[
         200,
     )
     .reply_as("text/csv", text),
+    op(
+        "GET",
+        "/api/v1/stream/{slug}/chart/",
+        "stream",
+        "A stream's data over [start, end) summarized in time buckets (min, max, mean, first, last), read from the rollup tiers",
+        200,
+    )
+    .query(CHART_RANGE)
+    .reply(one::<chart::Answer>),
     op(
         "GET",
         "/api/v1/data/",
