@@ -4,12 +4,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use crate::auth::{password, Caller};
 use crate::state::AppState;
@@ -24,23 +27,44 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The account object.
-pub fn view(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "username": user.username,
-        "created_at": format(user.created_at),
-        "updated_at": format(user.updated_at),
-        "name": user.name,
-        "tagline": user.tagline,
-        "avatar": avatar(&user.email, &["tiny", "thumbnail", "medium"]),
-        "slug": user.slug,
-        "is_staff": user.is_staff,
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = Account)]
+pub struct AccountView {
+    pub id: i64,
+    pub email: String,
+    pub username: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub name: String,
+    pub tagline: String,
+    /// Gravatar links by size: `tiny`, `thumbnail`, `medium`.
+    pub avatar: Avatar,
+    pub slug: String,
+    pub is_staff: bool,
 }
 
+pub fn view(user: &User) -> AccountView {
+    AccountView {
+        id: user.id,
+        email: user.email.clone(),
+        username: user.username.clone(),
+        created_at: format(user.created_at),
+        updated_at: format(user.updated_at),
+        name: user.name.clone(),
+        tagline: user.tagline.clone(),
+        avatar: avatar(&user.email, &["tiny", "thumbnail", "medium"]),
+        slug: user.slug.clone(),
+        is_staff: user.is_staff,
+    }
+}
+
+/// Image links by size name.
+pub type Avatar = BTreeMap<String, String>;
+
 /// Gravatar links (which take SHA-256 of the address) at the sizes the original offered.
-pub fn avatar(email: &str, sizes: &[&str]) -> Value {
+pub fn avatar(email: &str, sizes: &[&str]) -> Avatar {
     let hash = hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes()));
     let px = |size: &str| match size {
         "tiny" => 28,
@@ -52,14 +76,10 @@ pub fn avatar(email: &str, sizes: &[&str]) -> Value {
         .map(|s| {
             (
                 s.to_string(),
-                json!(format!(
-                    "https://www.gravatar.com/avatar/{hash}?s={}&d=mm",
-                    px(s)
-                )),
+                format!("https://www.gravatar.com/avatar/{hash}?s={}&d=mm", px(s)),
             )
         })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .collect()
 }
 
 async fn list(
@@ -70,7 +90,7 @@ async fn list(
     let window = page.window(PageClass::Standard)?;
     if caller.staff_mode {
         let (count, all) = users::list(&state.db.meta, window.offset, window.size).await?;
-        let results: Vec<Value> = all.iter().map(view).collect();
+        let results: Vec<AccountView> = all.iter().map(view).collect();
         return Ok(axum::Json(page.envelope(window, count, results)?));
     }
     let mine = if window.page == 1 {
@@ -98,12 +118,12 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&target(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<AccountView>> {
+    Ok(Reply(view(&target(&state, &caller, &slug).await?)))
 }
 
-#[derive(Deserialize)]
-struct ProfileUpdate {
+#[derive(Deserialize, ToSchema)]
+pub struct ProfileUpdate {
     name: Option<String>,
     tagline: Option<String>,
 }
@@ -113,7 +133,7 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<ProfileUpdate>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<AccountView>> {
     let user = target(&state, &caller, &slug).await?;
     if user.id != caller.user.id {
         return Err(ApiError::no_permission());
@@ -124,12 +144,19 @@ async fn update(
     let fresh = users::by_id(&state.db.meta, user.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
-#[derive(Deserialize)]
-struct NewPassword {
+#[derive(Deserialize, ToSchema)]
+pub struct NewPassword {
+    /// At least 8 characters.
     password: String,
+}
+
+/// `{"status": "password set"}`.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordSet {
+    pub status: &'static str,
 }
 
 async fn set_password(
@@ -137,7 +164,7 @@ async fn set_password(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<NewPassword>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<PasswordSet>)> {
     let user = target(&state, &caller, &slug).await?;
     if user.id != caller.user.id && !caller.staff_mode {
         return Err(ApiError::no_permission());
@@ -152,6 +179,8 @@ async fn set_password(
     users::set_password(&state.db.meta, user.id, &hash, now_micros()).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"status": "password set"})),
+        Reply(PasswordSet {
+            status: "password set",
+        }),
     ))
 }

@@ -8,11 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
+use super::account::AccountView;
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use crate::auth::{password, Caller, MaybeCaller};
 use crate::state::AppState;
 use crate::store::users::{self, User};
@@ -33,10 +35,41 @@ fn now_secs() -> i64 {
     now_micros() / 1_000_000
 }
 
-#[derive(Deserialize)]
-struct Login {
+#[derive(Deserialize, ToSchema)]
+pub struct Login {
     email: String,
     password: String,
+}
+
+/// The account, with its static token and a fresh JWT.
+#[derive(Serialize, ToSchema)]
+pub struct LoggedIn {
+    #[serde(flatten)]
+    pub account: AccountView,
+    /// The static 40-hex token.
+    pub token: String,
+    pub jwt: String,
+}
+
+/// The account with a fresh JWT.
+#[derive(Serialize, ToSchema)]
+pub struct UserInfo {
+    #[serde(flatten)]
+    pub account: AccountView,
+    pub jwt: String,
+}
+
+/// `{"token": ...}`: a JWT.
+#[derive(Serialize, ToSchema)]
+pub struct TokenReply {
+    pub token: String,
+}
+
+/// The static token and a fresh JWT.
+#[derive(Serialize, ToSchema)]
+pub struct Tokens {
+    pub token: String,
+    pub jwt: String,
 }
 
 async fn login(
@@ -78,10 +111,12 @@ async fn login(
         ));
     }
     state.login_limiter.record_success(&email);
-    let mut body = super::account::view(&user);
-    body["token"] = json!(user.api_token);
-    body["jwt"] = json!(issue(&state, &user));
-    Ok(axum::Json(body).into_response())
+    Ok(Reply(LoggedIn {
+        account: super::account::view(&user),
+        token: user.api_token.clone(),
+        jwt: issue(&state, &user),
+    })
+    .into_response())
 }
 
 /// The account when the password matches. Unknown accounts cost the same hashing time.
@@ -136,8 +171,8 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
+#[derive(Deserialize, ToSchema)]
+pub struct TokenBody {
     token: String,
 }
 
@@ -148,7 +183,7 @@ fn non_field(msg: &str) -> ApiError {
 async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<TokenBody>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<TokenReply>> {
     let now = now_secs();
     let claims = state
         .tokens
@@ -161,13 +196,13 @@ async fn refresh(
         .tokens
         .refresh(&body.token, now)
         .map_err(|e| non_field(e.message()))?;
-    Ok(axum::Json(json!({"token": token})))
+    Ok(Reply(TokenReply { token }))
 }
 
 async fn verify(
     State(state): State<AppState>,
     Json(body): Json<TokenBody>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<TokenReply>> {
     let claims = state
         .tokens
         .verify(&body.token, now_secs())
@@ -175,11 +210,12 @@ async fn verify(
     if users::is_revoked(&state.db.meta, &claims.jti).await? {
         return Err(non_field("Signature has been revoked."));
     }
-    Ok(axum::Json(json!({"token": body.token})))
+    Ok(Reply(TokenReply { token: body.token }))
 }
 
-#[derive(Deserialize)]
-struct JwtAuth {
+#[derive(Deserialize, ToSchema)]
+pub struct JwtAuth {
+    /// A username or an email address.
     username: String,
     password: String,
 }
@@ -188,7 +224,7 @@ async fn jwt_auth(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<JwtAuth>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<TokenReply>> {
     let login = body.username.trim().to_lowercase();
     let peer = peer.ip().to_string();
     let keys = [login.as_str(), peer.as_str()];
@@ -200,7 +236,9 @@ async fn jwt_auth(
     match check_password(&state, body.username.trim(), &body.password).await? {
         Some(user) if user.is_active => {
             state.login_limiter.record_success(&login);
-            Ok(axum::Json(json!({"token": issue(&state, &user)})))
+            Ok(Reply(TokenReply {
+                token: issue(&state, &user),
+            }))
         }
         _ => {
             state.login_limiter.record_failure(&keys);
@@ -209,21 +247,25 @@ async fn jwt_auth(
     }
 }
 
-async fn token(State(state): State<AppState>, caller: Caller) -> axum::Json<Value> {
-    axum::Json(json!({"token": caller.user.api_token, "jwt": issue(&state, &caller.user)}))
+async fn token(State(state): State<AppState>, caller: Caller) -> Reply<Tokens> {
+    Reply(Tokens {
+        token: caller.user.api_token.clone(),
+        jwt: issue(&state, &caller.user),
+    })
 }
 
 async fn user_info(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<UserInfo>> {
     let caller = caller.ok_or(ApiError::Body(
         StatusCode::FORBIDDEN,
         json!("User not recognized."),
     ))?;
-    let mut body = super::account::view(&caller.user);
-    body["jwt"] = json!(issue(&state, &caller.user));
-    Ok(axum::Json(body))
+    Ok(Reply(UserInfo {
+        account: super::account::view(&caller.user),
+        jwt: issue(&state, &caller.user),
+    }))
 }
 
 #[cfg(test)]

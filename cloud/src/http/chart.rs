@@ -27,6 +27,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use sync_protocol::ids::Slug;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
@@ -121,29 +122,48 @@ fn bucket_count(params: &Params) -> ApiResult<u32> {
         .ok_or_else(|| refusal(ChartError::Buckets))
 }
 
-#[derive(Serialize)]
-struct Answer {
+/// A stream's data over a range, summarized in time buckets.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Chart)]
+pub struct Answer {
+    /// The stream's canonical slug.
     stream: String,
+    /// The range asked for: from `start`, up to `end` excluded.
+    #[schema(format = DateTime)]
     start: String,
+    #[schema(format = DateTime)]
     end: String,
+    /// The width of a bucket, on a grid aligned to the Unix epoch.
     bucket_seconds: i64,
+    /// The rollup tier read; null: the raw rows.
     tier_seconds: Option<i64>,
+    /// The non-empty buckets, in time order.
     buckets: Vec<BucketView>,
 }
 
-#[derive(Serialize)]
-struct BucketView {
+/// The readings of one time bucket (only those inside the range asked for).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChartBucket)]
+pub struct BucketView {
+    /// The bucket's start.
+    #[schema(format = DateTime)]
     t: String,
+    /// How many readings the bucket holds.
     count: i64,
     min: f64,
     max: f64,
     mean: f64,
+    /// The earliest reading.
     first: Point,
+    /// The latest reading.
     last: Point,
 }
 
-#[derive(Serialize)]
-struct Point {
+/// One reading: its time and value.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChartPoint)]
+pub struct Point {
+    #[schema(format = DateTime)]
     t: String,
     value: f64,
 }

@@ -4,13 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sync_protocol::ids::{DeviceId, ProjectSlug};
+use utoipa::ToSchema;
 
 use super::device::{find_project, load};
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -33,27 +33,39 @@ fn device_id(slug: &str) -> Option<i64> {
         .and_then(|d| i64::try_from(d.get()).ok())
 }
 
-#[derive(Deserialize)]
-struct ClaimRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct ClaimRequest {
+    /// The device's slug.
     device: String,
+    /// The project's id or p-- slug.
     project: String,
+}
+
+/// A device claimed into a project.
+#[derive(Serialize, ToSchema)]
+pub struct Claimed {
+    pub claimed: bool,
+    pub device: String,
+    /// The project's slug.
+    pub project: String,
+    pub project_id: String,
 }
 
 async fn claim(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<ClaimRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Claimed>)> {
     let (device, project) = claim_device(&state, &caller, &body.device, &body.project).await?;
     let project_slug = ProjectSlug::new(u32::try_from(project.gid).unwrap_or_default());
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "claimed": true,
-            "device": device.slug,
-            "project": project_slug.to_string(),
-            "project_id": project.id,
-        })),
+        Reply(Claimed {
+            claimed: true,
+            device: device.slug,
+            project: project_slug.to_string(),
+            project_id: project.id,
+        }),
     ))
 }
 
@@ -89,9 +101,24 @@ pub async fn claim_device(
     }
 }
 
-#[derive(Deserialize)]
-struct ClaimableRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct ClaimableRequest {
+    /// Device slugs.
     slugs: Vec<String>,
+}
+
+/// Whether one device can be claimed.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimableDevice {
+    pub slug: String,
+    pub claimable: bool,
+}
+
+/// The known devices among those asked about.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimableDevices {
+    pub count: usize,
+    pub results: Vec<ClaimableDevice>,
 }
 
 /// Which of the named devices can be claimed; unknown slugs are left out.
@@ -99,25 +126,41 @@ async fn claimable(
     State(state): State<AppState>,
     _caller: Caller,
     Json(body): Json<ClaimableRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ClaimableDevices>)> {
     let mut results = Vec::new();
     for slug in &body.slugs {
         let Some(id) = device_id(slug) else { continue };
         if let Some(d) = devices::by_id(&state.db.meta, id).await? {
-            results.push(json!({"slug": d.slug, "claimable": d.project_id.is_none()}));
+            results.push(ClaimableDevice {
+                claimable: d.project_id.is_none(),
+                slug: d.slug,
+            });
         }
     }
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"count": results.len(), "results": results})),
+        Reply(ClaimableDevices {
+            count: results.len(),
+            results,
+        }),
     ))
 }
 
-#[derive(Deserialize, Default)]
-struct UnclaimRequest {
+#[derive(Deserialize, Default, ToSchema)]
+pub struct UnclaimRequest {
+    /// Delete the device's streams and their data too.
     #[serde(default)]
     clean_streams: bool,
+    /// The device's new label; `{id}` becomes its hex id.
     label: Option<String>,
+}
+
+/// A device freed.
+#[derive(Serialize, ToSchema)]
+pub struct Unclaimed {
+    /// The device's slug.
+    pub unclaimed: String,
+    pub msg: String,
 }
 
 /// Frees a device. The original ran this as a background job; here it is done before
@@ -127,14 +170,14 @@ async fn unclaim(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<UnclaimRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Unclaimed>)> {
     let device = unclaim_device(&state, &caller, &slug, body.clean_streams, body.label).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "unclaimed": device.slug,
-            "msg": format!("Device {} has been unclaimed", device.slug),
-        })),
+        Reply(Unclaimed {
+            msg: format!("Device {} has been unclaimed", device.slug),
+            unclaimed: device.slug,
+        }),
     ))
 }
 

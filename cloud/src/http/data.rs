@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sync_protocol::ids::StreamSlug;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::{one_or_many, Json};
+use super::json::{one_or_many, Count, Json, Reply, Written};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::rows::{self, filter_scope, row_query};
@@ -33,23 +34,17 @@ pub fn routes() -> Router<AppState> {
         .route("/stream/{slug}/csv", get(stream_csv))
 }
 
-/// The row's `project`, `device` and `variable` slugs, from its stream slug (spec 4.4).
-pub fn row_slugs(stream: &str) -> (Value, Value, Value) {
-    let s = RowSlugs::of(stream);
-    (json!(s.project), json!(s.device), json!(s.variable))
-}
-
-/// [`row_slugs`] as text: an unparsable stream slug has an empty project and no device or
-/// variable.
+/// The row's `project`, `device` and `variable` slugs, from its stream slug (spec 4.4): an
+/// unparsable stream slug has an empty project and no device or variable.
 #[derive(Debug, Clone, Default)]
-struct RowSlugs {
-    project: String,
-    device: Option<String>,
-    variable: Option<String>,
+pub struct RowSlugs {
+    pub project: String,
+    pub device: Option<String>,
+    pub variable: Option<String>,
 }
 
 impl RowSlugs {
-    fn of(stream: &str) -> RowSlugs {
+    pub fn of(stream: &str) -> RowSlugs {
         match stream.parse::<StreamSlug>() {
             Ok(s) => {
                 let r = s.row_slugs();
@@ -66,21 +61,27 @@ impl RowSlugs {
 
 /// A data row as the API shows it. Fields are in key order, as a `Value` object writes
 /// them, so typed and `Value` answers are the same bytes.
-#[derive(Debug, Serialize)]
-struct RowView<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DataRow)]
+pub struct RowView<'a> {
+    /// The device's slug, from the stream's.
     device: Option<&'a str>,
     device_timestamp: Option<i64>,
     dirty_ts: bool,
     id: i64,
     int_value: Option<i64>,
+    /// The project's slug, from the stream's.
     project: &'a str,
     status: &'a str,
     stream: &'a str,
     streamer_local_id: i64,
+    #[schema(format = DateTime)]
     timestamp: String,
+    /// `Num` for an integer reading, `ITR` for a value.
     #[serde(rename = "type")]
     kind: &'a str,
     value: Option<f64>,
+    /// The variable's slug, from the stream's.
     variable: Option<&'a str>,
 }
 
@@ -104,6 +105,7 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// A row as a [`RowView`], owning what it borrowed.
 pub fn view(row: &DataRow) -> Value {
     let slugs = RowSlugs::of(&row.stream_slug);
     serde_json::to_value(RowView::new(row, &slugs)).unwrap_or(Value::Null)
@@ -143,8 +145,11 @@ async fn list(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct PostedRow {
+/// A reading to write: `int_value` (type `Num`, scaled by the stream's m/d/o), or `value`
+/// (type `ITR`), not both.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostedRow {
+    /// The stream's slug.
     stream: String,
     timestamp: String,
     #[serde(default)]
@@ -227,7 +232,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Written<Value>>)> {
     let (many, posted) = one_or_many::<PostedRow>(body)?;
     let mut rows = Vec::with_capacity(posted.len());
     for row in posted {
@@ -235,10 +240,12 @@ async fn create(
     }
     let stored = data::insert(&state.db.data, &rows).await?;
     let body = match (many, stored.first()) {
-        (false, Some(row)) => view(row),
-        _ => json!({"count": stored.len()}),
+        (false, Some(row)) => Written::One(view(row)),
+        _ => Written::Many(Count {
+            count: stored.len(),
+        }),
     };
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    Ok((StatusCode::CREATED, Reply(body)))
 }
 
 /// Output m/d/o and decimal places of a stream's data: the stream's output unit, else its
@@ -293,6 +300,22 @@ pub(crate) async fn display_of(state: &AppState, stream: &Stream) -> ApiResult<D
     })
 }
 
+/// A row of a stream's data with its value through the output unit.
+#[derive(Serialize, ToSchema)]
+pub struct DisplayRow {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub int_value: Option<i64>,
+    pub value: Option<f64>,
+    /// `output_value` with the variable's decimal places.
+    pub display_value: String,
+    /// `value` through the output unit's m/d/o.
+    pub output_value: Option<f64>,
+    pub streamer_local_id: i64,
+}
+
 async fn stream_data(
     State(state): State<AppState>,
     caller: Caller,
@@ -315,19 +338,19 @@ async fn stream_data(
     let source = stream.derived_stream.clone().unwrap_or(stream.slug.clone());
     let display = display_of(&state, &stream).await?;
     let (count, rows) = data::of_stream(&state.db, &source, &q, w.offset, w.size).await?;
-    let results: Vec<Value> = rows
+    let results: Vec<DisplayRow> = rows
         .iter()
         .map(|r| {
             let output = display.output(r);
-            json!({
-                "type": r.kind,
-                "timestamp": time::format_seconds(r.timestamp),
-                "int_value": r.int_value,
-                "value": r.value,
-                "display_value": display.text(output),
-                "output_value": output,
-                "streamer_local_id": r.streamer_local_id,
-            })
+            DisplayRow {
+                kind: r.kind.clone(),
+                timestamp: time::format_seconds(r.timestamp),
+                int_value: r.int_value,
+                value: r.value,
+                display_value: display.text(output),
+                output_value: output,
+                streamer_local_id: r.streamer_local_id,
+            }
         })
         .collect();
     Ok(axum::Json(page.envelope(w, count, results)?))

@@ -8,27 +8,30 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sync_protocol::ids::{DeviceId, ProjectSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
-use crate::auth::{password, tokens, Caller};
+use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::catalogue::{self, Kind};
 use crate::store::devices::{self, Device};
 use crate::store::projects::{self, Project};
-use crate::store::{claims, device_keys, is_unique_violation, streamers};
+use crate::store::{claims, is_unique_violation, streamers};
 use crate::time::{format, now_micros};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/device", get(list).post(create))
         .route("/device/{slug}", get(retrieve).patch(update).delete(remove))
-        .route("/device/{slug}/key", get(key))
         .route("/device/{slug}/extra", get(extra))
         .route("/device/{slug}/streamers", get(device_streamers))
         .route("/device/{slug}/sg", get(sensor_graph))
@@ -36,26 +39,58 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The device object (user view).
-pub fn view(d: &Device) -> Value {
-    json!({
-        "id": d.id,
-        "slug": d.slug,
-        "gid": d.slug.trim_start_matches("d--"),
-        "label": d.label,
-        "active": d.active,
-        "external_id": d.external_id,
-        "sg": d.sg,
-        "template": d.template,
-        "org": d.org_slug,
-        "project": d.project_id,
-        "lat": d.lat,
-        "lon": d.lon,
-        "state": d.state,
-        "busy": d.busy(),
-        "created_on": format(d.created_on),
-        "claimed_by": d.claimed_by_slug,
-        "claimed_on": d.claimed_on.map(format),
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = Device)]
+pub struct DeviceView {
+    pub id: i64,
+    pub slug: String,
+    /// The slug without its `d--`.
+    pub gid: String,
+    pub label: String,
+    pub active: bool,
+    pub external_id: String,
+    /// The sensor graph's slug.
+    pub sg: Option<String>,
+    /// The device template's slug.
+    pub template: Option<String>,
+    /// The org's slug.
+    pub org: Option<String>,
+    /// The project's id.
+    pub project: Option<String>,
+    /// Degrees, as a decimal string.
+    pub lat: Option<String>,
+    pub lon: Option<String>,
+    /// `N0`, `N1`, `B0` or `B1`.
+    pub state: String,
+    /// Resetting or archiving: no claim changes until that is done.
+    pub busy: bool,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    /// The claimer's account slug.
+    pub claimed_by: Option<String>,
+    pub claimed_on: Option<String>,
+}
+
+pub fn view(d: &Device) -> DeviceView {
+    DeviceView {
+        id: d.id,
+        slug: d.slug.clone(),
+        gid: d.slug.trim_start_matches("d--").to_string(),
+        label: d.label.clone(),
+        active: d.active,
+        external_id: d.external_id.clone(),
+        sg: d.sg.clone(),
+        template: d.template.clone(),
+        org: d.org_slug.clone(),
+        project: d.project_id.clone(),
+        lat: d.lat.clone(),
+        lon: d.lon.clone(),
+        state: d.state.clone(),
+        busy: d.busy(),
+        created_on: format(d.created_on),
+        claimed_by: d.claimed_by_slug.clone(),
+        claimed_on: d.claimed_on.map(format),
+    }
 }
 
 /// Whether the caller may see the device: staff, a member of its org, or (for a device
@@ -135,7 +170,7 @@ async fn list(
         }
     }
     let (count, found) = devices::list(&state.db.meta, &filter, w.offset, w.size).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<DeviceView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -143,8 +178,8 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&load(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<DeviceView>> {
+    Ok(Reply(view(&load(&state, &caller, &slug).await?)))
 }
 
 fn string_field(body: &Map<String, Value>, name: &str) -> ApiResult<Option<String>> {
@@ -200,12 +235,33 @@ fn decimal_field(body: &Map<String, Value>, name: &str) -> ApiResult<Option<Opti
 
 const STATES: &[&str] = &["N0", "N1", "B0", "B1"];
 
+/// What a PATCH may change; other fields are ignored.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // described, never built: `update` reads the body field by field
+pub struct DeviceChanges {
+    /// Text, or a number taken as text.
+    label: Option<String>,
+    external_id: Option<String>,
+    /// A sensor graph's slug, or null.
+    sg: Option<String>,
+    /// A device template's slug, or null: staff with `?staff=1` only.
+    template: Option<String>,
+    /// Degrees: a number or a decimal string, or null.
+    lat: Option<f64>,
+    lon: Option<f64>,
+    active: Option<bool>,
+    /// `N0`, `N1`, `B0` or `B1`; sets `active` too unless it is given.
+    state: Option<String>,
+    /// A project's id or p-- slug in the caller's orgs, or null.
+    project: Option<String>,
+}
+
 pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Map<String, Value>>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<DeviceView>> {
     let device = load(&state, &caller, &slug).await?;
     let may_modify = caller.is_staff()
         || device
@@ -297,16 +353,20 @@ pub(crate) async fn update(
     let fresh = devices::by_id(&state.db.meta, device.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
-#[derive(serde::Deserialize)]
-struct NewDevice {
+#[derive(Deserialize, ToSchema)]
+pub struct NewDevice {
+    /// A device template's slug.
     template: String,
+    /// A sensor graph's slug.
     sg: Option<String>,
     label: Option<String>,
     external_id: Option<String>,
+    /// A project (id or p-- slug) to claim the device into.
     project: Option<String>,
+    /// The factory serial number, 1 to 2^48 - 1; the next free id without it.
     id: Option<u64>,
 }
 
@@ -315,7 +375,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewDevice>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<DeviceView>)> {
     if !caller.staff_mode {
         return Err(ApiError::restricted(StatusCode::FORBIDDEN));
     }
@@ -385,7 +445,7 @@ async fn create(
             .map_err(|e| ApiError::Internal(e.into()))?;
     }
     let device = devices::by_id(pool, id).await?.ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(view(&device))))
+    Ok((StatusCode::CREATED, Reply(view(&device))))
 }
 
 async fn remove(
@@ -401,100 +461,70 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn msg(status: StatusCode, text: &str) -> ApiError {
-    ApiError::Body(status, json!({ "msg": text }))
-}
-
-/// Spec 1.4: the device's `a-jwt`, or a stored downloadable key of another type.
-async fn key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(slug): Path<String>,
-    params: Params,
-) -> ApiResult<axum::Json<Value>> {
-    let device = load(&state, &caller, &slug).await?;
-    let key_type = params
-        .get("type")
-        .ok_or_else(|| msg(StatusCode::BAD_REQUEST, "No type specified"))?
-        .to_uppercase();
-    let pool = &state.db.meta;
-    if key_type == "A-JWT" || key_type == device_keys::A_JWT_KEY {
-        let (Some(project), Some(claimer), true) = (
-            device.project_id.clone(),
-            device.claimed_by_slug.clone(),
-            device.active,
-        ) else {
-            return Err(msg(
-                StatusCode::FORBIDDEN,
-                "Device must be active and claimed into a project",
-            ));
-        };
-        let secret = device_keys::get_or_create(
-            pool,
-            device.id,
-            device_keys::A_JWT_KEY,
-            || password::random_hex(25),
-            now_micros(),
-        )
-        .await?;
-        let claims = tokens::DeviceClaims {
-            user: claimer,
-            device: device.slug.clone(),
-            project,
-        };
-        return Ok(axum::Json(
-            json!({"key": tokens::issue_device_token(&claims, &secret)}),
-        ));
-    }
-    match device_keys::downloadable(pool, device.id, &key_type).await? {
-        Some(secret) => Ok(axum::Json(json!({ "key": secret }))),
-        None => Err(msg(StatusCode::FORBIDDEN, "No key available")),
-    }
-}
-
 /// The device with a count of its stored rows per stream.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceExtra {
+    pub id: i64,
+    pub slug: String,
+    pub project: Option<String>,
+    pub label: String,
+    pub active: bool,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub claimed_by: Option<String>,
+    pub claimed_on: Option<String>,
+    /// By stream slug.
+    pub stream_counts: BTreeMap<String, StreamCounts>,
+}
+
+/// A stream's stored rows, and whether the stream is registered.
+#[derive(Serialize, ToSchema, Default)]
+pub struct StreamCounts {
+    pub has_streamid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_cnt: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_cnt: Option<i64>,
+}
+
 async fn extra(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<DeviceExtra>> {
     let d = load(&state, &caller, &slug).await?;
     let (data, events) = devices::row_counts(&state.db.data, &d.slug).await?;
-    let mut counts = Map::new();
+    let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
     for s in devices::stream_slugs(&state.db.meta, d.id).await? {
-        counts.insert(s, json!({"has_streamid": true}));
+        counts.entry(s).or_default().has_streamid = true;
     }
-    for (rows, key) in [(data, "data_cnt"), (events, "event_cnt")] {
-        for (stream, n) in rows {
-            let entry = counts
-                .entry(stream)
-                .or_insert_with(|| json!({"has_streamid": false}));
-            entry[key] = json!(n);
-        }
+    for (stream, n) in data {
+        counts.entry(stream).or_default().data_cnt = Some(n);
     }
-    Ok(axum::Json(json!({
-        "id": d.id,
-        "slug": d.slug,
-        "project": d.project_id,
-        "label": d.label,
-        "active": d.active,
-        "created_on": format(d.created_on),
-        "claimed_by": d.claimed_by_slug,
-        "claimed_on": d.claimed_on.map(format),
-        "stream_counts": counts,
-    })))
+    for (stream, n) in events {
+        counts.entry(stream).or_default().event_cnt = Some(n);
+    }
+    Ok(Reply(DeviceExtra {
+        id: d.id,
+        slug: d.slug.clone(),
+        project: d.project_id.clone(),
+        label: d.label.clone(),
+        active: d.active,
+        created_on: format(d.created_on),
+        claimed_by: d.claimed_by_slug.clone(),
+        claimed_on: d.claimed_on.map(format),
+        stream_counts: counts,
+    }))
 }
 
 async fn device_streamers(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<Vec<super::streamer::StreamerView>>> {
     let d = load(&state, &caller, &slug).await?;
     let all = streamers::of_device(&state.db.meta, d.id).await?;
-    Ok(axum::Json(Value::Array(
-        all.iter().map(super::streamer::view).collect(),
-    )))
+    Ok(Reply(all.iter().map(super::streamer::view).collect()))
 }
 
 /// A catalogue record attached to a device, without the internal `active` flag.

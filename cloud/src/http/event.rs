@@ -6,14 +6,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sync_protocol::ids::{Slug, StreamSlug};
+use utoipa::ToSchema;
 
-use super::data::row_slugs;
+use super::data::RowSlugs;
 use super::error::{ApiError, ApiResult};
 use super::json::one_or_many;
-use super::json::Json;
+use super::json::{Count, Json, Reply, Written};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::rows::{self, filter_scope, row_query};
@@ -34,26 +35,52 @@ pub fn routes() -> Router<AppState> {
         .route("/event/{id}/data", get(raw_data))
 }
 
-pub fn view(e: &Event) -> Value {
-    let (project, device, variable) = row_slugs(&e.stream_slug);
-    let extra: Value = serde_json::from_str(&e.extra_data).unwrap_or_else(|_| json!({}));
-    json!({
-        "id": e.id,
-        "stream": e.stream_slug,
-        "project": project,
-        "device": device,
-        "variable": variable,
-        "s3bucket": "",
-        "s3key": "",
-        "ext": e.ext,
-        "has_raw_data": e.has_raw_data,
-        "device_timestamp": e.device_timestamp,
-        "timestamp": time::format(e.timestamp),
-        "streamer_local_id": e.streamer_local_id,
-        "dirty_ts": e.dirty_ts,
-        "status": e.status,
-        "extra_data": extra,
-    })
+/// The event object: its summary, not its raw document.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Event)]
+pub struct EventView {
+    pub id: i64,
+    pub stream: String,
+    /// The project's slug, from the stream's (empty when it has none).
+    pub project: String,
+    pub device: Option<String>,
+    pub variable: Option<String>,
+    /// Always empty: the document is at `/event/{id}/data/`.
+    pub s3bucket: &'static str,
+    pub s3key: &'static str,
+    pub ext: String,
+    pub has_raw_data: bool,
+    pub device_timestamp: Option<i64>,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub streamer_local_id: i64,
+    pub dirty_ts: bool,
+    pub status: String,
+    /// The summary, a JSON object.
+    pub extra_data: Value,
+}
+
+pub fn view(e: &Event) -> EventView {
+    let slugs = RowSlugs::of(&e.stream_slug);
+    let extra: Value =
+        serde_json::from_str(&e.extra_data).unwrap_or_else(|_| Value::Object(Map::new()));
+    EventView {
+        id: e.id,
+        stream: e.stream_slug.clone(),
+        project: slugs.project,
+        device: slugs.device,
+        variable: slugs.variable,
+        s3bucket: "",
+        s3key: "",
+        ext: e.ext.clone(),
+        has_raw_data: e.has_raw_data,
+        device_timestamp: e.device_timestamp,
+        timestamp: time::format(e.timestamp),
+        streamer_local_id: e.streamer_local_id,
+        dirty_ts: e.dirty_ts,
+        status: e.status.clone(),
+        extra_data: extra,
+    }
 }
 
 async fn list(
@@ -65,12 +92,12 @@ async fn list(
     let w = page.window(PageClass::Large)?;
     let q = row_query(&params)?;
     let Some(scope) = filter_scope(&state, &caller, &params).await? else {
-        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+        return Ok(axum::Json(page.envelope(w, 0, Vec::<EventView>::new())?));
     };
     let with_errors = caller.is_staff() && params.flag("with_errors");
     let (count, rows) =
         events::list(&state.db.data, &scope, &q, with_errors, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<EventView> = rows.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -92,8 +119,8 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&fetch(&state, &caller, &id).await?)))
+) -> ApiResult<Reply<EventView>> {
+    Ok(Reply(view(&fetch(&state, &caller, &id).await?)))
 }
 
 async fn raw_data(
@@ -154,8 +181,10 @@ pub(super) async fn insert_with_documents(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct PostedEvent {
+/// An event to write, with its summary and, optionally, its raw document.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostedEvent {
+    /// The stream's slug.
     stream: String,
     timestamp: String,
     #[serde(default)]
@@ -164,6 +193,7 @@ struct PostedEvent {
     device_timestamp: Option<i64>,
     #[serde(default)]
     streamer_local_id: Option<i64>,
+    /// The raw JSON document, stored on its own.
     #[serde(default)]
     data: Option<Value>,
 }
@@ -196,7 +226,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Written<EventView>>)> {
     let (many, posted) = one_or_many::<PostedEvent>(body)?;
     let mut new = Vec::with_capacity(posted.len());
     let mut docs = Vec::new();
@@ -208,14 +238,17 @@ async fn create(
     store_documents(&state, docs).await?;
     let stored = insert_with_documents(&state, &new).await?;
     let body = match (many, stored.first()) {
-        (false, Some(e)) => view(e),
-        _ => json!({"count": stored.len()}),
+        (false, Some(e)) => Written::One(view(e)),
+        _ => Written::Many(Count {
+            count: stored.len(),
+        }),
     };
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    Ok((StatusCode::CREATED, Reply(body)))
 }
 
-#[derive(Debug, Deserialize)]
-struct EventChanges {
+/// A new summary and/or raw document.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventChanges {
     #[serde(default)]
     extra_data: Option<Map<String, Value>>,
     #[serde(default)]
@@ -228,7 +261,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Json(changes): Json<EventChanges>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<EventView>> {
     let event = fetch(&state, &caller, &id).await?;
     let slug = event
         .stream_slug
@@ -265,5 +298,5 @@ async fn update(
     let stored = events::by_id(&state.db.data, event.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&stored)))
+    Ok(Reply(view(&stored)))
 }

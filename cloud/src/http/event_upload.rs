@@ -6,10 +6,13 @@ use std::io::Read;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sync_protocol::ids::{Slug, StreamSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
+use super::json::Reply;
 use super::target;
 use crate::auth::perms::perm;
 use crate::auth::Caller;
@@ -88,11 +91,41 @@ fn optional_int(form: &Form, key: &str) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
+/// The form of an upload.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: `read_form` reads the fields as they come
+pub struct EventUploadForm {
+    /// A `.json` or `.json.gz` file: the event's raw document.
+    #[schema(format = Binary)]
+    file: String,
+    /// The stream's slug.
+    stream: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    /// The summary, a JSON object as text.
+    encoded_extra_data: Option<String>,
+    device_timestamp: Option<i64>,
+    streamer_local_id: Option<i64>,
+}
+
+/// What an upload answers.
+#[derive(Serialize, ToSchema)]
+pub struct UploadedEvent {
+    pub id: i64,
+    pub stream: String,
+    pub device_timestamp: Option<i64>,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub streamer_local_id: i64,
+    /// The summary, as JSON text.
+    pub encoded_extra_data: String,
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<UploadedEvent>)> {
     let multipart =
         multipart.map_err(|_| ApiError::error_body(StatusCode::BAD_REQUEST, NO_FILE))?;
     let form = read_form(multipart).await?;
@@ -138,13 +171,13 @@ pub async fn upload(
     let e = stored.first().ok_or(ApiError::NotFound)?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "id": e.id,
-            "stream": e.stream_slug,
-            "device_timestamp": e.device_timestamp,
-            "timestamp": time::format(e.timestamp),
-            "streamer_local_id": e.streamer_local_id,
-            "encoded_extra_data": e.extra_data,
-        })),
+        Reply(UploadedEvent {
+            id: e.id,
+            stream: e.stream_slug.clone(),
+            device_timestamp: e.device_timestamp,
+            timestamp: time::format(e.timestamp),
+            streamer_local_id: e.streamer_local_id,
+            encoded_extra_data: e.extra_data.clone(),
+        }),
     ))
 }

@@ -8,12 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::ids::{DeviceId, FleetSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
@@ -35,21 +36,60 @@ pub fn routes() -> Router<AppState> {
         .route("/fleet/{slug}/deregister", post(deregister))
 }
 
-pub fn view(f: &Fleet) -> Value {
-    json!({
-        "id": f.id,
-        "name": f.name,
-        "slug": f.slug,
-        "org": f.org_slug,
-        "description": f.description,
-        "created_on": format(f.created_on),
-        "created_by": f.created_by,
-        "is_network": f.is_network,
-    })
+/// The fleet object.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Fleet)]
+pub struct FleetView {
+    /// The number in the slug.
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    /// The org's slug.
+    pub org: String,
+    pub description: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    /// The creator's account slug.
+    pub created_by: Option<String>,
+    pub is_network: bool,
 }
 
-fn member_view(m: &Member) -> Value {
-    json!({"device": m.device_slug, "always_on": m.always_on, "is_access_point": m.is_access_point})
+pub fn view(f: &Fleet) -> FleetView {
+    FleetView {
+        id: f.id,
+        name: f.name.clone(),
+        slug: f.slug.clone(),
+        org: f.org_slug.clone(),
+        description: f.description.clone(),
+        created_on: format(f.created_on),
+        created_by: f.created_by.clone(),
+        is_network: f.is_network,
+    }
+}
+
+/// A device's membership of a fleet.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FleetMember)]
+pub struct MemberView {
+    /// The device's slug.
+    pub device: String,
+    pub always_on: bool,
+    pub is_access_point: bool,
+}
+
+fn member_view(m: &Member) -> MemberView {
+    MemberView {
+        device: m.device_slug.clone(),
+        always_on: m.always_on,
+        is_access_point: m.is_access_point,
+    }
+}
+
+/// A device taken out of a fleet.
+#[derive(Serialize, ToSchema)]
+pub struct Deregistered {
+    pub device: String,
+    pub fleet: String,
 }
 
 /// The fleet a route slug names, when the caller may see it; 404 otherwise.
@@ -108,7 +148,7 @@ async fn list(
         filter.device_id = Some(device.id);
     }
     let (count, found) = fleets::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<FleetView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -137,8 +177,8 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&load(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<FleetView>> {
+    Ok(Reply(view(&load(&state, &caller, &slug).await?)))
 }
 
 async fn members(
@@ -150,13 +190,14 @@ async fn members(
     let fleet = load(&state, &caller, &slug).await?;
     let w = page.window(PageClass::Standard)?;
     let (count, found) = fleets::members(&state.db.meta, fleet.id, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(member_view).collect();
+    let results: Vec<MemberView> = found.iter().map(member_view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
-#[derive(Deserialize)]
-struct NewFleet {
+#[derive(Deserialize, ToSchema)]
+pub struct NewFleet {
     name: String,
+    /// The org's slug.
     org: String,
     #[serde(default)]
     description: String,
@@ -175,7 +216,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewFleet>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<FleetView>)> {
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
@@ -199,14 +240,14 @@ async fn create(
         created_by: caller.user.id,
     };
     match fleets::create(&state.db.meta, &new, now_micros()).await {
-        Ok(fleet) => Ok((StatusCode::CREATED, axum::Json(view(&fleet)))),
+        Ok(fleet) => Ok((StatusCode::CREATED, Reply(view(&fleet)))),
         Err(e) if is_unique_violation(&e) => Err(duplicate_name()),
         Err(e) => Err(e.into()),
     }
 }
 
-#[derive(Deserialize)]
-struct FleetChanges {
+#[derive(Deserialize, ToSchema)]
+pub struct FleetChanges {
     name: Option<String>,
     description: Option<String>,
     is_network: Option<bool>,
@@ -217,7 +258,7 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<FleetChanges>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<FleetView>> {
     let fleet = load_for_change(&state, &caller, &slug).await?;
     let name = body.name.as_deref().map(str::trim).unwrap_or(&fleet.name);
     if name.is_empty() {
@@ -233,7 +274,7 @@ async fn update(
     let fresh = fleets::by_id(&state.db.meta, fleet.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
 async fn remove(
@@ -246,8 +287,10 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct Membership {
+#[derive(Deserialize, ToSchema)]
+#[schema(as = FleetRegistration)]
+pub struct Membership {
+    /// The device's slug.
     device: String,
     #[serde(default)]
     always_on: bool,
@@ -260,7 +303,7 @@ async fn register(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Membership>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<MemberView>)> {
     let fleet = load_for_change(&state, &caller, &slug).await?;
     let device = match super::device::load(&state, &caller, &body.device).await {
         Err(ApiError::NotFound) => {
@@ -297,11 +340,12 @@ async fn register(
         always_on: body.always_on,
         is_access_point: body.is_access_point,
     };
-    Ok((StatusCode::CREATED, axum::Json(member_view(&member))))
+    Ok((StatusCode::CREATED, Reply(member_view(&member))))
 }
 
-#[derive(Deserialize)]
-struct Departure {
+#[derive(Deserialize, ToSchema)]
+pub struct Departure {
+    /// The device's slug.
     device: String,
 }
 
@@ -310,7 +354,7 @@ async fn deregister(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Departure>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Deregistered>)> {
     let fleet = load_for_change(&state, &caller, &slug).await?;
     let device = find_device(&state, &caller, &body.device).await?;
     let removed = match &device {
@@ -320,7 +364,10 @@ async fn deregister(
     match device {
         Some(d) if removed => Ok((
             StatusCode::ACCEPTED,
-            axum::Json(json!({"device": d.slug, "fleet": fleet.slug})),
+            Reply(Deregistered {
+                device: d.slug,
+                fleet: fleet.slug,
+            }),
         )),
         _ => Err(ApiError::error_body(
             StatusCode::BAD_REQUEST,

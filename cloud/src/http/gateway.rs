@@ -15,16 +15,17 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sync_protocol::gateway::{
     self, BatchReport, GatewayPublicKey, Registration, ReportOutcome, SignedHeaders,
     StreamerProgress, SyncAnswer, SyncBatch,
 };
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
+use super::pagination::Page;
 use super::report_upload::{self, FileKind, Incoming};
 use crate::auth::perms::perm;
 use crate::auth::Caller;
@@ -50,38 +51,70 @@ pub fn routes() -> Router<AppState> {
         .route("/gateway/{key}/revoke", post(revoke))
 }
 
-fn gateway_json(g: &Gateway, org_slug: &str) -> Value {
-    json!({
-        "id": g.key_id,
-        "org": org_slug,
-        "name": g.name,
-        "created_on": time::format(g.created_on),
-        "last_seen": g.last_seen.map(time::format),
-        "revoked": g.revoked_on.is_some(),
-        "revoked_on": g.revoked_on.map(time::format),
-        "backlog": super::gateway_backlog::to_json(g),
-    })
+/// A registered gateway.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Gateway)]
+pub struct GatewayView {
+    /// The gateway's key id.
+    pub id: String,
+    /// The org's slug.
+    pub org: String,
+    pub name: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub last_seen: Option<String>,
+    pub revoked: bool,
+    pub revoked_on: Option<String>,
+    /// What the gateway still held after its last sync batch; `null` until it tells.
+    pub backlog: Option<super::gateway_backlog::BacklogView>,
 }
 
-#[derive(Deserialize)]
+fn gateway_json(g: &Gateway, org_slug: &str) -> GatewayView {
+    GatewayView {
+        id: g.key_id.clone(),
+        org: org_slug.to_string(),
+        name: g.name.clone(),
+        created_on: time::format(g.created_on),
+        last_seen: g.last_seen.map(time::format),
+        revoked: g.revoked_on.is_some(),
+        revoked_on: g.revoked_on.map(time::format),
+        backlog: super::gateway_backlog::view(g),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeRequest {
+pub struct CodeRequest {
+    /// The org's slug.
     org: String,
+    /// How long the code stays valid: 1 to 720 hours, 24 by default.
     hours: Option<i64>,
+}
+
+/// A one-time registration code.
+#[derive(Serialize, ToSchema)]
+pub struct GatewayCode {
+    /// `XXXX-XXXX-XXXX-XXXX-XXXX`: give it to the gateway.
+    pub code: String,
+    pub org: String,
+    #[schema(format = DateTime)]
+    pub expires: String,
 }
 
 async fn create_code(
     State(state): State<AppState>,
     caller: Caller,
     Json(req): Json<CodeRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<GatewayCode>)> {
     let org = visible_org(&state, &caller, &req.org).await?;
     let made = make_code(&state, &caller, &org, req.hours).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(
-            json!({"code": made.code, "org": org.slug, "expires": time::format(made.expires)}),
-        ),
+        Reply(GatewayCode {
+            code: made.code,
+            org: org.slug,
+            expires: time::format(made.expires),
+        }),
     ))
 }
 
@@ -152,7 +185,7 @@ pub(crate) async fn make_code(
 async fn register(
     State(state): State<AppState>,
     Json(reg): Json<Registration>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<GatewayView>)> {
     let key =
         gateway::verify_registration(&reg).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let digest = hex::encode(Sha256::digest(
@@ -181,11 +214,14 @@ async fn register(
     tracing::info!(gateway = %gateway.key_id, org = %org.slug, "gateway registered");
     Ok((
         StatusCode::CREATED,
-        axum::Json(gateway_json(&gateway, &org.slug)),
+        Reply(gateway_json(&gateway, &org.slug)),
     ))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Reply<Page<GatewayView>>> {
     let org_ids = caller.org_ids();
     let all = gateways::of_orgs(&state.db.meta, &org_ids).await?;
     let mut results = Vec::with_capacity(all.len());
@@ -196,22 +232,25 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::
             .unwrap_or_default();
         results.push(gateway_json(g, &slug));
     }
-    Ok(axum::Json(
-        json!({"count": results.len(), "next": null, "previous": null, "results": results}),
-    ))
+    Ok(Reply(Page {
+        count: i64::try_from(results.len()).unwrap_or(i64::MAX),
+        next: None,
+        previous: None,
+        results,
+    }))
 }
 
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<GatewayView>> {
     let gateway = revoke_gateway(&state, &caller, &key).await?;
     let slug = orgs::by_id(&state.db.meta, &gateway.org_id)
         .await?
         .map(|o| o.slug)
         .unwrap_or_default();
-    Ok(axum::Json(gateway_json(&gateway, &slug)))
+    Ok(Reply(gateway_json(&gateway, &slug)))
 }
 
 /// The gateway a key names, when the caller sees its org (404 otherwise) and may revoke it

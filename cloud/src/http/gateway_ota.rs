@@ -31,6 +31,7 @@ use sync_protocol::ota::{FeedDeployment, FeedScript, OtaFeed};
 
 use super::error::{ApiError, ApiResult};
 use super::gateway::signed_by;
+use super::json::Reply;
 use super::ota_action::{self, NewBody};
 use crate::ota::advance::{self, Evaluated};
 use crate::ota::State as DeploymentState;
@@ -210,7 +211,7 @@ async fn action(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     body: Bytes,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ota_action::ActionView>)> {
     let gateway = signed_by(&state, "POST", &headers, &uri, &body).await?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("JSON parse error - {e}")))?;
@@ -222,5 +223,5 @@ async fn action(
         return Err(ApiError::no_permission());
     }
     let action = ota_action::record(&state, &deployment, &device, &new).await?;
-    Ok((StatusCode::CREATED, axum::Json(ota_action::view(&action))))
+    Ok((StatusCode::CREATED, Reply(ota_action::view(&action))))
 }

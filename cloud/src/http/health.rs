@@ -6,10 +6,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Router;
+use serde::Serialize;
 use sqlx::AnyPool;
+use utoipa::ToSchema;
 
+use super::json::Reply;
 use crate::state::AppState;
 
 /// Well under a health checker's own timeout, so a hung database gives a 503, not silence.
@@ -19,17 +21,34 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// `{"status": "ok"}`, or `{"status": "unavailable", "detail": …}` with the 503.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Reply<Health>) {
     let meta = ping(&state.db.meta).await;
     let data = ping(&state.db.data).await;
     match (meta, data) {
-        (Ok(()), Ok(())) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        (Ok(()), Ok(())) => (
+            StatusCode::OK,
+            Reply(Health {
+                status: "ok",
+                detail: None,
+            }),
+        ),
         (meta, data) => {
             let detail = meta.err().or(data.err()).unwrap_or_default();
             tracing::warn!(%detail, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "detail": "database unreachable"})),
+                Reply(Health {
+                    status: "unavailable",
+                    detail: Some("database unreachable"),
+                }),
             )
         }
     }

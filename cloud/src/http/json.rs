@@ -1,9 +1,12 @@
 //! JSON request bodies with the original's error shapes: malformed JSON gives
-//! `{"detail":"JSON parse error - …"}`, a field of the wrong type gives `{"field":["…"]}`.
+//! `{"detail":"JSON parse error - …"}`, a field of the wrong type gives `{"field":["…"]}`;
+//! and typed JSON answers ([`Reply`]).
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
@@ -34,6 +37,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         };
         parse(value).map(Json)
     }
+}
+
+/// A typed answer, written with every object's keys in sorted order: the order this API has
+/// always written (its answers were `serde_json::Value` trees, whose maps sort their keys),
+/// so the bytes do not depend on the order of a struct's fields, or on `flatten`.
+pub struct Reply<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(value) => axum::Json(value).into_response(),
+            Err(e) => ApiError::Internal(e.into()).into_response(),
+        }
+    }
+}
+
+/// What a POST of one object or an array answers: the object written, or for an array how
+/// many were written.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Written<T> {
+    One(T),
+    Many(Count),
+}
+
+/// `{"count": n}`: how many objects an array's POST wrote.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Count {
+    pub count: usize,
 }
 
 /// Reads a body that is one object or an array of them.

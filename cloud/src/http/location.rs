@@ -5,13 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::ids::Slug;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::json::one_or_many;
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::note::{listed_target, time_query};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
@@ -27,15 +28,45 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/location", get(list).post(create))
 }
 
-pub fn view(l: &Location) -> Value {
-    json!({
-        "id": l.id,
-        "timestamp": time::format(l.timestamp),
-        "target": l.target,
-        "lat": l.lat,
-        "lon": l.lon,
-        "user": l.user_slug,
-    })
+/// The location object.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Location)]
+pub struct LocationView {
+    pub id: i64,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub target: String,
+    /// Degrees, as a decimal string.
+    pub lat: String,
+    pub lon: String,
+    /// The account slug of who posted it.
+    pub user: Option<String>,
+}
+
+pub fn view(l: &Location) -> LocationView {
+    LocationView {
+        id: l.id,
+        timestamp: time::format(l.timestamp),
+        target: l.target.clone(),
+        lat: l.lat.clone(),
+        lon: l.lon.clone(),
+        user: l.user_slug.clone(),
+    }
+}
+
+/// What posting an array answers: how many were written and the newest of them.
+#[derive(Serialize, ToSchema)]
+pub struct LocationsWritten {
+    pub count: usize,
+    pub last: Option<LocationView>,
+}
+
+/// One location written, or for an array how many and the newest.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Posted {
+    One(LocationView),
+    Many(LocationsWritten),
 }
 
 async fn list(
@@ -49,14 +80,16 @@ async fn list(
     let q = time_query(&params)?;
     let (count, rows) =
         annotations::locations(&state.db.meta, &t.canonical, &q, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<LocationView> = rows.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
-#[derive(Debug, Deserialize)]
-struct PostedLocation {
+/// A location to write; every one of a POST is for the same target.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostedLocation {
     target: String,
     timestamp: String,
+    /// Degrees, a number or a decimal string.
     lat: Value,
     lon: Value,
 }
@@ -78,7 +111,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Posted>)> {
     let (many, posted) = one_or_many::<PostedLocation>(body)?;
     let first = posted
         .first()
@@ -112,8 +145,11 @@ pub(crate) async fn create(
     }
     let last = stored.iter().max_by_key(|l| (l.timestamp, l.id));
     let body = match (many, last) {
-        (false, Some(l)) => view(l),
-        _ => json!({"count": stored.len(), "last": last.map(view)}),
+        (false, Some(l)) => Posted::One(view(l)),
+        _ => Posted::Many(LocationsWritten {
+            count: stored.len(),
+            last: last.map(view),
+        }),
     };
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    Ok((StatusCode::CREATED, Reply(body)))
 }

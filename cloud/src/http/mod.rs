@@ -11,6 +11,7 @@ pub mod chart;
 pub mod claim;
 pub mod data;
 pub mod device;
+pub mod device_key;
 pub mod device_versions;
 pub mod error;
 pub mod event;
@@ -92,6 +93,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(project::routes())
         .merge(variable::routes())
         .merge(device::routes())
+        .merge(device_key::routes())
         .merge(device_versions::routes())
         .merge(claim::routes())
         .merge(catalogue::routes())
@@ -116,6 +118,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)
+        .merge(openapi::docs::routes())
         .merge(crate::web::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)

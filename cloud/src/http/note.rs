@@ -4,13 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::account::avatar;
 use super::error::{ApiError, ApiResult};
 use super::json::one_or_many;
-use super::json::Json;
+use super::json::{Count, Json, Reply, Written};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::target::{self, Target};
@@ -28,24 +29,54 @@ pub fn routes() -> Router<AppState> {
 
 const TYPES: &[&str] = &["ui", "si", "sc", "fi"];
 
-pub fn view(n: &Note) -> Value {
+/// The note object.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Note)]
+pub struct NoteView {
+    pub id: i64,
+    /// The slug the note is on.
+    pub target: String,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub note: String,
+    /// `ui`, `si`, `sc` or `fi`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who wrote it; null when the account is gone.
+    pub user_info: Option<NoteAuthor>,
+    /// Always null.
+    pub attachment: Option<Value>,
+}
+
+/// Who wrote a note.
+#[derive(Serialize, ToSchema)]
+pub struct NoteAuthor {
+    /// `@username`.
+    pub username: String,
+    pub slug: String,
+    pub tiny_avatar: String,
+}
+
+pub fn view(n: &Note) -> NoteView {
     let user_info = match (&n.username, &n.user_slug) {
-        (Some(name), Some(slug)) => json!({
-            "username": format!("@{name}"),
-            "slug": slug,
-            "tiny_avatar": avatar(n.user_email.as_deref().unwrap_or(""), &["tiny"])["tiny"],
+        (Some(name), Some(slug)) => Some(NoteAuthor {
+            username: format!("@{name}"),
+            slug: slug.clone(),
+            tiny_avatar: avatar(n.user_email.as_deref().unwrap_or(""), &["tiny"])
+                .remove("tiny")
+                .unwrap_or_default(),
         }),
-        _ => Value::Null,
+        _ => None,
     };
-    json!({
-        "id": n.id,
-        "target": n.target,
-        "timestamp": time::format(n.timestamp),
-        "note": n.note,
-        "type": n.kind,
-        "user_info": user_info,
-        "attachment": Value::Null,
-    })
+    NoteView {
+        id: n.id,
+        target: n.target.clone(),
+        timestamp: time::format(n.timestamp),
+        note: n.note.clone(),
+        kind: n.kind.clone(),
+        user_info,
+        attachment: None,
+    }
 }
 
 /// The required `?target=` of note, location and similar lists, with `perm` checked.
@@ -84,7 +115,7 @@ async fn list(
     let q = time_query(&params)?;
     let (count, rows) =
         annotations::notes(&state.db.meta, &t.canonical, &q, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<NoteView> = rows.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -92,22 +123,25 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<NoteView>> {
     let id = id.trim().parse::<i64>().map_err(|_| ApiError::NotFound)?;
     let n = annotations::note(&state.db.meta, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let slug = target::parse(&n.target).ok_or(ApiError::NotFound)?;
     target::require(&state, &caller, slug, perm::READ_NOTES).await?;
-    Ok(axum::Json(view(&n)))
+    Ok(Reply(view(&n)))
 }
 
-#[derive(Debug, Deserialize)]
-struct PostedNote {
+/// A note to write.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostedNote {
+    /// The slug to note on.
     target: String,
     note: String,
     #[serde(default)]
     timestamp: Option<String>,
+    /// `ui` (the default), `si`, `sc` or `fi`.
     #[serde(default, rename = "type")]
     kind: Option<String>,
 }
@@ -116,7 +150,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Written<NoteView>>)> {
     let (many, posted) = one_or_many::<PostedNote>(body)?;
     let mut new = Vec::with_capacity(posted.len());
     for n in posted {
@@ -151,9 +185,9 @@ pub(crate) async fn create(
             let n = annotations::note(&state.db.meta, *id)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            view(&n)
+            Written::One(view(&n))
         }
-        _ => json!({"count": ids.len()}),
+        _ => Written::Many(Count { count: ids.len() }),
     };
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    Ok((StatusCode::CREATED, Reply(body)))
 }

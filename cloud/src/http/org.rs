@@ -5,16 +5,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use super::account::avatar;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::account::{avatar, Avatar};
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::members;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
-use super::project;
+use super::project::{self, ProjectView};
 use crate::auth::perms::{self, perm};
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -39,39 +42,96 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The org object.
-pub fn view(org: &Org) -> Value {
-    json!({
-        "id": org.id,
-        "name": org.name,
-        "slug": org.slug,
-        "ot": org.ot,
-        "about": org.about,
-        "created_on": format(org.created_on),
-        "created_by": org.created_by,
-        "avatar": avatar(&org.slug, &["tiny", "thumbnail"]),
-        "domain_names": [],
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = Org)]
+pub struct OrgView {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub ot: Option<String>,
+    pub about: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    /// The creator's account slug.
+    pub created_by: String,
+    /// Image links by size: `tiny`, `thumbnail`.
+    pub avatar: Avatar,
+    /// Always empty.
+    pub domain_names: Vec<String>,
+}
+
+pub fn view(org: &Org) -> OrgView {
+    OrgView {
+        id: org.id.clone(),
+        name: org.name.clone(),
+        slug: org.slug.clone(),
+        ot: org.ot.clone(),
+        about: org.about.clone(),
+        created_on: format(org.created_on),
+        created_by: org.created_by.clone(),
+        avatar: avatar(&org.slug, &["tiny", "thumbnail"]),
+        domain_names: Vec::new(),
+    }
 }
 
 /// The membership object.
-pub fn membership_view(m: &Membership, user: &User) -> Value {
-    json!({
-        "user": user.slug,
-        "user_details": {
-            "email": user.email,
-            "username": user.username,
-            "slug": user.slug,
-            "name": user.name,
-            "tagline": user.tagline,
-            "avatar": avatar(&user.email, &["tiny", "thumbnail"]),
+#[derive(Serialize, ToSchema)]
+#[schema(as = Membership)]
+pub struct MembershipView {
+    /// The member's account slug.
+    pub user: String,
+    pub user_details: MemberDetails,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub is_active: bool,
+    pub is_org_admin: bool,
+    /// Each permission of the role, by name.
+    pub permissions: BTreeMap<String, bool>,
+    /// The role code: `a0` (owner), `a1`, `m1`, `r1`, `d1`.
+    pub role: String,
+    pub role_name: &'static str,
+}
+
+/// Who a member is.
+#[derive(Serialize, ToSchema)]
+pub struct MemberDetails {
+    pub email: String,
+    pub username: String,
+    pub slug: String,
+    pub name: String,
+    pub tagline: String,
+    pub avatar: Avatar,
+}
+
+pub fn membership_view(m: &Membership, user: &User) -> MembershipView {
+    MembershipView {
+        user: user.slug.clone(),
+        user_details: MemberDetails {
+            email: user.email.clone(),
+            username: user.username.clone(),
+            slug: user.slug.clone(),
+            name: user.name.clone(),
+            tagline: user.tagline.clone(),
+            avatar: avatar(&user.email, &["tiny", "thumbnail"]),
         },
-        "created_on": format(m.created_on),
-        "is_active": m.is_active,
-        "is_org_admin": m.is_org_admin,
-        "permissions": m.permissions,
-        "role": m.role,
-        "role_name": perms::role_name(&m.role).unwrap_or(""),
-    })
+        created_on: format(m.created_on),
+        is_active: m.is_active,
+        is_org_admin: m.is_org_admin,
+        permissions: m.permissions.clone(),
+        role: m.role.clone(),
+        role_name: perms::role_name(&m.role).unwrap_or(""),
+    }
+}
+
+/// The org with its counts and the caller's membership.
+#[derive(Serialize, ToSchema)]
+pub struct OrgExtra {
+    #[serde(flatten)]
+    pub org: OrgView,
+    /// `projects`, `members`, … by name.
+    pub counts: BTreeMap<String, i64>,
+    /// Null for staff who are not members.
+    pub current_member: Option<MembershipView>,
 }
 
 /// The org a body's `org` field names; a 400 on that field when there is none. Callers
@@ -110,7 +170,7 @@ async fn list(
         w.size,
     )
     .await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<OrgView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -118,12 +178,12 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&visible(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<OrgView>> {
+    Ok(Reply(view(&visible(&state, &caller, &slug).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewOrg {
+#[derive(Deserialize, ToSchema)]
+pub struct NewOrg {
     name: String,
     #[serde(default)]
     about: String,
@@ -135,7 +195,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewOrg>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<OrgView>)> {
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::field("name", "This field may not be blank."));
@@ -158,11 +218,11 @@ async fn create(
         Err(e) => return Err(e.into()),
     };
     let org = orgs::by_id(pool, &id).await?.ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(view(&org))))
+    Ok((StatusCode::CREATED, Reply(view(&org))))
 }
 
-#[derive(Deserialize)]
-struct OrgUpdate {
+#[derive(Deserialize, ToSchema)]
+pub struct OrgUpdate {
     name: Option<String>,
     about: Option<String>,
 }
@@ -173,10 +233,10 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<OrgUpdate>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<OrgView>> {
     let org = visible(&state, &caller, &slug).await?;
     let fresh = change(&state, &caller, &org, body.name, body.about).await?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
 /// Whether the caller may change the org's name and about.
@@ -242,7 +302,7 @@ async fn org_projects(
     };
     let (count, found) =
         projects::list(&state.db.meta, &Scope::All, &filter, w.offset, w.size).await?;
-    let results: Vec<Value> = found.iter().map(project::view).collect();
+    let results: Vec<ProjectView> = found.iter().map(project::view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -250,15 +310,19 @@ async fn extra(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<OrgExtra>> {
     let org = visible(&state, &caller, &slug).await?;
     let counts = orgs::counts(&state.db.meta, &org.id).await?;
-    let mut body = view(&org);
-    body["counts"] = json!(counts);
-    body["current_member"] = caller
-        .membership(&org.id)
-        .map_or(Value::Null, |m| membership_view(m, &caller.user));
-    Ok(axum::Json(body))
+    Ok(Reply(OrgExtra {
+        current_member: caller
+            .membership(&org.id)
+            .map(|m| membership_view(m, &caller.user)),
+        counts: counts
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+        org: view(&org),
+    }))
 }
 
 async fn members(
@@ -281,7 +345,7 @@ async fn members(
         w.size,
     )
     .await?;
-    let results: Vec<Value> = found.iter().map(|(m, u)| membership_view(m, u)).collect();
+    let results: Vec<MembershipView> = found.iter().map(|(m, u)| membership_view(m, u)).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -289,15 +353,17 @@ async fn membership(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<MembershipView>> {
     let org = visible(&state, &caller, &slug).await?;
     let m = caller.membership(&org.id).ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(membership_view(m, &caller.user)))
+    Ok(Reply(membership_view(m, &caller.user)))
 }
 
-#[derive(Deserialize)]
-struct Registration {
+#[derive(Deserialize, ToSchema)]
+pub struct Registration {
+    /// The account's slug.
     user: String,
+    /// `a1`, `m1`, `r1` or `d1`.
     role: String,
 }
 
@@ -306,9 +372,9 @@ async fn register(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Registration>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<MembershipView>)> {
     let org = visible(&state, &caller, &slug).await?;
     let who = members::Who::Slug(&body.user);
     let (m, user) = members::register(&state, &caller, &org, who, &body.role).await?;
-    Ok((StatusCode::CREATED, axum::Json(membership_view(&m, &user))))
+    Ok((StatusCode::CREATED, Reply(membership_view(&m, &user))))
 }

@@ -12,12 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
 use sync_protocol::ids::{DeviceId, DeviceRef};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::ota_request::can_read;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
@@ -38,23 +38,44 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub fn view(a: &Action) -> Value {
-    json!({
-        "id": a.id,
-        "deployment": a.deployment_id,
-        "device": a.device_slug,
-        "created_on": time::format(a.created_on),
-        "last_attempt_on": a.last_attempt_on.map(time::format),
-        "attempt_successful": a.attempt_successful,
-        "device_confirmation": a.device_confirmation,
-        "log": a.log,
-    })
+/// A deployment action: one device's attempt at a deployment.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeploymentAction)]
+pub struct ActionView {
+    pub id: i64,
+    /// The deployment request's id.
+    pub deployment: i64,
+    /// The device's slug.
+    pub device: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub last_attempt_on: Option<String>,
+    pub attempt_successful: bool,
+    /// The device later reported the script's version.
+    pub device_confirmation: bool,
+    pub log: Option<String>,
+}
+
+pub fn view(a: &Action) -> ActionView {
+    ActionView {
+        id: a.id,
+        deployment: a.deployment_id,
+        device: a.device_slug.clone(),
+        created_on: time::format(a.created_on),
+        last_attempt_on: a.last_attempt_on.map(time::format),
+        attempt_successful: a.attempt_successful,
+        device_confirmation: a.device_confirmation,
+        log: a.log.clone(),
+    }
 }
 
 /// The body of a new action, from a user or a gateway.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewDeploymentAction)]
 pub struct NewBody {
+    /// The deployment request's id.
     pub deployment: i64,
+    /// The device's slug.
     pub device: String,
     pub attempt_successful: bool,
     pub last_attempt_on: Option<String>,
@@ -126,13 +147,13 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ActionView>)> {
     let (deployment, device) = resolve(&state, &body).await?;
     if !can_read(&caller, &deployment) || !super::device::can_access(&caller, &device) {
         return Err(ApiError::no_permission());
     }
     let action = record(&state, &deployment, &device, &body).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&action))))
+    Ok((StatusCode::CREATED, Reply(view(&action))))
 }
 
 async fn list(
@@ -140,12 +161,12 @@ async fn list(
     caller: Caller,
     page: PageRequest,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<serde_json::Value>> {
     let w = page.window(PageClass::Standard)?;
     let device = params.get("device");
     let request = params.get("request").or(params.get("deployment"));
     if !caller.is_staff() && device.is_none() && request.is_none() {
-        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+        return Ok(axum::Json(page.envelope(w, 0, Vec::<ActionView>::new())?));
     }
     // A filter that cannot be read matches nothing; a device token sees its device only.
     let device_id = device.map(|d| {
@@ -166,7 +187,7 @@ async fn list(
     };
     let (count, found) =
         deployment_actions::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<ActionView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -195,8 +216,8 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&load(&state, &caller, &id).await?)))
+) -> ApiResult<Reply<ActionView>> {
+    Ok(Reply(view(&load(&state, &caller, &id).await?)))
 }
 
 /// Absent stays `None`; `null` is `Some(None)`.
@@ -206,13 +227,17 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
-struct ActionChanges {
+/// What staff may change of an action; `null` clears the time or the log.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DeploymentActionChanges)]
+pub struct ActionChanges {
     attempt_successful: Option<bool>,
     device_confirmation: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     last_attempt_on: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     log: Option<Option<String>>,
 }
 
@@ -229,7 +254,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<ActionChanges>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<ActionView>> {
     staff_only(&caller)?;
     let action = load(&state, &caller, &id).await?;
     let last_attempt_on = match body.last_attempt_on {
@@ -256,7 +281,7 @@ async fn update(
     let fresh = deployment_actions::by_id(&state.db.meta, action.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
 async fn remove(

@@ -16,12 +16,15 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sync_protocol::ids::{DeviceId, DeviceRef};
 use sync_protocol::ota::Criteria;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::ota_request::{self, evaluated};
+use super::json::Reply;
+use super::ota_request::{self, evaluated, RequestView};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::Caller;
@@ -40,34 +43,86 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A device version record (spec 3.12).
-pub fn version_view(v: &VersionRecord) -> Value {
-    json!({
-        "device": v.device_slug,
-        "type": v.record.kind,
-        "tag": v.record.version.tag,
-        "version": v.record.version_text(),
-        "streamer_local_id": v.record.streamer_local_id,
-        "updated_ts": time::format(v.record.updated_ts),
-        "created_on": time::format(v.created_on),
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeviceVersionRecord)]
+pub struct VersionRecordView {
+    /// The device's slug.
+    pub device: String,
+    /// `os` or `app`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub tag: u32,
+    /// `vM.m`.
+    pub version: String,
+    pub streamer_local_id: i64,
+    #[schema(format = DateTime)]
+    pub updated_ts: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
 }
 
-fn device_entry(c: &Candidate) -> Value {
-    json!({
-        "id": c.device_id,
-        "slug": c.slug,
-        "sg": c.sg,
-        "template": c.template,
-        "versions": c.versions.iter().map(version_view).collect::<Vec<_>>(),
-        "wave": c.wave,
-    })
+pub fn version_view(v: &VersionRecord) -> VersionRecordView {
+    VersionRecordView {
+        device: v.device_slug.clone(),
+        kind: v.record.kind.clone(),
+        tag: v.record.version.tag,
+        version: v.record.version_text(),
+        streamer_local_id: v.record.streamer_local_id,
+        updated_ts: time::format(v.record.updated_ts),
+        created_on: time::format(v.created_on),
+    }
+}
+
+/// A device a deployment request reaches.
+#[derive(Serialize, ToSchema)]
+pub struct TargetDevice {
+    pub id: i64,
+    pub slug: String,
+    pub sg: Option<String>,
+    pub template: Option<String>,
+    pub versions: Vec<VersionRecordView>,
+    /// The rollout wave it is in, once released with a rollout.
+    pub wave: Option<i64>,
+}
+
+fn device_entry(c: &Candidate) -> TargetDevice {
+    TargetDevice {
+        id: c.device_id,
+        slug: c.slug.clone(),
+        sg: c.sg.clone(),
+        template: c.template.clone(),
+        versions: c.versions.iter().map(version_view).collect(),
+        wave: c.wave,
+    }
+}
+
+/// What an agent needs to update a device.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceOta {
+    pub slug: String,
+    pub template: Option<String>,
+    pub sg: Option<String>,
+    /// The open deployments it may take now.
+    pub deployments: Vec<RequestView>,
+    pub actions: Vec<DeviceAction>,
+    pub versions: Vec<VersionRecordView>,
+}
+
+/// One of the device's deployment actions, in short.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceAction {
+    pub id: i64,
+    pub deployment: i64,
+    pub last_attempt_on: Option<String>,
+    pub attempt_successful: bool,
+    pub device_confirmation: bool,
 }
 
 async fn device_view(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<DeviceOta>> {
     let id = DeviceId::parse_full_form(&slug).map_err(|_| ApiError::NotFound)?;
     let id = i64::try_from(id.get()).map_err(|_| ApiError::NotFound)?;
     let device = devices::by_id(&state.db.meta, id)
@@ -98,33 +153,31 @@ async fn device_view(
             offered.push(ota_request::view(&e));
         }
     }
-    let actions: Vec<Value> = deployment_actions::of_device(&state.db.meta, id)
+    let actions: Vec<DeviceAction> = deployment_actions::of_device(&state.db.meta, id)
         .await?
         .iter()
-        .map(|a| {
-            json!({
-                "id": a.id,
-                "deployment": a.deployment_id,
-                "last_attempt_on": a.last_attempt_on.map(time::format),
-                "attempt_successful": a.attempt_successful,
-                "device_confirmation": a.device_confirmation,
-            })
+        .map(|a| DeviceAction {
+            id: a.id,
+            deployment: a.deployment_id,
+            last_attempt_on: a.last_attempt_on.map(time::format),
+            attempt_successful: a.attempt_successful,
+            device_confirmation: a.device_confirmation,
         })
         .collect();
     let mut conn = state.db.meta.acquire().await?;
-    let versions: Vec<Value> = version_records::latest_of(&mut conn, &[id])
+    let versions: Vec<VersionRecordView> = version_records::latest_of(&mut conn, &[id])
         .await?
         .iter()
         .map(version_view)
         .collect();
-    Ok(axum::Json(json!({
-        "slug": device.slug,
-        "template": device.template,
-        "sg": device.sg,
-        "deployments": offered,
-        "actions": actions,
-        "versions": versions,
-    })))
+    Ok(Reply(DeviceOta {
+        slug: device.slug,
+        template: device.template,
+        sg: device.sg,
+        deployments: offered,
+        actions,
+        versions,
+    }))
 }
 
 async fn versions(
@@ -149,12 +202,16 @@ async fn versions(
             .and_then(|d| i64::try_from(d.get()).ok())
             .unwrap_or(-1);
         if filter.device_id.is_some_and(|only| only != wanted) {
-            return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+            return Ok(axum::Json(page.envelope(
+                w,
+                0,
+                Vec::<VersionRecordView>::new(),
+            )?));
         }
         filter.device_id = Some(wanted);
     }
     let (count, found) = version_records::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(version_view).collect();
+    let results: Vec<VersionRecordView> = found.iter().map(version_view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -173,7 +230,7 @@ async fn request_devices(
     let mut conn = state.db.meta.acquire().await?;
     if d.state != DeploymentState::Draft {
         let (count, found) = deployment_targets::page(&mut conn, d.id, (w.offset, w.size)).await?;
-        let results: Vec<Value> = found.iter().map(device_entry).collect();
+        let results: Vec<TargetDevice> = found.iter().map(device_entry).collect();
         return Ok(axum::Json(page.envelope(w, count, results)?));
     }
     let criteria = Criteria::parse(&d.criteria).ok();
@@ -189,7 +246,7 @@ async fn request_devices(
     let count = i64::try_from(matching.len()).unwrap_or(i64::MAX);
     let skip = usize::try_from(w.offset).unwrap_or(usize::MAX);
     let take = usize::try_from(w.size).unwrap_or(0);
-    let results: Vec<Value> = matching
+    let results: Vec<TargetDevice> = matching
         .iter()
         .skip(skip)
         .take(take)

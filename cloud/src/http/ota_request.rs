@@ -18,13 +18,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use sync_protocol::ids::{FleetSlug, ScriptSlug};
 use sync_protocol::ota::Criterion;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
@@ -47,28 +48,61 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The request object.
-pub fn view(e: &Evaluated) -> Value {
+/// The deployment request object.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeploymentRequest)]
+pub struct RequestView {
+    pub id: i64,
+    /// The script's slug.
+    pub script: String,
+    /// Criteria a device must meet, such as `os_tag:eq:1024`.
+    pub selection_criteria: Vec<String>,
+    /// The org's slug.
+    pub org: String,
+    /// The fleet's slug; none for the whole org.
+    pub fleet: Option<String>,
+    pub released_on: Option<String>,
+    pub completed_on: Option<String>,
+    /// `draft`, `scheduled`, `running`, `halted`, `completed`, …
+    pub state: &'static str,
+    pub state_reason: String,
+    /// The rollout plan: waves and their limits.
+    #[schema(value_type = Option<Object>)]
+    pub rollout: Option<Plan>,
+    pub current_wave: i64,
+    pub progress: Progress,
+}
+
+/// How far a deployment got, in devices.
+#[derive(Serialize, ToSchema)]
+pub struct Progress {
+    pub targeted: u64,
+    pub confirmed: u64,
+    pub failed: u64,
+    pub waiting: u64,
+}
+
+pub fn view(e: &Evaluated) -> RequestView {
     let d = &e.deployment;
-    json!({
-        "id": d.id,
-        "script": d.script_slug,
-        "selection_criteria": d.criteria,
-        "org": d.org_slug,
-        "fleet": d.fleet_slug,
-        "released_on": d.released_on.map(time::format_seconds),
-        "completed_on": d.completed_on.map(time::format_seconds),
-        "state": d.state.as_str(),
-        "state_reason": d.state_reason,
-        "rollout": d.rollout,
-        "current_wave": d.current_wave,
-        "progress": {
-            "targeted": e.tally.targeted(),
-            "confirmed": e.tally.confirmed(),
-            "failed": e.tally.failed(),
-            "waiting": e.tally.waiting(),
+    RequestView {
+        id: d.id,
+        script: d.script_slug.clone(),
+        selection_criteria: d.criteria.clone(),
+        org: d.org_slug.clone(),
+        fleet: d.fleet_slug.clone(),
+        released_on: d.released_on.map(time::format_seconds),
+        completed_on: d.completed_on.map(time::format_seconds),
+        state: d.state.as_str(),
+        state_reason: d.state_reason.clone(),
+        rollout: d.rollout.clone(),
+        current_wave: d.current_wave,
+        progress: Progress {
+            targeted: e.tally.targeted(),
+            confirmed: e.tally.confirmed(),
+            failed: e.tally.failed(),
+            waiting: e.tally.waiting(),
         },
-    })
+    }
 }
 
 /// Whether the caller may read the request: staff, a member of its org, or anyone for a
@@ -102,11 +136,11 @@ pub async fn load_for_change(state: &AppState, caller: &Caller, id: &str) -> Api
 }
 
 /// The request object of the deployment `id` as it is now, after a change.
-pub async fn answer(state: &AppState, id: i64) -> ApiResult<axum::Json<Value>> {
+pub async fn answer(state: &AppState, id: i64) -> ApiResult<Reply<RequestView>> {
     let d = deployments::by_id(&state.db.meta, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&evaluated(state, d).await?)))
+    Ok(Reply(view(&evaluated(state, d).await?)))
 }
 
 /// The request as of now: evaluated, so time-outs have taken effect.
@@ -208,7 +242,11 @@ async fn list(
         },
     });
     if !caller.is_staff() && fleets.is_none() && org_slugs.is_none() && scope.is_none() {
-        return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
+        return Ok(axum::Json(page.envelope(
+            w,
+            0,
+            Vec::<RequestView>::new(),
+        )?));
     }
     let filter = Filter {
         visible: visible_orgs(&caller),
@@ -230,19 +268,26 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d = load(&state, &caller, &id).await?;
-    Ok(axum::Json(view(&evaluated(&state, d).await?)))
+    Ok(Reply(view(&evaluated(&state, d).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct NewRequest {
+    /// The script's slug.
     script: String,
+    /// The org's slug.
     org: String,
+    /// A fleet of the org (g--…); none for every device the org may update.
     fleet: Option<String>,
+    /// Criteria a device must meet, such as `os_tag:eq:1024`.
     #[serde(default)]
     selection_criteria: Vec<String>,
+    /// Release at once, or at this time.
     released_on: Option<String>,
+    /// The rollout plan: waves and their limits.
+    #[schema(value_type = Option<Object>)]
     rollout: Option<Value>,
 }
 
@@ -250,7 +295,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<RequestView>)> {
     let org = super::org::named_in_body(&state, &body.org).await?;
     if !caller.can(&org.id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
@@ -313,7 +358,7 @@ async fn create(
         },
     };
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&result))))
+    Ok((StatusCode::CREATED, Reply(view(&result))))
 }
 
 /// Absent stays `None`; `null` is `Some(None)`.
@@ -323,12 +368,16 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
-struct Changes {
+/// Criteria and fleet change only on drafts; `null` clears the fleet or the release time.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DeploymentRequestChanges)]
+pub struct Changes {
     selection_criteria: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     fleet: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     released_on: Option<Option<String>>,
 }
 
@@ -337,7 +386,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<Changes>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let d = load_for_change(&state, &caller, &id).await?;
     let draft = d.state == DeploymentState::Draft;
     let frozen = |field: &str| {

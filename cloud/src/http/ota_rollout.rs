@@ -17,11 +17,13 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
-use super::ota_request::{evaluated, load_for_change, released_on, script_not_releasable, view};
+use super::json::{Json, Reply};
+use super::ota_request::{
+    evaluated, load_for_change, released_on, script_not_releasable, view, RequestView,
+};
 use crate::auth::Caller;
 use crate::ota::advance::{self, Evaluated, Released};
 use crate::ota::State as DeploymentState;
@@ -48,8 +50,10 @@ fn changed_meanwhile() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
-struct Release {
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DeploymentRelease)]
+pub struct Release {
+    /// Release at once, or at this time.
     released_on: Option<String>,
 }
 
@@ -58,9 +62,9 @@ async fn release(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<Release>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let e = release_draft(&state, &caller, &id, body.released_on.as_deref()).await?;
-    Ok(axum::Json(view(&e)))
+    Ok(Reply(view(&e)))
 }
 
 /// Releases a draft (now, or at `released_on`): its targets are frozen. Shared by the API
@@ -100,9 +104,9 @@ async fn complete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let e = complete_by_hand(&state, &caller, &id).await?;
-    Ok(axum::Json(view(&e)))
+    Ok(Reply(view(&e)))
 }
 
 /// Completes a deployment by hand, whatever its devices say.
@@ -124,8 +128,9 @@ pub(crate) async fn complete_by_hand(
     as_now(state, d.id).await
 }
 
-#[derive(Deserialize)]
-struct Halt {
+#[derive(Deserialize, ToSchema)]
+pub struct Halt {
+    /// Why: kept as the request's `state_reason`.
     reason: Option<String>,
 }
 
@@ -134,9 +139,9 @@ async fn halt(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<Halt>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let e = halt_by_hand(&state, &caller, &id, body.reason.as_deref()).await?;
-    Ok(axum::Json(view(&e)))
+    Ok(Reply(view(&e)))
 }
 
 /// Halts a running deployment, with the caller's reason if given.
@@ -169,9 +174,9 @@ async fn resume(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<RequestView>> {
     let e = resume_halted(&state, &caller, &id).await?;
-    Ok(axum::Json(view(&e)))
+    Ok(Reply(view(&e)))
 }
 
 /// Resumes a halted deployment.

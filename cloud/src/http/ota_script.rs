@@ -17,13 +17,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::ids::ScriptSlug;
 use sync_protocol::ota::release::canonical_version;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::{ota_script_file, ota_script_release};
@@ -53,7 +54,40 @@ pub fn routes() -> Router<AppState> {
 /// `signed` says the stored release signature was made for this file and this target;
 /// `signature` is the id of the key that made it. Whether that key is still trusted is
 /// decided when the script is released (and by gateways when they run it).
-pub fn view(s: &DeviceScript) -> Value {
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeviceScript)]
+pub struct ScriptView {
+    pub slug: String,
+    /// The number in the slug.
+    pub gid: i64,
+    pub name: String,
+    /// The org's slug.
+    pub org: String,
+    /// `vX.Y.Z`.
+    pub version: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub released: bool,
+    /// The release date.
+    #[schema(format = Date)]
+    pub released_on: Option<String>,
+    /// The uploaded `.trub` file.
+    pub file: Option<ScriptFileView>,
+    /// The stored release signature was made for this file and this target.
+    pub signed: bool,
+    /// The id of the key that made the signature.
+    pub signature: Option<String>,
+}
+
+/// A script's uploaded file.
+#[derive(Serialize, ToSchema)]
+pub struct ScriptFileView {
+    pub name: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+pub fn view(s: &DeviceScript) -> ScriptView {
     let signature = s.signature();
     let signed = match (&signature, &s.file, s.target()) {
         (Some(sig), Some(file), Ok(target)) => {
@@ -61,19 +95,25 @@ pub fn view(s: &DeviceScript) -> Value {
         }
         _ => false,
     };
-    json!({
-        "slug": s.slug,
-        "gid": s.id,
-        "name": s.name,
-        "org": s.org_slug,
-        "version": s.version(),
-        "created_on": format(s.created_on),
-        "released": s.released,
-        "released_on": s.released_on.map(|t| to_datetime(t).format("%Y-%m-%d").to_string()),
-        "file": s.file.as_ref().map(|f| json!({"name": f.name, "size": f.size, "sha256": f.sha256})),
-        "signed": signed,
-        "signature": signature.map(|sig| sig.key.key_id()),
-    })
+    ScriptView {
+        slug: s.slug.clone(),
+        gid: s.id,
+        name: s.name.clone(),
+        org: s.org_slug.clone(),
+        version: s.version(),
+        created_on: format(s.created_on),
+        released: s.released,
+        released_on: s
+            .released_on
+            .map(|t| to_datetime(t).format("%Y-%m-%d").to_string()),
+        file: s.file.as_ref().map(|f| ScriptFileView {
+            name: f.name.clone(),
+            size: f.size,
+            sha256: f.sha256.clone(),
+        }),
+        signed,
+        signature: signature.map(|sig| sig.key.key_id()),
+    }
 }
 
 /// Whether the caller may read the script (not its file: see `ota_script_file`).
@@ -133,7 +173,7 @@ async fn list(
         version: params.get("version").map(version_prefix).transpose()?,
     };
     let (count, found) = ota_scripts::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<ScriptView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -179,14 +219,17 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&load(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<ScriptView>> {
+    Ok(Reply(view(&load(&state, &caller, &slug).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewScript {
+/// A new script: its name, org and version, as `vX.Y.Z` or as numbers.
+#[derive(Deserialize, ToSchema)]
+pub struct NewScript {
     name: String,
+    /// The org's slug.
     org: String,
+    /// `vX.Y.Z` (or `X.Y.Z`, `X.Y`, `X`).
     version: Option<String>,
     major_version: Option<u32>,
     minor_version: Option<u32>,
@@ -261,7 +304,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewScript>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ScriptView>)> {
     let name = clean_name(&body.name)?;
     let (major, minor, patch) = body.version()?;
     let org = super::org::named_in_body(&state, &body.org).await?;
@@ -277,7 +320,7 @@ async fn create(
         created_by: caller.user.id,
     };
     match ota_scripts::create(&state.db.meta, &new, now_micros()).await {
-        Ok(script) => Ok((StatusCode::CREATED, axum::Json(view(&script)))),
+        Ok(script) => Ok((StatusCode::CREATED, Reply(view(&script)))),
         Err(e) if is_unique_violation(&e) => Err(duplicate(
             &org.slug,
             name,
@@ -287,9 +330,10 @@ async fn create(
     }
 }
 
-#[derive(Deserialize)]
-struct ScriptChanges {
+#[derive(Deserialize, ToSchema)]
+pub struct ScriptChanges {
     name: Option<String>,
+    /// `true` releases the script: its file and signature are checked.
     released: Option<bool>,
 }
 
@@ -298,7 +342,7 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<ScriptChanges>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<ScriptView>> {
     let mut script = load_for_change(&state, &caller, &slug).await?;
     let pool = &state.db.meta;
     if let Some(name) = &body.name {
@@ -339,7 +383,7 @@ async fn update(
         }
         _ => {}
     }
-    Ok(axum::Json(view(&script)))
+    Ok(Reply(view(&script)))
 }
 
 pub(super) async fn reload(state: &AppState, id: i64) -> ApiResult<DeviceScript> {

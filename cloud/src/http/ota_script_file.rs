@@ -25,15 +25,16 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sync_protocol::ids::ScriptSlug;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::event_upload::{read_form, Form};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::origin::Origin;
-use super::ota_script::{load, load_for_change, released_conflict, reload, view};
+use super::ota_script::{load, load_for_change, released_conflict, reload, view, ScriptView};
 use super::params::Params;
 use crate::auth::links::{LinkError, LinkSigner, DEFAULT_LIFETIME_SECS};
 use crate::auth::Caller;
@@ -123,7 +124,7 @@ async fn upload(
     caller: Caller,
     Path(slug): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ScriptView>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
     file_can_change(&script)?;
     let form = read_form(multipart.map_err(|_| no_file())?).await?;
@@ -141,12 +142,51 @@ async fn upload(
         return Err(e);
     }
     let fresh = reload(&state, script.id).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&fresh))))
+    Ok((StatusCode::CREATED, Reply(view(&fresh))))
 }
 
-#[derive(Deserialize)]
-struct UploadUrl {
+/// The form of an upload: the `.trub` file.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: `read_form` reads the fields as they come
+pub struct ScriptForm {
+    #[schema(format = Binary)]
+    file: String,
+}
+
+/// The form posted to an upload URL: the file with the fields `uploadurl` gave.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: `read_form` reads the fields as they come
+pub struct PresignedForm {
+    #[schema(format = Binary)]
+    file: String,
+    uuid: String,
+    expires: String,
+    signature: String,
+}
+
+/// The file's name, to start a two-step upload.
+#[derive(Deserialize, ToSchema)]
+pub struct UploadUrl {
     name: String,
+}
+
+/// Where to post the file, and the fields to post with it.
+#[derive(Serialize, ToSchema)]
+pub struct UploadTarget {
+    /// The `presigned` URL: no credentials needed.
+    pub url: String,
+    pub fields: UploadFields,
+    /// The upload's id, for `uploadsuccess`.
+    pub uuid: String,
+}
+
+/// The form fields that authorize a posted file.
+#[derive(Serialize, ToSchema)]
+pub struct UploadFields {
+    pub uuid: String,
+    /// Seconds since the epoch, as text.
+    pub expires: String,
+    pub signature: String,
 }
 
 async fn upload_url(
@@ -155,7 +195,7 @@ async fn upload_url(
     Origin(origin): Origin,
     Path(slug): Path<String>,
     Json(body): Json<UploadUrl>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<UploadTarget>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
     file_can_change(&script)?;
     if body.name.trim().is_empty() {
@@ -177,11 +217,15 @@ async fn upload_url(
         .sign(UPLOAD, &[&script.slug, &upload.uuid], expires);
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "url": format!("{origin}/api/v1/ota/script/{}/presigned/", script.slug),
-            "fields": {"uuid": upload.uuid, "expires": expires.to_string(), "signature": signature},
-            "uuid": upload.uuid,
-        })),
+        Reply(UploadTarget {
+            url: format!("{origin}/api/v1/ota/script/{}/presigned/", script.slug),
+            fields: UploadFields {
+                uuid: upload.uuid.clone(),
+                expires: expires.to_string(),
+                signature,
+            },
+            uuid: upload.uuid,
+        }),
     ))
 }
 
@@ -266,10 +310,41 @@ fn upload_finished() -> ApiError {
     ApiError::bad_request("This upload was already attached; ask for a new upload URL.")
 }
 
-#[derive(Deserialize)]
-struct UploadSuccess {
+/// The upload to attach: the `uuid` that `uploadurl` gave.
+#[derive(Deserialize, ToSchema)]
+pub struct UploadSuccess {
     name: String,
     uuid: String,
+}
+
+/// The file attached by a two-step upload.
+#[derive(Serialize, ToSchema)]
+pub struct UploadedFile {
+    /// The upload's id.
+    pub id: String,
+    /// The file's name.
+    pub title: String,
+    /// A signed download link.
+    pub url: Option<String>,
+    /// `script`.
+    pub file_type: &'static str,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    /// The uploader's account slug.
+    pub created_by: String,
+}
+
+/// Where to download a script's file.
+#[derive(Serialize, ToSchema)]
+pub struct FileLocation {
+    pub name: String,
+    /// A signed download link, valid without credentials for a while.
+    pub url: String,
+    /// The object-store key.
+    pub key: String,
+    pub major_version: i64,
+    pub minor_version: i64,
+    pub patch_version: i64,
 }
 
 async fn upload_success(
@@ -278,7 +353,7 @@ async fn upload_success(
     Origin(origin): Origin,
     Path(slug): Path<String>,
     Json(body): Json<UploadSuccess>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<UploadedFile>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
     let pool = &state.db.meta;
     let illegal = || ApiError::bad_request("Illegal or duplicate UUID");
@@ -316,14 +391,14 @@ async fn upload_success(
     let fresh = reload(&state, script.id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "id": upload.uuid,
-            "title": upload.file_name,
-            "url": download_url(&state.links, &origin, &fresh, now_secs()),
-            "file_type": "script",
-            "created_on": format(now),
-            "created_by": caller.user.slug,
-        })),
+        Reply(UploadedFile {
+            id: upload.uuid,
+            title: upload.file_name,
+            url: download_url(&state.links, &origin, &fresh, now_secs()),
+            file_type: "script",
+            created_on: format(now),
+            created_by: caller.user.slug.clone(),
+        }),
     ))
 }
 
@@ -334,7 +409,7 @@ async fn file(
     caller: Caller,
     Origin(origin): Origin,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<FileLocation>> {
     let script = load(&state, &caller, &slug).await?;
     if !script.released && !caller.is_staff() {
         return Err(ApiError::NotFound);
@@ -348,14 +423,14 @@ async fn file(
             format!("{} has no file yet.", script.slug),
         ));
     };
-    Ok(axum::Json(json!({
-        "name": file.name,
-        "url": url,
-        "key": file.key,
-        "major_version": script.major,
-        "minor_version": script.minor,
-        "patch_version": script.patch,
-    })))
+    Ok(Reply(FileLocation {
+        name: file.name.clone(),
+        url,
+        key: file.key.clone(),
+        major_version: script.major,
+        minor_version: script.minor,
+        patch_version: script.patch,
+    }))
 }
 
 /// The bytes, for whoever holds a valid link; no credentials.

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use sync_protocol::ota::release::ReleaseSignature;
 
 use super::error::{ApiError, ApiResult};
-use super::json::{self, Json};
-use super::ota_script::{load_for_change, reload, view};
+use super::json::{self, Json, Reply};
+use super::ota_script::{load_for_change, reload, view, ScriptView};
 use crate::auth::Caller;
 use crate::script_files::{self, FileError};
 use crate::script_release::{check_release, check_signature, Refusal};
@@ -88,7 +88,7 @@ pub(super) async fn sign(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ScriptView>)> {
     let script = load_for_change(&state, &caller, &slug).await?;
     let signature: ReleaseSignature = json::parse(body)?;
     let file = script
@@ -106,7 +106,7 @@ pub(super) async fn sign(
         return Err(changed_meanwhile(&script));
     }
     let fresh = reload(&state, script.id).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&fresh))))
+    Ok((StatusCode::CREATED, Reply(view(&fresh))))
 }
 
 /// Releases `script` (not released yet) when its file and signature pass, or says why not.

@@ -38,7 +38,7 @@ pub struct PageRequest {
 
 /// One page in the envelope, serialized straight from its typed results. Fields are in the
 /// order of the `Value` envelope (keys sorted), so both give the same bytes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub count: i64,
     pub next: Option<String>,

@@ -5,11 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
@@ -34,20 +37,56 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The project object.
-pub fn view(p: &Project) -> Value {
+#[derive(Serialize, ToSchema)]
+#[schema(as = Project)]
+pub struct ProjectView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+    /// `p--0000-0001`.
+    pub slug: String,
+    /// The slug without its `p--`.
+    pub gid: String,
+    /// The org's slug.
+    pub org: String,
+    pub about: String,
+    pub project_template: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    /// The creator's account slug.
+    pub created_by: String,
+}
+
+pub fn view(p: &Project) -> ProjectView {
     let slug = p.slug().to_string();
     let gid = slug.trim_start_matches("p--").to_string();
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "slug": slug,
-        "gid": gid,
-        "org": p.org_slug,
-        "about": p.about,
-        "project_template": p.project_template,
-        "created_on": format(p.created_on),
-        "created_by": p.created_by,
-    })
+    ProjectView {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        slug,
+        gid,
+        org: p.org_slug.clone(),
+        about: p.about.clone(),
+        project_template: p.project_template.clone(),
+        created_on: format(p.created_on),
+        created_by: p.created_by.clone(),
+    }
+}
+
+/// The project with its counts.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectExtra {
+    #[serde(flatten)]
+    pub project: ProjectView,
+    /// `active_devices`, `inactive_devices`, `variables`, … by name.
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// `{"id": …}` of a new project.
+#[derive(Serialize, ToSchema)]
+pub struct NewProjectId {
+    #[schema(format = Uuid)]
+    pub id: String,
 }
 
 /// The orgs whose projects a caller sees in lists.
@@ -87,7 +126,7 @@ async fn list(
     };
     let (count, found) =
         projects::list(&state.db.meta, &scope(&caller), &filter, w.offset, w.size).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<ProjectView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -95,13 +134,15 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&visible(&state, &caller, &id).await?)))
+) -> ApiResult<Reply<ProjectView>> {
+    Ok(Reply(view(&visible(&state, &caller, &id).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewBody {
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewProject)]
+pub struct NewBody {
     name: String,
+    /// The org's slug.
     org: String,
     #[serde(default)]
     about: String,
@@ -162,22 +203,22 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<ProjectView>)> {
     let project = insert_body(&state, &caller, body).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&project))))
+    Ok((StatusCode::CREATED, Reply(view(&project))))
 }
 
 async fn create_new(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<NewProjectId>)> {
     let project = insert_body(&state, &caller, body).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"id": project.id}))))
+    Ok((StatusCode::CREATED, Reply(NewProjectId { id: project.id })))
 }
 
-#[derive(Deserialize)]
-struct ProjectUpdate {
+#[derive(Deserialize, ToSchema)]
+pub struct ProjectUpdate {
     name: Option<String>,
     about: Option<String>,
     project_template: Option<String>,
@@ -188,11 +229,11 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<ProjectUpdate>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<ProjectView>> {
     let project = visible(&state, &caller, &id).await?;
     let changes = (body.name, body.about, body.project_template);
     let fresh = change(&state, &caller, &project, changes).await?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
 /// Whether the caller may change the project.
@@ -274,10 +315,14 @@ async fn extra(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<ProjectExtra>> {
     let project = visible(&state, &caller, &id).await?;
     let counts = projects::counts(&state.db.meta, &project.id).await?;
-    let mut body = view(&project);
-    body["counts"] = json!(counts);
-    Ok(axum::Json(body))
+    Ok(Reply(ProjectExtra {
+        counts: counts
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+        project: view(&project),
+    }))
 }

@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::ids::{DeviceId, Slug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::target::{self, Target};
@@ -38,32 +39,81 @@ pub fn routes() -> Router<AppState> {
 /// A string value is cut to this many characters.
 const MAX_STR: usize = 256;
 
-fn typed_value(p: &Property) -> Value {
+/// A property's value, as its type says: an integer, a boolean or a string.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+fn typed_value(p: &Property) -> PropertyValue {
     match p.kind.as_str() {
-        "int" => p.value.parse::<i64>().map_or(json!(p.value), |n| json!(n)),
-        "bool" => json!(matches!(p.value.as_str(), "True" | "true" | "1")),
-        _ => json!(p.value),
+        "int" => p
+            .value
+            .parse::<i64>()
+            .map_or(PropertyValue::Str(p.value.clone()), PropertyValue::Int),
+        "bool" => PropertyValue::Bool(matches!(p.value.as_str(), "True" | "true" | "1")),
+        _ => PropertyValue::Str(p.value.clone()),
     }
 }
 
-pub fn view(p: &Property) -> Value {
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "value": typed_value(p),
-        "type": p.kind,
-        "is_system": p.is_system,
-        "target": p.target,
-    })
-}
-
 /// The short form the device and project actions list.
-fn item(p: &Property) -> Value {
-    json!({"id": p.id, "name": p.name, "value": typed_value(p), "type": p.kind, "is_system": p.is_system})
+#[derive(Serialize, ToSchema)]
+pub struct PropertyItem {
+    pub id: i64,
+    pub name: String,
+    pub value: PropertyValue,
+    /// `int`, `str` or `bool`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub is_system: bool,
 }
 
-fn created(p: &Property) -> Value {
-    json!({"target": p.target, "name": p.name, "is_system": p.is_system, "value": typed_value(p)})
+/// The property object: the short form and its target.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Property)]
+pub struct PropertyView {
+    #[serde(flatten)]
+    pub item: PropertyItem,
+    /// The project, device or data block's slug.
+    pub target: String,
+}
+
+/// What a create answers.
+#[derive(Serialize, ToSchema)]
+pub struct PropertyCreated {
+    pub target: String,
+    pub name: String,
+    pub is_system: bool,
+    pub value: PropertyValue,
+}
+
+pub fn view(p: &Property) -> PropertyView {
+    PropertyView {
+        item: item(p),
+        target: p.target.clone(),
+    }
+}
+
+fn item(p: &Property) -> PropertyItem {
+    PropertyItem {
+        id: p.id,
+        name: p.name.clone(),
+        value: typed_value(p),
+        kind: p.kind.clone(),
+        is_system: p.is_system,
+    }
+}
+
+fn created(p: &Property) -> PropertyCreated {
+    PropertyCreated {
+        target: p.target.clone(),
+        name: p.name.clone(),
+        is_system: p.is_system,
+        value: typed_value(p),
+    }
 }
 
 /// A property target: only projects, devices and data blocks carry properties.
@@ -100,12 +150,14 @@ async fn list(
     let t = property_target(&state, &caller, raw, perm::READ_DEVICE_PROPERTIES).await?;
     let (count, rows) =
         annotations::properties(&state.db.meta, &t.canonical, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<PropertyView> = rows.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct PropertyBody {
+/// A property's fields; exactly one of the values, whose field gives the type.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PropertyBody {
+    /// A project, device or data block slug (`/property/` only).
     #[serde(default)]
     target: Option<String>,
     #[serde(default)]
@@ -170,7 +222,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<PropertyBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<PropertyCreated>)> {
     let raw = body
         .target
         .as_deref()
@@ -178,7 +230,7 @@ async fn create(
     let t = property_target(&state, &caller, raw, perm::MODIFY_DEVICE_PROPERTIES).await?;
     let new = body.new_property(&t.canonical)?;
     match annotations::create_property(&state.db.meta, &new, caller.user.id, now_micros()).await {
-        Ok(p) => Ok((StatusCode::CREATED, axum::Json(created(&p)))),
+        Ok(p) => Ok((StatusCode::CREATED, Reply(created(&p)))),
         Err(e) if is_unique_violation(&e) => Err(ApiError::field(
             "non_field_errors",
             "The fields target, name must make a unique set.",
@@ -202,9 +254,9 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<PropertyView>> {
     let p = fetch(&state, &caller, &id, perm::READ_DEVICE_PROPERTIES).await?;
-    Ok(axum::Json(view(&p)))
+    Ok(Reply(view(&p)))
 }
 
 async fn update(
@@ -212,7 +264,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<PropertyBody>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<PropertyView>> {
     let mut p = fetch(&state, &caller, &id, perm::MODIFY_DEVICE_PROPERTIES).await?;
     if let Some(name) = body.name.as_deref().map(str::trim) {
         if name.is_empty() {
@@ -228,7 +280,7 @@ async fn update(
         p.kind = kind.to_string();
     }
     match annotations::update_property(&state.db.meta, &p).await {
-        Ok(()) => Ok(axum::Json(view(&p))),
+        Ok(()) => Ok(Reply(view(&p))),
         Err(e) if is_unique_violation(&e) => Err(ApiError::field(
             "non_field_errors",
             "The fields target, name must make a unique set.",
@@ -262,10 +314,14 @@ async fn project_slug(state: &AppState, id: &str) -> ApiResult<Slug> {
     Ok(Slug::Project(p.slug()))
 }
 
-async fn listed(state: &AppState, caller: &Caller, slug: Slug) -> ApiResult<axum::Json<Value>> {
+async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    slug: Slug,
+) -> ApiResult<Reply<Vec<PropertyItem>>> {
     let t = target::require(state, caller, slug, perm::READ_DEVICE_PROPERTIES).await?;
     let (_, rows) = annotations::properties(&state.db.meta, &t.canonical, 0, i64::MAX).await?;
-    Ok(axum::Json(Value::Array(rows.iter().map(item).collect())))
+    Ok(Reply(rows.iter().map(item).collect()))
 }
 
 async fn set(
@@ -273,18 +329,18 @@ async fn set(
     caller: &Caller,
     slug: Slug,
     body: &PropertyBody,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<PropertyCreated>)> {
     let t = target::require(state, caller, slug, perm::MODIFY_DEVICE_PROPERTIES).await?;
     let new = body.new_property(&t.canonical)?;
     let p = annotations::set_property(&state.db.meta, &new, caller.user.id, now_micros()).await?;
-    Ok((StatusCode::CREATED, axum::Json(created(&p))))
+    Ok((StatusCode::CREATED, Reply(created(&p))))
 }
 
 async fn device_properties(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<Vec<PropertyItem>>> {
     listed(&state, &caller, device_slug(&slug)?).await
 }
 
@@ -293,7 +349,7 @@ pub(crate) async fn device_new_property(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<PropertyBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<PropertyCreated>)> {
     set(&state, &caller, device_slug(&slug)?, &body).await
 }
 
@@ -301,7 +357,7 @@ async fn project_properties(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<Vec<PropertyItem>>> {
     let slug = project_slug(&state, &id).await?;
     listed(&state, &caller, slug).await
 }
@@ -311,7 +367,7 @@ async fn project_new_property(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<PropertyBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<PropertyCreated>)> {
     let slug = project_slug(&state, &id).await?;
     set(&state, &caller, slug, &body).await
 }

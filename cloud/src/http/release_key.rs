@@ -11,12 +11,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::ota::release::ReleasePublicKey;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
@@ -35,25 +36,51 @@ pub fn routes() -> Router<AppState> {
         .route("/org/{slug}/ota", get(policy).patch(set_policy))
 }
 
-pub fn view(k: &ReleaseKey) -> Value {
-    json!({
-        "id": k.id,
-        "org": k.org_slug,
-        "key": k.key_id,
-        "label": k.label,
-        "created_on": format(k.created_on),
-        "created_by": k.created_by,
-        "revoked": k.revoked_on.is_some(),
-        "revoked_on": k.revoked_on.map(format),
-    })
+/// A release key of an org.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReleaseKey)]
+pub struct KeyView {
+    pub id: i64,
+    /// The org's slug.
+    pub org: String,
+    /// The key's id (`rk--…`).
+    pub key: String,
+    pub label: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub created_by: Option<String>,
+    pub revoked: bool,
+    pub revoked_on: Option<String>,
 }
 
-fn policy_view(org: &Org, s: &OtaSettings) -> Value {
-    json!({
-        "org": org.slug,
-        "allow_unsigned": s.allow_unsigned,
-        "updated_on": s.updated_on.map(format),
-    })
+pub fn view(k: &ReleaseKey) -> KeyView {
+    KeyView {
+        id: k.id,
+        org: k.org_slug.clone(),
+        key: k.key_id.clone(),
+        label: k.label.clone(),
+        created_on: format(k.created_on),
+        created_by: k.created_by.clone(),
+        revoked: k.revoked_on.is_some(),
+        revoked_on: k.revoked_on.map(format),
+    }
+}
+
+/// An org's OTA policy.
+#[derive(Serialize, ToSchema)]
+pub struct OtaPolicy {
+    pub org: String,
+    /// Whether scripts without a release signature may be released.
+    pub allow_unsigned: bool,
+    pub updated_on: Option<String>,
+}
+
+fn policy_view(org: &Org, s: &OtaSettings) -> OtaPolicy {
+    OtaPolicy {
+        org: org.slug.clone(),
+        allow_unsigned: s.allow_unsigned,
+        updated_on: s.updated_on.map(format),
+    }
 }
 
 /// The key an id names, when the caller belongs to its org; 404 otherwise.
@@ -94,7 +121,7 @@ async fn list(
             .map(String::from),
     };
     let (count, found) = release_keys::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<KeyView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -113,13 +140,15 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&load(&state, &caller, &id).await?)))
+) -> ApiResult<Reply<KeyView>> {
+    Ok(Reply(view(&load(&state, &caller, &id).await?)))
 }
 
-#[derive(Deserialize)]
-struct NewKey {
+#[derive(Deserialize, ToSchema)]
+pub struct NewKey {
+    /// The org's slug.
     org: String,
+    /// The public key, `rk--…`.
     key: String,
     #[serde(default)]
     label: String,
@@ -129,7 +158,7 @@ async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewKey>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<KeyView>)> {
     let key =
         ReleasePublicKey::parse(&body.key).map_err(|e| ApiError::field("key", e.to_string()))?;
     let label = body.label.trim();
@@ -153,7 +182,7 @@ async fn add(
     )
     .await
     {
-        Ok(added) => Ok((StatusCode::CREATED, axum::Json(view(&added)))),
+        Ok(added) => Ok((StatusCode::CREATED, Reply(view(&added)))),
         Err(e) if is_unique_violation(&e) => Err(ApiError::field(
             "key",
             format!(
@@ -170,9 +199,9 @@ async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<KeyView>> {
     let key = revoke_key(&state, &caller, &id).await?;
-    Ok(axum::Json(view(&key)))
+    Ok(Reply(view(&key)))
 }
 
 /// The key an id names, when the caller may also revoke it (`can_manage_ota`).
@@ -206,14 +235,14 @@ async fn policy(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<OtaPolicy>> {
     let org = load_org(&state, &caller, &slug).await?;
     let settings = release_keys::settings(&state.db.meta, &org.id).await?;
-    Ok(axum::Json(policy_view(&org, &settings)))
+    Ok(Reply(policy_view(&org, &settings)))
 }
 
-#[derive(Deserialize)]
-struct PolicyChange {
+#[derive(Deserialize, ToSchema)]
+pub struct PolicyChange {
     allow_unsigned: bool,
 }
 
@@ -222,7 +251,7 @@ async fn set_policy(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<PolicyChange>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<OtaPolicy>> {
     let org = load_org(&state, &caller, &slug).await?;
     if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
         return Err(ApiError::no_permission());
@@ -230,5 +259,5 @@ async fn set_policy(
     release_keys::set_allow_unsigned(&state.db.meta, &org.id, body.allow_unsigned, now_micros())
         .await?;
     let settings = release_keys::settings(&state.db.meta, &org.id).await?;
-    Ok(axum::Json(policy_view(&org, &settings)))
+    Ok(Reply(policy_view(&org, &settings)))
 }

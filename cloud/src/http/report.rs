@@ -6,11 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
 use sync_protocol::ids::StreamerSlug;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::pagination::{PageClass, PageRequest};
+use super::json::Reply;
+use super::pagination::{Page, PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -33,27 +38,57 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The report object, with our processing fields after the original's.
-pub fn view(r: &Report) -> Value {
-    json!({
-        "id": r.id,
-        "original_first_id": r.original_first_id,
-        "original_last_id": r.original_last_id,
-        "actual_first_id": r.actual_first_id,
-        "actual_last_id": r.actual_last_id,
-        "streamer": r.streamer_slug,
-        "sent_timestamp": format(r.sent_timestamp),
-        "device_sent_timestamp": r.device_sent_timestamp,
-        "incremental_id": r.incremental_id,
-        "time_epsilon": r.time_epsilon,
-        "created_on": format(r.created_on),
-        "created_by": r.created_by,
-        "status": r.status,
-        "reading_count": r.reading_count,
-        "new_count": r.new_count,
-        "duplicate_count": r.duplicate_count,
-        "error": r.error,
-        "processed_on": r.processed_on.map(format),
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = StreamerReport)]
+pub struct ReportView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub original_first_id: Option<i64>,
+    pub original_last_id: Option<i64>,
+    pub actual_first_id: Option<i64>,
+    pub actual_last_id: Option<i64>,
+    /// The streamer's slug.
+    pub streamer: String,
+    #[schema(format = DateTime)]
+    pub sent_timestamp: String,
+    pub device_sent_timestamp: Option<i64>,
+    pub incremental_id: Option<i64>,
+    pub time_epsilon: f64,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub created_by: Option<String>,
+    /// Processing: `pending`, `processed` or `failed`.
+    pub status: String,
+    pub reading_count: i64,
+    /// Readings new to the cloud, once processed.
+    pub new_count: Option<i64>,
+    pub duplicate_count: Option<i64>,
+    /// Why processing failed.
+    pub error: Option<String>,
+    pub processed_on: Option<String>,
+}
+
+pub fn view(r: &Report) -> ReportView {
+    ReportView {
+        id: r.id.clone(),
+        original_first_id: r.original_first_id,
+        original_last_id: r.original_last_id,
+        actual_first_id: r.actual_first_id,
+        actual_last_id: r.actual_last_id,
+        streamer: r.streamer_slug.clone(),
+        sent_timestamp: format(r.sent_timestamp),
+        device_sent_timestamp: r.device_sent_timestamp,
+        incremental_id: r.incremental_id,
+        time_epsilon: r.time_epsilon,
+        created_on: format(r.created_on),
+        created_by: r.created_by.clone(),
+        status: r.status.clone(),
+        reading_count: r.reading_count,
+        new_count: r.new_count,
+        duplicate_count: r.duplicate_count,
+        error: r.error.clone(),
+        processed_on: r.processed_on.map(format),
+    }
 }
 
 /// Whether the caller may see the reports of a streamer: those of devices it can see.
@@ -73,7 +108,7 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<ReportView>> {
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::Plain("Streamer Report ID must be a UUID".into()));
     }
@@ -83,7 +118,7 @@ async fn retrieve(
     if !visible(&state, &caller, report.streamer_id).await? {
         return Err(ApiError::NotFound);
     }
-    Ok(axum::Json(view(&report)))
+    Ok(Reply(view(&report)))
 }
 
 /// `?streamer__slug=` reports of one streamer; without it, an empty list (as for data).
@@ -101,7 +136,7 @@ async fn list(
     let count = i64::try_from(found.len()).unwrap_or(i64::MAX);
     let offset = usize::try_from(w.offset).unwrap_or(usize::MAX);
     let size = usize::try_from(w.size).unwrap_or(usize::MAX);
-    let results: Vec<Value> = found.iter().skip(offset).take(size).map(view).collect();
+    let results: Vec<ReportView> = found.iter().skip(offset).take(size).map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -133,28 +168,57 @@ async fn of_streamer(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<Vec<ReportView>>> {
     let found = reports_of(&state, &caller, &slug)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(Value::Array(found.iter().map(view).collect())))
+    Ok(Reply(found.iter().map(view).collect()))
 }
 
-fn job_view(j: &JobRecord) -> Value {
-    json!({
-        "id": j.id,
-        "kind": j.kind,
-        "key": j.key,
-        "payload": serde_json::from_str::<Value>(&j.payload).unwrap_or(Value::Null),
-        "state": j.state,
-        "attempts": j.attempts,
-        "max_attempts": j.max_attempts,
-        "run_after": format(j.run_after),
-        "lease_until": j.lease_until.map(format),
-        "last_error": j.last_error,
-        "created_on": format(j.created_on),
-        "finished_on": j.finished_on.map(format),
-    })
+/// A job of the queue.
+#[derive(Serialize, ToSchema)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub key: String,
+    /// The job's input, as JSON.
+    pub payload: Value,
+    /// `queued`, `running`, `done` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[schema(format = DateTime)]
+    pub run_after: String,
+    pub lease_until: Option<String>,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub finished_on: Option<String>,
+}
+
+fn job_view(j: &JobRecord) -> Job {
+    Job {
+        id: j.id,
+        kind: j.kind.clone(),
+        key: j.key.clone(),
+        payload: serde_json::from_str::<Value>(&j.payload).unwrap_or(Value::Null),
+        state: j.state.clone(),
+        attempts: j.attempts,
+        max_attempts: j.max_attempts,
+        run_after: format(j.run_after),
+        lease_until: j.lease_until.map(format),
+        last_error: j.last_error.clone(),
+        created_on: format(j.created_on),
+        finished_on: j.finished_on.map(format),
+    }
+}
+
+/// A page of jobs, with how many jobs are in each state.
+#[derive(Serialize, ToSchema)]
+pub struct JobPage {
+    #[serde(flatten)]
+    pub page: Page<Job>,
+    pub states: BTreeMap<String, i64>,
 }
 
 /// The job queue is for staff only.
@@ -172,33 +236,29 @@ async fn job_list(
     caller: Caller,
     page: PageRequest,
     params: Params,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<JobPage>> {
     staff_only(&caller)?;
     let w = page.window(PageClass::Standard)?;
     let (count, found) =
         jobs::list(&state.db.meta, params.get("state"), (w.offset, w.size)).await?;
-    let results: Vec<Value> = found.iter().map(job_view).collect();
-    let mut body = page.envelope(w, count, results)?;
-    let counts: serde_json::Map<String, Value> = jobs::counts(&state.db.meta)
-        .await?
-        .into_iter()
-        .map(|(s, n)| (s, json!(n)))
-        .collect();
-    body["states"] = Value::Object(counts);
-    Ok(axum::Json(body))
+    let results: Vec<Job> = found.iter().map(job_view).collect();
+    Ok(Reply(JobPage {
+        page: page.page(w, count, results)?,
+        states: jobs::counts(&state.db.meta).await?.into_iter().collect(),
+    }))
 }
 
 async fn job_retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<Job>> {
     staff_only(&caller)?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let job = jobs::by_id(&state.db.meta, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(job_view(&job)))
+    Ok(Reply(job_view(&job)))
 }
 
 /// Puts a dead job back in the queue.
@@ -206,11 +266,11 @@ async fn job_retry(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Job>)> {
     staff_only(&caller)?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let job = retry_job(&state, &caller, id).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job))))
+    Ok((StatusCode::ACCEPTED, Reply(job_view(&job))))
 }
 
 /// Puts a dead job back in the queue with fresh attempts (staff only), and wakes a worker;

@@ -198,12 +198,36 @@ pub async fn signing_key(
     Ok(stored.and_then(|hex| RootKey::from_hex(hex.trim()).ok()))
 }
 
+/// The form of a report upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // described, never built: `read_form` reads the fields as they come
+pub struct ReportForm {
+    /// The report: a `.bin` signed list report, or a `.json`/`.mp` flexible report.
+    #[schema(format = Binary)]
+    file: String,
+}
+
+/// A report stored: its id, its streamer and how many readings it carries; with the
+/// processing job, or `duplicate` when the same bytes came before.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReportStored {
+    pub count: usize,
+    /// The report's id.
+    pub report: String,
+    /// The streamer's slug.
+    pub streamer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, super::json::Reply<ReportStored>)> {
     let no_file = || ApiError::error_body(StatusCode::BAD_REQUEST, NO_FILE);
     let form = read_form(multipart.map_err(|_| no_file())?).await?;
     let (filename, bytes) = form.file.ok_or_else(no_file)?;
@@ -261,13 +285,14 @@ pub async fn upload(
         now,
     )
     .await?;
-    let mut body =
-        json!({"count": stored.count, "report": stored.report, "streamer": stored.streamer});
-    match stored.job {
-        Some(job) => body["job"] = json!(job),
-        None => body["duplicate"] = json!(true),
-    }
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    let body = ReportStored {
+        count: stored.count,
+        report: stored.report,
+        streamer: stored.streamer,
+        job: stored.job,
+        duplicate: stored.job.is_none().then_some(true),
+    };
+    Ok((StatusCode::CREATED, super::json::Reply(body)))
 }
 
 /// A decoded report whose device the sender may write to, on its way into the books.

@@ -5,12 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sync_protocol::ids::{BlockSlug, DeviceId, DeviceRef, ProjectSlug, StreamSlug, VariableSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::Json;
+use super::json::{Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use super::{device, target};
@@ -36,7 +37,44 @@ fn unit(json: Option<&str>) -> Value {
 }
 
 /// The stream object.
-pub fn view(s: &Stream) -> Value {
+#[derive(Serialize, ToSchema)]
+#[schema(as = Stream)]
+pub struct StreamView {
+    pub id: String,
+    pub project_id: Option<String>,
+    /// The project's slug.
+    pub project: Option<String>,
+    /// The device's slug; null for a virtual stream or a data block's.
+    pub device: Option<String>,
+    /// The data block's slug, for an archived stream.
+    pub block: Option<String>,
+    pub data_label: String,
+    /// The variable's slug.
+    pub variable: Option<String>,
+    pub var_type: Option<String>,
+    pub data_type: String,
+    pub var_name: String,
+    pub var_lid: i64,
+    /// A unit object, or null.
+    pub input_unit: Value,
+    pub output_unit: Value,
+    pub derived_stream: Option<String>,
+    pub raw_value_format: String,
+    /// `S` (the stream's own m/d/o) or `V` (its variable's).
+    pub mdo_type: String,
+    pub mdo_label: String,
+    pub multiplication_factor: Option<i64>,
+    pub division_factor: Option<i64>,
+    pub offset: Option<f64>,
+    /// The org's slug.
+    pub org: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub slug: String,
+    pub enabled: bool,
+}
+
+pub fn view(s: &Stream) -> StreamView {
     let parsed = s.slug.parse::<StreamSlug>().ok();
     let block = s.block.filter(|b| *b != 0);
     let device = match (s.device_id, block) {
@@ -49,32 +87,32 @@ pub fn view(s: &Stream) -> Value {
     let block_slug = parsed
         .filter(|p| p.is_block())
         .map(|p| p.device_ref().to_string());
-    json!({
-        "id": s.id,
-        "project_id": s.project_id,
-        "project": parsed.map(|p| p.project().to_string()),
-        "device": device,
-        "block": block_slug,
-        "data_label": s.data_label,
-        "variable": parsed.map(|p| p.variable().to_string()),
-        "var_type": s.var_type,
-        "data_type": s.data_type,
-        "var_name": s.var_name,
-        "var_lid": s.var_lid,
-        "input_unit": unit(s.input_unit.as_deref()),
-        "output_unit": unit(s.output_unit.as_deref()),
-        "derived_stream": s.derived_stream,
-        "raw_value_format": s.raw_value_format,
-        "mdo_type": s.mdo_type,
-        "mdo_label": s.mdo_label,
-        "multiplication_factor": s.multiplication_factor,
-        "division_factor": s.division_factor,
-        "offset": s.offset,
-        "org": s.org_slug,
-        "created_on": format(s.created_on),
-        "slug": s.slug,
-        "enabled": s.enabled,
-    })
+    StreamView {
+        id: s.id.clone(),
+        project_id: s.project_id.clone(),
+        project: parsed.map(|p| p.project().to_string()),
+        device,
+        block: block_slug,
+        data_label: s.data_label.clone(),
+        variable: parsed.map(|p| p.variable().to_string()),
+        var_type: s.var_type.clone(),
+        data_type: s.data_type.clone(),
+        var_name: s.var_name.clone(),
+        var_lid: s.var_lid,
+        input_unit: unit(s.input_unit.as_deref()),
+        output_unit: unit(s.output_unit.as_deref()),
+        derived_stream: s.derived_stream.clone(),
+        raw_value_format: s.raw_value_format.clone(),
+        mdo_type: s.mdo_type.clone(),
+        mdo_label: s.mdo_label.clone(),
+        multiplication_factor: s.multiplication_factor,
+        division_factor: s.division_factor,
+        offset: s.offset,
+        org: s.org_slug.clone(),
+        created_on: format(s.created_on),
+        slug: s.slug.clone(),
+        enabled: s.enabled,
+    }
 }
 
 /// A stream slug from a path, read leniently; `None` when it is not one.
@@ -171,7 +209,7 @@ async fn list(
     let w = page.window(PageClass::SuperLarge)?;
     let filter = filter_from(&state, &caller, &params).await?;
     let (count, rows) = streams::list(&state.db.meta, &filter, w.offset, w.size).await?;
-    let results: Vec<Value> = rows.iter().map(view).collect();
+    let results: Vec<StreamView> = rows.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -179,14 +217,16 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<StreamView>> {
     let stream = fetch(&state, &caller, &slug, perm::READ_STREAM_DATA).await?;
-    Ok(axum::Json(view(&stream)))
+    Ok(Reply(view(&stream)))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewStream {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewStream {
+    /// The variable's slug.
     variable: String,
+    /// A device of the variable's project; none for a virtual stream.
     #[serde(default)]
     device: Option<String>,
     #[serde(default)]
@@ -199,7 +239,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewStream>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<StreamView>)> {
     let pool = &state.db.meta;
     let bad_variable = || ApiError::field("variable", "Object with slug does not exist.");
     let vslug = body
@@ -273,7 +313,7 @@ async fn create(
     let stored = streams::by_slug(pool, &stream.slug)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(view(&stored))))
+    Ok((StatusCode::CREATED, Reply(view(&stored))))
 }
 
 fn bad(field: &str, msg: &str) -> ApiError {
@@ -288,6 +328,26 @@ fn opt_int(key: &str, v: &Value) -> ApiResult<Option<i64>> {
             .map(Some)
             .ok_or_else(|| bad(key, "A valid integer is required.")),
     }
+}
+
+/// The writable fields of a PATCH or PUT body; others are ignored.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // described, never built: `apply` reads the body field by field
+pub struct StreamChanges {
+    data_label: Option<String>,
+    mdo_label: Option<String>,
+    /// `S` or `V`.
+    mdo_type: Option<String>,
+    multiplication_factor: Option<i64>,
+    /// Not zero.
+    division_factor: Option<i64>,
+    offset: Option<f64>,
+    enabled: Option<bool>,
+    /// A unit object, or null.
+    input_unit: Option<Map<String, Value>>,
+    output_unit: Option<Map<String, Value>>,
+    /// A stream slug, or empty or null for none.
+    derived_stream: Option<String>,
 }
 
 /// Applies the writable fields of a PATCH or PUT body to a stream.
@@ -361,14 +421,14 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Map<String, Value>>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<StreamView>> {
     let mut stream = fetch(&state, &caller, &slug, perm::MODIFY_STREAM_IDS).await?;
     apply(&mut stream, &body)?;
     streams::update(&state.db.meta, &stream).await?;
     let stored = streams::by_slug(&state.db.meta, &stream.slug)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&stored)))
+    Ok(Reply(view(&stored)))
 }
 
 async fn remove(

@@ -7,10 +7,13 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sync_protocol::ids::{DeviceId, IdError, StreamerSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
+use super::json::Reply;
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::Caller;
@@ -29,18 +32,34 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The streamer object.
-pub fn view(s: &Streamer) -> Value {
-    json!({
-        "id": s.id,
-        "slug": s.slug,
-        "device": s.device_slug,
-        "process_engine_ver": s.process_engine_ver,
-        "index": s.index,
-        "last_id": s.last_id,
-        "last_reboot_ts": s.last_reboot_ts.map(format),
-        "is_system": s.selector == Some(SYSTEM_SELECTOR),
-        "selector": s.selector,
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = Streamer)]
+pub struct StreamerView {
+    pub id: i64,
+    pub slug: String,
+    /// The device's slug.
+    pub device: String,
+    pub process_engine_ver: i64,
+    pub index: i64,
+    /// The highest reading id the cloud acknowledged.
+    pub last_id: i64,
+    pub last_reboot_ts: Option<String>,
+    pub is_system: bool,
+    pub selector: Option<i64>,
+}
+
+pub fn view(s: &Streamer) -> StreamerView {
+    StreamerView {
+        id: s.id,
+        slug: s.slug.clone(),
+        device: s.device_slug.clone(),
+        process_engine_ver: s.process_engine_ver,
+        index: s.index,
+        last_id: s.last_id,
+        last_reboot_ts: s.last_reboot_ts.map(format),
+        is_system: s.selector == Some(SYSTEM_SELECTOR),
+        selector: s.selector,
+    }
 }
 
 /// The caller's visibility, before any filter (report lists are scoped by it too).
@@ -86,7 +105,7 @@ async fn list(
         );
     }
     let (count, found) = streamers::list(&state.db.meta, &scope, w.offset, w.size).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<StreamerView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -104,7 +123,7 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<StreamerView>> {
     let slug = slug
         .parse::<StreamerSlug>()
         .map_err(|_| ApiError::NotFound)?;
@@ -114,5 +133,5 @@ async fn retrieve(
     };
     let (_, found) = streamers::list(&state.db.meta, &scope, 0, 1).await?;
     let streamer = found.first().ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(streamer)))
+    Ok(Reply(view(streamer)))
 }

@@ -7,12 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sync_protocol::ids::{ProjectSlug, VariableSlug};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::json::{self, Json};
+use super::json::{self, Json, Reply};
 use super::pagination::{PageClass, PageRequest};
 use super::params::Params;
 use crate::auth::perms::perm;
@@ -33,30 +34,61 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The variable object.
-pub fn view(v: &Variable) -> Value {
-    json!({
-        "id": v.id,
-        "name": v.name,
-        "lid": v.lid,
-        "var_type": v.var_type,
-        "input_unit": v.input_unit,
-        "output_unit": v.output_unit,
-        "derived_variable": v.derived_variable,
-        "project": v.project_id,
-        "org": v.org_slug,
-        "about": v.about,
-        "created_on": format(v.created_on),
-        "raw_value_format": v.raw_value_format,
-        "units": v.units,
-        "multiplication_factor": v.multiplication_factor,
-        "division_factor": v.division_factor,
-        "offset": v.offset,
-        "decimal_places": v.decimal_places,
-        "mdo_label": v.mdo_label,
-        "web_only": v.web_only,
-        "app_only": v.app_only,
-        "slug": v.slug,
-    })
+#[derive(Serialize, ToSchema)]
+#[schema(as = Variable)]
+pub struct VariableView {
+    pub id: String,
+    pub name: String,
+    pub lid: i64,
+    /// The var type's slug.
+    pub var_type: Option<String>,
+    /// A unit object of the var type.
+    pub input_unit: Option<Value>,
+    pub output_unit: Option<Value>,
+    pub derived_variable: Option<String>,
+    /// The project's id.
+    pub project: Option<String>,
+    /// The org's slug.
+    pub org: Option<String>,
+    pub about: String,
+    #[schema(format = DateTime)]
+    pub created_on: String,
+    pub raw_value_format: String,
+    pub units: String,
+    pub multiplication_factor: i64,
+    pub division_factor: i64,
+    pub offset: f64,
+    pub decimal_places: i64,
+    pub mdo_label: String,
+    pub web_only: bool,
+    pub app_only: bool,
+    pub slug: String,
+}
+
+pub fn view(v: &Variable) -> VariableView {
+    VariableView {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        lid: v.lid,
+        var_type: v.var_type.clone(),
+        input_unit: v.input_unit.clone(),
+        output_unit: v.output_unit.clone(),
+        derived_variable: v.derived_variable.clone(),
+        project: v.project_id.clone(),
+        org: v.org_slug.clone(),
+        about: v.about.clone(),
+        created_on: format(v.created_on),
+        raw_value_format: v.raw_value_format.clone(),
+        units: v.units.clone(),
+        multiplication_factor: v.multiplication_factor,
+        division_factor: v.division_factor,
+        offset: v.offset,
+        decimal_places: v.decimal_places,
+        mdo_label: v.mdo_label.clone(),
+        web_only: v.web_only,
+        app_only: v.app_only,
+        slug: v.slug.clone(),
+    }
 }
 
 /// Whether the caller may read variables of an org.
@@ -122,7 +154,7 @@ async fn list(
         search: params.get("search"),
     };
     let (count, found) = variables::list(&state.db.meta, &scope, &filter, w.offset, w.size).await?;
-    let results: Vec<Value> = found.iter().map(view).collect();
+    let results: Vec<VariableView> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
 }
 
@@ -130,17 +162,19 @@ async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&visible(&state, &caller, &slug).await?)))
+) -> ApiResult<Reply<VariableView>> {
+    Ok(Reply(view(&visible(&state, &caller, &slug).await?)))
 }
 
 /// The settable fields, all optional: what a PATCH may carry and a create may add.
-#[derive(Deserialize, Default)]
-struct Settable {
+#[derive(Deserialize, Default, ToSchema)]
+pub struct Settable {
+    /// A var type's slug.
     name: Option<String>,
     about: Option<String>,
     var_type: Option<String>,
     units: Option<String>,
+    /// `<L`, `<l`, `<H`, `<h`, `<B`, `<b`, `<Q`, `<q`, `<f`, `<d` or `auto`.
     raw_value_format: Option<String>,
     multiplication_factor: Option<i64>,
     division_factor: Option<i64>,
@@ -151,12 +185,36 @@ struct Settable {
     app_only: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct Required {
+#[derive(Deserialize, ToSchema)]
+pub struct Required {
     #[allow(dead_code)]
     name: String,
+    /// The local id, 0 to 65535.
     lid: i64,
+    /// The project's id (a UUID).
     project: String,
+}
+
+/// A variable's body: what a create requires, then the settable fields and the units, which
+/// are read from the body as given.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // described, never built: the handlers read its parts from the body
+pub struct NewVariable {
+    #[serde(flatten)]
+    required: Required,
+    #[serde(flatten)]
+    changes: VariableChanges,
+}
+
+/// What a PATCH or PUT may change.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // described, never built: the handlers read its parts from the body
+pub struct VariableChanges {
+    #[serde(flatten)]
+    settable: Settable,
+    /// A unit slug of the var type, a unit object, or null.
+    input_unit: Option<Value>,
+    output_unit: Option<Value>,
 }
 
 /// The raw value formats a variable may have.
@@ -269,9 +327,9 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Map<String, Value>>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<VariableView>)> {
     let created = insert(&state, &caller, &body).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&created))))
+    Ok((StatusCode::CREATED, Reply(view(&created))))
 }
 
 /// Whether the caller may create and change variables in the org `org_id`.
@@ -362,10 +420,10 @@ async fn update(
     caller: Caller,
     Path(slug): Path<String>,
     Json(body): Json<Map<String, Value>>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Reply<VariableView>> {
     let variable = visible(&state, &caller, &slug).await?;
     let fresh = change(&state, &caller, &variable, &body).await?;
-    Ok(axum::Json(view(&fresh)))
+    Ok(Reply(view(&fresh)))
 }
 
 /// Applies an update body's settable fields to a variable the caller sees, for a caller

@@ -33,7 +33,7 @@ pub fn print(b: &Banner<'_>) {
     println!("  web      {cloud}/   (open it and sign in with the login below)");
     println!("  login    {} / {}", site.email, site.password);
     println!("  cloud    {cloud}");
-    println!("  api      {cloud}/api/v1/   (OpenAPI: {cloud}/api/v1/openapi.json)");
+    println!("  api      {cloud}/api/v1/   (reference: {cloud}/api/docs/, OpenAPI: {cloud}/api/v1/openapi.json)");
     println!("  gateway  http://{}/status", b.status);
     let kept = if b.kept {
         "kept"

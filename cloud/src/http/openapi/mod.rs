@@ -1,29 +1,41 @@
-//! The OpenAPI 3 document, served at `GET /api/v1/openapi.json`.
+//! The OpenAPI 3.1 document, served at `GET /api/v1/openapi.json` and browsable at
+//! `/api/docs/`.
 //!
-//! [`operations`] lists every operation the API serves, in groups by area. The document is built from it,
-//! and the authorization-matrix test walks the same list, so a documented operation that is
-//! not routed, or a protected one that answers without credentials, fails the tests.
+//! [`operations`] lists every operation the API serves, in groups by area, with the types its
+//! handler reads and answers. The document is built from that list alone; the
+//! authorization-matrix and bad-input tests walk the same list, and a test here compares it
+//! with the routes the handler modules register, so an operation that is documented but not
+//! routed, or routed but not documented, fails the tests.
+
+use std::collections::BTreeMap;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Required, ResponseBuilder,
-};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths};
 
 use crate::state::AppState;
 
-mod operations;
+mod build;
+pub mod docs;
+mod operation;
 mod ota_deployments;
 mod ota_scripts;
+mod people;
+mod resources;
+#[cfg(test)]
+mod routed;
+pub mod schema;
+mod streams;
 
-pub use operations::Operation;
+pub use operation::{Kind, Operation, Query, Reply};
 
 /// Every operation the API serves.
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
-    operations::OPERATIONS
+    people::OPERATIONS
         .iter()
+        .chain(resources::OPERATIONS)
+        .chain(streams::OPERATIONS)
         .chain(ota_scripts::OPERATIONS)
         .chain(ota_deployments::OPERATIONS)
 }
@@ -31,62 +43,13 @@ pub fn operations() -> impl Iterator<Item = &'static Operation> {
 /// Builds the document from [`operations`].
 pub fn document() -> OpenApi {
     let mut paths = Paths::new();
+    let mut schemas = schema::Schemas::new();
     for op in operations() {
-        let mut builder = OperationBuilder::new()
-            .tag(op.tag)
-            .summary(Some(op.summary))
-            .operation_id(Some(format!(
-                "{}_{}",
-                op.method.to_lowercase(),
-                op.path
-                    .trim_matches('/')
-                    .replace(['/', '{', '}', '.', '-'], "_")
-            )))
-            .response(
-                op.status.to_string(),
-                ResponseBuilder::new().description(op.summary).build(),
-            )
-            .response(
-                "400",
-                ResponseBuilder::new()
-                    .description("Invalid input (field errors or a message)")
-                    .build(),
-            )
-            .response(
-                "404",
-                ResponseBuilder::new()
-                    .description("{\"detail\":\"Not found.\"}")
-                    .build(),
-            );
-        if !op.public {
-            builder = builder
-                .response(
-                    "401",
-                    ResponseBuilder::new()
-                        .description("Missing or invalid credentials")
-                        .build(),
-                )
-                .response(
-                    "403",
-                    ResponseBuilder::new()
-                        .description("No permission in the object's org")
-                        .build(),
-                )
-                .securities(Some(
-                    ["jwt", "token", "a-jwt"]
-                        .map(|s| SecurityRequirement::new(s, Vec::<String>::new())),
-                ));
-        }
-        for name in path_parameters(op.path) {
-            builder = builder.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True),
-            );
-        }
-        paths.add_path_operation(op.path, vec![method(op.method)], builder.build());
+        let operation = build::operation(op, &mut schemas);
+        paths.add_path_operation(op.path, vec![build::method(op.method)], operation);
     }
+    // A type is registered once per use; by name, the last registration stands (all equal).
+    let schemas: BTreeMap<String, _> = schemas.into_iter().collect();
     let scheme = |description: &str| {
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "Authorization",
@@ -106,27 +69,14 @@ pub fn document() -> OpenApi {
         .paths(paths)
         .components(Some(
             ComponentsBuilder::new()
+                .schemas_from_iter(schemas)
+                .schema(schema::ERROR, schema::error())
                 .security_scheme("jwt", scheme("`jwt <token>` (any case): a user JWT from /auth/login/"))
                 .security_scheme("token", scheme("`token <key>`: the static 40-hex key from /auth/login/"))
                 .security_scheme("a-jwt", scheme("`a-jwt <token>`: a device token from /device/{slug}/key/?type=a-jwt"))
                 .build(),
         ))
         .build()
-}
-
-fn method(name: &str) -> HttpMethod {
-    match name {
-        "POST" => HttpMethod::Post,
-        "PUT" => HttpMethod::Put,
-        "PATCH" => HttpMethod::Patch,
-        "DELETE" => HttpMethod::Delete,
-        _ => HttpMethod::Get,
-    }
-}
-
-fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -157,6 +107,39 @@ mod tests {
                 op.method,
                 op.path
             );
+        }
+    }
+
+    #[test]
+    fn every_answer_is_described() {
+        let unset: Vec<_> = operations()
+            .filter(|op| matches!(op.reply, Reply::Unset))
+            .map(|op| format!("{} {}", op.method, op.path))
+            .collect();
+        assert!(unset.is_empty(), "answers not described: {unset:?}");
+        for op in operations().filter(|op| matches!(op.reply, Reply::Empty)) {
+            assert!(
+                op.status == 204,
+                "{} {} answers {} with no body",
+                op.method,
+                op.path,
+                op.status
+            );
+        }
+    }
+
+    #[test]
+    fn a_schema_name_means_one_schema() {
+        let mut schemas = schema::Schemas::new();
+        for op in operations() {
+            build::operation(op, &mut schemas);
+        }
+        let mut by_name = BTreeMap::new();
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(schema).unwrap();
+            if let Some(before) = by_name.insert(name.clone(), schema.clone()) {
+                assert_eq!(before, schema, "two types are both named {name}");
+            }
         }
     }
 }
