@@ -10,6 +10,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "web_browser/report.rs"]
+mod report;
 #[path = "web_browser/site.rs"]
 mod site;
 #[path = "web_browser/tools.rs"]
@@ -45,6 +47,8 @@ journeys! {
     csrf: "csrf" on Sqlite,
     stale_session: "stale_session" on Sqlite,
     harness_checks: "harness_checks" on Sqlite,
+    devices: "devices" on Sqlite,
+    devices_on_postgres: "devices" on Postgres,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).

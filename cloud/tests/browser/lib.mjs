@@ -3,7 +3,8 @@
 // audited with axe-core and photographed at desktop and phone widths.
 //
 // Run by cloud/tests/web_browser.rs, which sets:
-//   IOTILE_SITE    JSON: baseUrl, password, users, orgs, project, device, expiredSession
+//   IOTILE_SITE    JSON: baseUrl, password, users, orgs, project, device, claimable (a
+//                  device to claim, with a report file to upload), expiredSession
 //   NODE_PACKAGES  the directory whose node_modules holds the locked npm packages
 //   CHROMIUM       the browser binary
 //   SCREENSHOTS    where this run's screenshots, request log and summary go

@@ -12,13 +12,16 @@ use cloud::auth::tokens::{UserTokens, USER_TOKEN_LIFETIME_SECS};
 use serde_json::{json, Value};
 
 use crate::common::{postgres, Backend};
+use crate::report;
 
 /// Everyone's password; the journeys get it with the rest of the site.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The device the journeys find (staff registers it, the admin claims it).
+/// The devices staff register: the first is claimed into the project with a day of
+/// readings, the second is left for a journey to claim and upload a report from.
 const DEVICE_TEMPLATE: &str = "internaltestingtemplate-v0-1-0";
 const SENSOR_GRAPH: &str = "water-meter-v1-1-0";
+const CLAIMABLE: u32 = 11;
 
 /// A running server with its seeded world, stopped when dropped.
 pub struct Site {
@@ -27,7 +30,7 @@ pub struct Site {
     pub facts: Value,
     server: Child,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Site {
@@ -72,7 +75,7 @@ impl Site {
             facts: Value::Null,
             server,
             log,
-            _dir: dir,
+            dir,
         };
         site.wait_until_up().await;
         site.facts = site.seed(&cli, &people).await;
@@ -137,13 +140,15 @@ impl Site {
                 json!({"name": "Field trial", "org": acme_slug}),
             )
             .await;
-        api.send(
-            &staff,
-            "POST",
-            "device/?staff=1",
-            json!({"template": DEVICE_TEMPLATE, "sg": SENSOR_GRAPH, "id": 10}),
-        )
-        .await;
+        for id in [10, CLAIMABLE] {
+            api.send(
+                &staff,
+                "POST",
+                "device/?staff=1",
+                json!({"template": DEVICE_TEMPLATE, "sg": SENSOR_GRAPH, "id": id}),
+            )
+            .await;
+        }
         let device = "d--0000-0000-0000-000a";
         api.send(
             &admin,
@@ -183,6 +188,10 @@ impl Site {
             },
             "project": {"id": project["id"], "slug": project["slug"], "name": project["name"]},
             "device": {"slug": device, "stream": stream},
+            "claimable": {
+                "slug": format!("d--0000-0000-0000-{CLAIMABLE:04x}"),
+                "report": report::write(self.dir.path(), CLAIMABLE),
+            },
             "expiredSession": cli.expired_session(&admin),
         })
     }
