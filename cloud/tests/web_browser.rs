@@ -49,6 +49,7 @@ journeys! {
     harness_checks: "harness_checks" on Sqlite,
     devices: "devices" on Sqlite,
     devices_on_postgres: "devices" on Postgres,
+    projects: "projects" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).
