@@ -50,6 +50,7 @@ journeys! {
     devices: "devices" on Sqlite,
     devices_on_postgres: "devices" on Postgres,
     projects: "projects" on Sqlite,
+    org: "org" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).
