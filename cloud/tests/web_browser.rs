@@ -51,6 +51,7 @@ journeys! {
     devices_on_postgres: "devices" on Postgres,
     projects: "projects" on Sqlite,
     org: "org" on Sqlite,
+    staff: "staff" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).
