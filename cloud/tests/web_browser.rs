@@ -52,6 +52,7 @@ journeys! {
     projects: "projects" on Sqlite,
     org: "org" on Sqlite,
     staff: "staff" on Sqlite,
+    isolation: "isolation" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).
