@@ -6,12 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod page_client;
 
-use page_client::Browser;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use common::web::Browser;
 use common::TestApp;
 
 /// An org made over the API by `jwt`, with members added with their roles; its slug.
@@ -197,7 +196,7 @@ backends!(
 
         // A form without its token is refused before anything runs.
         let bare = owner
-            .post_bare(&path, &[("email", "newt@acme.io"), ("role", "m1")])
+            .post_without_token(&path, &[("email", "newt@acme.io"), ("role", "m1")])
             .await;
         assert_eq!(bare.status, StatusCode::FORBIDDEN);
         assert!(!roles(&app, &owner_jwt, &org)

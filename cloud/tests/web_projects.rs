@@ -6,12 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod page_client;
 
-use page_client::Browser;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use common::web::Browser;
 use common::TestApp;
 
 /// Olga owns "Acme Water" with Mia (member) and Ray (operator); Otto owns "Other Co".
@@ -183,7 +182,7 @@ backends!(
 
         // A form without its token is refused and creates nothing.
         let bare = owner
-            .post_bare(
+            .post_without_token(
                 "/projects/new",
                 &[("name", "Sneaky"), ("org", "acme-water")],
             )

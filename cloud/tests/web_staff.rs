@@ -5,12 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod page_client;
 
-use page_client::Browser;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use common::web::Browser;
 use common::{TestApp, PASSWORD};
 
 /// Whether `email` can sign in on the API.
@@ -146,7 +145,9 @@ backends!(staff_manage_accounts, |app: TestApp| async move {
         StatusCode::NOT_FOUND
     );
     // And a form without its token does nothing.
-    let bare = staff.post_bare("/staff/users/bob/deactivate", &[]).await;
+    let bare = staff
+        .post_without_token("/staff/users/bob/deactivate", &[])
+        .await;
     assert_eq!(bare.status, StatusCode::FORBIDDEN);
     assert!(can_log_in(&app, "bob@acme.io").await);
 });

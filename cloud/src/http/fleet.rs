@@ -53,7 +53,7 @@ fn member_view(m: &Member) -> Value {
 }
 
 /// The fleet a route slug names, when the caller may see it; 404 otherwise.
-async fn load(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Fleet> {
+pub(crate) async fn load(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Fleet> {
     let id = slug
         .parse::<FleetSlug>()
         .map_err(|_| ApiError::NotFound)?
@@ -87,7 +87,7 @@ async fn list(
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Standard)?;
     let mut filter = fleets::Filter {
-        orgs: (!caller.staff_mode).then(|| caller.org_ids()),
+        orgs: visible_orgs(&caller),
         org_slug: params
             .get("org")
             .or(params.get("org__slug"))
@@ -110,6 +110,11 @@ async fn list(
     let (count, found) = fleets::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
     let results: Vec<Value> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+/// The orgs whose fleets the caller's lists show; `None` for every org (staff).
+pub(crate) fn visible_orgs(caller: &Caller) -> Option<Vec<String>> {
+    (!caller.staff_mode).then(|| caller.org_ids())
 }
 
 /// A device named by any form of its slug, when the caller may see it.

@@ -29,6 +29,7 @@ use crate::auth::perms::perm;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::gateways::{self, Gateway, RegisterError};
+use crate::store::orgs::Org;
 use crate::store::{devices, ingest_log, orgs, streamers};
 use crate::time::{self, now_micros};
 
@@ -72,14 +73,47 @@ async fn create_code(
     caller: Caller,
     Json(req): Json<CodeRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let org = orgs::by_slug(&state.db.meta, &req.org)
+    let org = visible_org(&state, &caller, &req.org).await?;
+    let made = make_code(&state, &caller, &org, req.hours).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            json!({"code": made.code, "org": org.slug, "expires": time::format(made.expires)}),
+        ),
+    ))
+}
+
+/// The org a slug names, when the caller sees it; 404 otherwise.
+pub(crate) async fn visible_org(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
+    orgs::by_slug(&state.db.meta, slug)
         .await?
         .filter(|o| caller.sees_org(&o.id))
-        .ok_or(ApiError::NotFound)?;
-    if !caller.can(&org.id, perm::MANAGE_ORG_AND_PROJECTS) {
+        .ok_or(ApiError::NotFound)
+}
+
+/// Whether the caller may make codes for the org's gateways and revoke them.
+pub(crate) fn may_manage(caller: &Caller, org_id: &str) -> bool {
+    caller.can(org_id, perm::MANAGE_ORG_AND_PROJECTS)
+}
+
+/// A registration code just made: the only moment it exists in clear.
+pub(crate) struct NewCode {
+    pub code: String,
+    pub expires: i64,
+}
+
+/// Makes a one-time code for `org` (seen by the caller), valid for `hours` (24 unless
+/// given); only its digest is kept. Shared by the API and the gateways page.
+pub(crate) async fn make_code(
+    state: &AppState,
+    caller: &Caller,
+    org: &Org,
+    hours: Option<i64>,
+) -> ApiResult<NewCode> {
+    if !may_manage(caller, &org.id) {
         return Err(ApiError::no_permission());
     }
-    let hours = req.hours.unwrap_or(CODE_HOURS);
+    let hours = hours.unwrap_or(CODE_HOURS);
     if !(1..=CODE_HOURS_MAX).contains(&hours) {
         return Err(ApiError::field(
             "hours",
@@ -110,10 +144,7 @@ async fn create_code(
         expires,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"code": code, "org": org.slug, "expires": time::format(expires)})),
-    ))
+    Ok(NewCode { code, expires })
 }
 
 async fn register(
@@ -173,24 +204,42 @@ async fn revoke(
     caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
-    let key = GatewayPublicKey::parse(&key).map_err(|_| ApiError::NotFound)?;
-    let gateway = gateways::by_key_id(&state.db.meta, &key.key_id())
-        .await?
-        .filter(|g| caller.sees_org(&g.org_id))
-        .ok_or(ApiError::NotFound)?;
-    if !caller.can(&gateway.org_id, perm::MANAGE_ORG_AND_PROJECTS) {
-        return Err(ApiError::no_permission());
-    }
-    gateways::revoke(&state.db.meta_writes, gateway.id, now_micros()).await?;
-    let gateway = gateways::by_key_id(&state.db.meta, &gateway.key_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let gateway = revoke_gateway(&state, &caller, &key).await?;
     let slug = orgs::by_id(&state.db.meta, &gateway.org_id)
         .await?
         .map(|o| o.slug)
         .unwrap_or_default();
-    tracing::info!(gateway = %gateway.key_id, "gateway revoked");
     Ok(axum::Json(gateway_json(&gateway, &slug)))
+}
+
+/// The gateway a key names, when the caller sees its org (404 otherwise) and may revoke it
+/// (403 otherwise).
+pub(crate) async fn revocable(state: &AppState, caller: &Caller, key: &str) -> ApiResult<Gateway> {
+    let key = GatewayPublicKey::parse(key).map_err(|_| ApiError::NotFound)?;
+    let gateway = gateways::by_key_id(&state.db.meta, &key.key_id())
+        .await?
+        .filter(|g| caller.sees_org(&g.org_id))
+        .ok_or(ApiError::NotFound)?;
+    if !may_manage(caller, &gateway.org_id) {
+        return Err(ApiError::no_permission());
+    }
+    Ok(gateway)
+}
+
+/// Revokes a gateway (see [`revocable`]); the gateway as it is now. Revoking it again
+/// changes nothing. Shared by the API and the gateways page.
+pub(crate) async fn revoke_gateway(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+) -> ApiResult<Gateway> {
+    let gateway = revocable(state, caller, key).await?;
+    gateways::revoke(&state.db.meta_writes, gateway.id, now_micros()).await?;
+    let gateway = gateways::by_key_id(&state.db.meta, &gateway.key_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(gateway = %gateway.key_id, "gateway revoked");
+    Ok(gateway)
 }
 
 fn unauthorized(reason: impl std::fmt::Display) -> ApiError {

@@ -77,6 +77,12 @@ pub fn can_read(caller: &Caller, d: &Deployment) -> bool {
     caller.has_access(&d.org_id) || d.org_is_vendor
 }
 
+/// The orgs whose requests the caller's lists show beside every vendor org's; `None` for
+/// every org (staff).
+pub fn visible_orgs(caller: &Caller) -> Option<Vec<String>> {
+    (!caller.staff_mode).then(|| caller.org_ids())
+}
+
 /// The request a route id names, when the caller may read it; 404 otherwise.
 pub async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Deployment> {
     let id: i64 = id.trim().parse().map_err(|_| ApiError::NotFound)?;
@@ -205,7 +211,7 @@ async fn list(
         return Ok(axum::Json(page.envelope(w, 0, Vec::<Value>::new())?));
     }
     let filter = Filter {
-        visible: (!caller.staff_mode).then(|| caller.org_ids()),
+        visible: visible_orgs(&caller),
         fleet_slugs: fleets,
         org_slugs,
         scope,

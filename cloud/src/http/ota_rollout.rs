@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::json::Json;
-use super::ota_request::{answer, load_for_change, released_on, script_not_releasable, view};
+use super::ota_request::{evaluated, load_for_change, released_on, script_not_releasable, view};
 use crate::auth::Caller;
-use crate::ota::advance::{self, Released};
+use crate::ota::advance::{self, Evaluated, Released};
 use crate::ota::State as DeploymentState;
 use crate::state::AppState;
 use crate::store::deployments::{self, Deployment};
@@ -59,23 +59,35 @@ async fn release(
     Path(id): Path<String>,
     Json(body): Json<Release>,
 ) -> ApiResult<axum::Json<Value>> {
-    let d = load_for_change(&state, &caller, &id).await?;
+    let e = release_draft(&state, &caller, &id, body.released_on.as_deref()).await?;
+    Ok(axum::Json(view(&e)))
+}
+
+/// Releases a draft (now, or at `released_on`): its targets are frozen. Shared by the API
+/// and the deployment page, as are the three state changes after it.
+pub(crate) async fn release_draft(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    released_on_text: Option<&str>,
+) -> ApiResult<Evaluated> {
+    let d = load_for_change(state, caller, id).await?;
     if d.state != DeploymentState::Draft {
         return Err(refused(format!(
             "The deployment is {}, not a draft.",
             d.state
         )));
     }
-    if let Some(reason) = script_not_releasable(&state, &d).await? {
+    if let Some(reason) = script_not_releasable(state, &d).await? {
         return Err(refused(reason));
     }
     let now = now_micros();
-    let at = released_on(body.released_on.as_deref())?.unwrap_or(now);
+    let at = released_on(released_on_text)?.unwrap_or(now);
     let mut tx = state.db.meta_writes.begin().await?;
     match advance::release(&mut tx, &d, at, now).await? {
         Released::Done(e) => {
             tx.commit().await?;
-            Ok(axum::Json(view(&e)))
+            Ok(*e)
         }
         Released::NotDraft => Err(changed_meanwhile()),
         Released::NoTargets { candidates } => {
@@ -89,7 +101,17 @@ async fn complete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
-    let d: Deployment = load_for_change(&state, &caller, &id).await?;
+    let e = complete_by_hand(&state, &caller, &id).await?;
+    Ok(axum::Json(view(&e)))
+}
+
+/// Completes a deployment by hand, whatever its devices say.
+pub(crate) async fn complete_by_hand(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<Evaluated> {
+    let d: Deployment = load_for_change(state, caller, id).await?;
     if d.state != DeploymentState::Completed {
         let reason = format!("completed by hand by {}", caller.user.username);
         if !deployments::complete(&state.db.meta_writes, d.id, d.state, now_micros(), &reason)
@@ -99,7 +121,7 @@ async fn complete(
         }
         tracing::info!(deployment = d.id, %reason, "deployment completed");
     }
-    answer(&state, d.id).await
+    as_now(state, d.id).await
 }
 
 #[derive(Deserialize)]
@@ -113,14 +135,25 @@ async fn halt(
     Path(id): Path<String>,
     Json(body): Json<Halt>,
 ) -> ApiResult<axum::Json<Value>> {
-    let d = load_for_change(&state, &caller, &id).await?;
+    let e = halt_by_hand(&state, &caller, &id, body.reason.as_deref()).await?;
+    Ok(axum::Json(view(&e)))
+}
+
+/// Halts a running deployment, with the caller's reason if given.
+pub(crate) async fn halt_by_hand(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    reason: Option<&str>,
+) -> ApiResult<Evaluated> {
+    let d = load_for_change(state, caller, id).await?;
     if d.state != DeploymentState::Running {
         return Err(refused(format!(
             "The deployment is {}, not running.",
             d.state
         )));
     }
-    let why = body.reason.as_deref().map(str::trim).unwrap_or_default();
+    let why = reason.map(str::trim).unwrap_or_default();
     let reason = match why {
         "" => format!("halted by hand by {}", caller.user.username),
         why => format!("halted by hand by {}: {why}", caller.user.username),
@@ -129,7 +162,7 @@ async fn halt(
         return Err(changed_meanwhile());
     }
     tracing::warn!(deployment = d.id, %reason, "deployment halted");
-    answer(&state, d.id).await
+    as_now(state, d.id).await
 }
 
 async fn resume(
@@ -137,7 +170,17 @@ async fn resume(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
-    let d = load_for_change(&state, &caller, &id).await?;
+    let e = resume_halted(&state, &caller, &id).await?;
+    Ok(axum::Json(view(&e)))
+}
+
+/// Resumes a halted deployment.
+pub(crate) async fn resume_halted(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<Evaluated> {
+    let d = load_for_change(state, caller, id).await?;
     if d.state != DeploymentState::Halted {
         return Err(refused(format!(
             "The deployment is {}, not halted.",
@@ -147,8 +190,13 @@ async fn resume(
     let mut tx = state.db.meta_writes.begin().await?;
     let resumed = advance::resume(&mut tx, &d, now_micros()).await?;
     tx.commit().await?;
-    match resumed {
-        Some(e) => Ok(axum::Json(view(&e))),
-        None => Err(changed_meanwhile()),
-    }
+    resumed.ok_or_else(changed_meanwhile)
+}
+
+/// The deployment `id` as it is now, evaluated.
+async fn as_now(state: &AppState, id: i64) -> ApiResult<Evaluated> {
+    let d = deployments::by_id(&state.db.meta, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    evaluated(state, d).await
 }

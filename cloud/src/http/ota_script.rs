@@ -125,13 +125,7 @@ async fn list(
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Standard)?;
     let filter = ota_scripts::Filter {
-        orgs: (!caller.is_staff()).then(|| {
-            if caller.device.is_some() {
-                Vec::new()
-            } else {
-                caller.org_ids()
-            }
-        }),
+        orgs: visible_orgs(&caller),
         org_slug: params
             .get("org")
             .or(params.get("org__slug"))
@@ -141,6 +135,17 @@ async fn list(
     let (count, found) = ota_scripts::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
     let results: Vec<Value> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+/// The orgs whose scripts the caller's lists show; `None` for every org (staff).
+pub(crate) fn visible_orgs(caller: &Caller) -> Option<Vec<String>> {
+    (!caller.is_staff()).then(|| {
+        if caller.device.is_some() {
+            Vec::new()
+        } else {
+            caller.org_ids()
+        }
+    })
 }
 
 /// `?version=M[.m[.p]]`, with or without a leading `v`.

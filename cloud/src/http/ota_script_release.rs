@@ -47,17 +47,40 @@ fn changed_meanwhile(s: &DeviceScript) -> ApiError {
 /// The stored bytes of a script's file, checked against their recorded SHA-256. Bytes that
 /// changed in the store are a refusal, not a release.
 pub(super) async fn stored_bytes(state: &AppState, file: &ScriptFile) -> ApiResult<Vec<u8>> {
+    checked_bytes(state, file).await?.map_err(|r| refused(&r))
+}
+
+/// [`stored_bytes`], with missing or altered bytes as the refusal they are.
+async fn checked_bytes(state: &AppState, file: &ScriptFile) -> ApiResult<Result<Vec<u8>, Refusal>> {
     match script_files::read(&state.blobs, file).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
+        Ok(bytes) => Ok(Ok(bytes.to_vec())),
         Err(FileError::Missing | FileError::Altered) => {
             tracing::error!(
                 key = file.key,
                 "a script's stored file is missing or altered"
             );
-            Err(refused(&Refusal::StoredFileAltered))
+            Ok(Err(Refusal::StoredFileAltered))
         }
         Err(FileError::Store(e)) => Err(ApiError::Internal(e.into())),
     }
+}
+
+/// What releasing `script` would decide now: its stored bytes and its signature against
+/// its org's keys and policy as they are. `Err` only when the stores fail. Releasing and
+/// the OTA pages' signature column both ask it.
+pub(crate) async fn release_check(
+    state: &AppState,
+    script: &DeviceScript,
+) -> ApiResult<Result<(), Refusal>> {
+    let trust = release_keys::trusted(&state.db.meta, &script.org_id).await?;
+    let bytes = match &script.file {
+        Some(file) => match checked_bytes(state, file).await? {
+            Ok(bytes) => Some(bytes),
+            Err(refusal) => return Ok(Err(refusal)),
+        },
+        None => None,
+    };
+    Ok(check_release(script, bytes.as_deref(), &trust))
 }
 
 pub(super) async fn sign(
@@ -88,12 +111,9 @@ pub(super) async fn sign(
 
 /// Releases `script` (not released yet) when its file and signature pass, or says why not.
 pub(super) async fn release(state: &AppState, script: &DeviceScript) -> ApiResult<()> {
-    let trust = release_keys::trusted(&state.db.meta, &script.org_id).await?;
-    let bytes = match &script.file {
-        Some(file) => Some(stored_bytes(state, file).await?),
-        None => None,
-    };
-    check_release(script, bytes.as_deref(), &trust).map_err(|r| refused(&r))?;
+    release_check(state, script)
+        .await?
+        .map_err(|r| refused(&r))?;
     let file = script
         .file
         .as_ref()

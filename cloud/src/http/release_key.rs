@@ -57,7 +57,7 @@ fn policy_view(org: &Org, s: &OtaSettings) -> Value {
 }
 
 /// The key an id names, when the caller belongs to its org; 404 otherwise.
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ReleaseKey> {
+pub(crate) async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ReleaseKey> {
     let id = id.trim().parse::<i64>().map_err(|_| ApiError::NotFound)?;
     let key = release_keys::by_id(&state.db.meta, id)
         .await?
@@ -69,7 +69,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ReleaseK
 }
 
 /// The org a route slug names, when the caller belongs to it; 404 otherwise.
-async fn load_org(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
+pub(crate) async fn load_org(state: &AppState, caller: &Caller, slug: &str) -> ApiResult<Org> {
     let org = orgs::by_slug(&state.db.meta, slug)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -87,13 +87,7 @@ async fn list(
 ) -> ApiResult<axum::Json<Value>> {
     let w = page.window(PageClass::Standard)?;
     let filter = release_keys::Filter {
-        orgs: (!caller.staff_mode).then(|| {
-            if caller.device.is_some() {
-                Vec::new()
-            } else {
-                caller.org_ids()
-            }
-        }),
+        orgs: visible_orgs(&caller),
         org_slug: params
             .get("org")
             .or(params.get("org__slug"))
@@ -102,6 +96,17 @@ async fn list(
     let (count, found) = release_keys::list(&state.db.meta, &filter, (w.offset, w.size)).await?;
     let results: Vec<Value> = found.iter().map(view).collect();
     Ok(axum::Json(page.envelope(w, count, results)?))
+}
+
+/// The orgs whose keys the caller's lists show; `None` for every org (staff).
+pub(crate) fn visible_orgs(caller: &Caller) -> Option<Vec<String>> {
+    (!caller.staff_mode).then(|| {
+        if caller.device.is_some() {
+            Vec::new()
+        } else {
+            caller.org_ids()
+        }
+    })
 }
 
 async fn retrieve(
@@ -166,15 +171,35 @@ async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
-    let key = load(&state, &caller, &id).await?;
+    let key = revoke_key(&state, &caller, &id).await?;
+    Ok(axum::Json(view(&key)))
+}
+
+/// The key an id names, when the caller may also revoke it (`can_manage_ota`).
+pub(crate) async fn load_for_revoke(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<ReleaseKey> {
+    let key = load(state, caller, id).await?;
     if !caller.can(&key.org_id, perm::MANAGE_OTA) {
         return Err(ApiError::no_permission());
     }
+    Ok(key)
+}
+
+/// Revokes a key (see [`load_for_revoke`]); the key as it is now. Shared by the API and
+/// the OTA pages.
+pub(crate) async fn revoke_key(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<ReleaseKey> {
+    let key = load_for_revoke(state, caller, id).await?;
     release_keys::revoke(&state.db.meta, key.id, now_micros()).await?;
-    let fresh = release_keys::by_id(&state.db.meta, key.id)
+    release_keys::by_id(&state.db.meta, key.id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(view(&fresh)))
+        .ok_or(ApiError::NotFound)
 }
 
 async fn policy(

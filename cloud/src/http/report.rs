@@ -57,7 +57,11 @@ pub fn view(r: &Report) -> Value {
 }
 
 /// Whether the caller may see the reports of a streamer: those of devices it can see.
-async fn visible(state: &AppState, caller: &Caller, streamer_id: i64) -> ApiResult<bool> {
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    streamer_id: i64,
+) -> ApiResult<bool> {
     let Some(streamer) = streamers::by_id(&state.db.meta, streamer_id).await? else {
         return Ok(false);
     };
@@ -153,7 +157,8 @@ fn job_view(j: &JobRecord) -> Value {
     })
 }
 
-fn staff_only(caller: &Caller) -> ApiResult<()> {
+/// The job queue is for staff only.
+pub(crate) fn staff_only(caller: &Caller) -> ApiResult<()> {
     if caller.is_staff() {
         Ok(())
     } else {
@@ -204,6 +209,14 @@ async fn job_retry(
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     staff_only(&caller)?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let job = retry_job(&state, &caller, id).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job))))
+}
+
+/// Puts a dead job back in the queue with fresh attempts (staff only), and wakes a worker;
+/// the job as it is now. Shared by the API and the job queue page.
+pub(crate) async fn retry_job(state: &AppState, caller: &Caller, id: i64) -> ApiResult<JobRecord> {
+    staff_only(caller)?;
     if !jobs::retry(&state.db.meta, id, now_micros()).await? {
         return Err(ApiError::error_body(
             StatusCode::BAD_REQUEST,
@@ -211,8 +224,7 @@ async fn job_retry(
         ));
     }
     state.jobs_ready.notify_one();
-    let job = jobs::by_id(&state.db.meta, id)
+    jobs::by_id(&state.db.meta, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job))))
+        .ok_or(ApiError::NotFound)
 }

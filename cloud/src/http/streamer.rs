@@ -43,8 +43,8 @@ pub fn view(s: &Streamer) -> Value {
     })
 }
 
-/// The caller's visibility, before any filter.
-fn scope_of(caller: &Caller) -> Scope {
+/// The caller's visibility, before any filter (report lists are scoped by it too).
+pub(crate) fn scope_of(caller: &Caller) -> Scope {
     Scope {
         orgs: (!caller.staff_mode).then(|| caller.org_ids()),
         device_id: caller.device,

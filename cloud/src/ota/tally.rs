@@ -102,12 +102,34 @@ pub struct Moment {
     pub resumed_on: Option<i64>,
 }
 
-/// Counts `targets` by what `attempts` (the deployment's actions) say about them.
-pub fn tally(targets: &[Target], attempts: &[Attempt], plan: Option<&Plan>, at: Moment) -> Tally {
-    let waves = plan.map_or(1, Plan::wave_count);
-    let mut out = Tally {
-        waves: vec![WaveTally::default(); usize::try_from(waves).unwrap_or(1)],
-    };
+/// Where one target stands, by the rules above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Waiting,
+    Confirmed,
+    /// Failed; `since_resume` when the failing action came after the last resume.
+    Failed {
+        since_resume: bool,
+    },
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Waiting => "waiting",
+            Standing::Confirmed => "confirmed",
+            Standing::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Each target, in the order given, with where it stands and its latest attempt.
+pub fn standings<'a>(
+    targets: &[Target],
+    attempts: &'a [Attempt],
+    plan: Option<&Plan>,
+    at: Moment,
+) -> Vec<(Target, Standing, Option<&'a Attempt>)> {
     let mut latest: HashMap<i64, &Attempt> = HashMap::new();
     let mut confirmed: HashMap<i64, bool> = HashMap::new();
     for a in attempts {
@@ -120,25 +142,50 @@ pub fn tally(targets: &[Target], attempts: &[Attempt], plan: Option<&Plan>, at: 
         }
     }
     let within = plan.and_then(Plan::confirm_within_micros);
-    for t in targets {
+    targets
+        .iter()
+        .map(|t| {
+            let last = latest.get(&t.device_id).copied();
+            let standing = match last {
+                _ if confirmed.contains_key(&t.device_id) => Standing::Confirmed,
+                None => Standing::Waiting,
+                Some(last) => {
+                    let timed_out = last.successful
+                        && within.is_some_and(|w| last.tried_at().saturating_add(w) < at.now);
+                    if !last.successful || timed_out {
+                        Standing::Failed {
+                            since_resume: at.resumed_on.is_none_or(|r| last.created_on > r),
+                        }
+                    } else {
+                        Standing::Waiting
+                    }
+                }
+            };
+            (*t, standing, last)
+        })
+        .collect()
+}
+
+/// Counts `targets` by what `attempts` (the deployment's actions) say about them.
+pub fn tally(targets: &[Target], attempts: &[Attempt], plan: Option<&Plan>, at: Moment) -> Tally {
+    let waves = plan.map_or(1, Plan::wave_count);
+    let mut out = Tally {
+        waves: vec![WaveTally::default(); usize::try_from(waves).unwrap_or(1)],
+    };
+    for (t, standing, _) in standings(targets, attempts, plan, at) {
         let index = usize::try_from(t.wave - 1).unwrap_or(0);
         let Some(wave) = out.waves.get_mut(index) else {
             continue;
         };
         wave.size += 1;
-        if confirmed.contains_key(&t.device_id) {
-            wave.confirmed += 1;
-            continue;
-        }
-        let Some(last) = latest.get(&t.device_id) else {
-            continue;
-        };
-        let timed_out =
-            last.successful && within.is_some_and(|w| last.tried_at().saturating_add(w) < at.now);
-        if !last.successful || timed_out {
-            wave.failed += 1;
-            if at.resumed_on.is_none_or(|r| last.created_on > r) {
-                wave.failed_since_resume += 1;
+        match standing {
+            Standing::Waiting => {}
+            Standing::Confirmed => wave.confirmed += 1,
+            Standing::Failed { since_resume } => {
+                wave.failed += 1;
+                if since_resume {
+                    wave.failed_since_resume += 1;
+                }
             }
         }
     }
@@ -306,6 +353,32 @@ mod tests {
         ];
         let t = tally(&targets(), &retried, Some(&p), at(20));
         assert_eq!(t.failed(), 0);
+    }
+
+    #[test]
+    fn each_target_stands_as_it_is_counted() {
+        let p = plan();
+        let acts = [
+            attempt(1, 1, 0, true, true),
+            attempt(2, 3, 10, false, false),
+            attempt(3, 4, 0, true, false),
+        ];
+        let found = standings(&targets(), &acts, Some(&p), at(20));
+        let of = |device: i64| {
+            found
+                .iter()
+                .find(|(t, _, _)| t.device_id == device)
+                .unwrap()
+        };
+        assert_eq!(of(1).1, Standing::Confirmed);
+        assert_eq!(of(2).1, Standing::Waiting);
+        assert!(of(2).2.is_none());
+        assert_eq!(of(3).1, Standing::Failed { since_resume: true });
+        assert_eq!(of(3).2.map(|a| a.id), Some(2));
+        assert_eq!(of(4).1, Standing::Waiting);
+        // The unconfirmed success times out after the hour, as the tally counts it.
+        let late = standings(&targets(), &acts, Some(&p), at(HOUR + 1));
+        assert_eq!(late[3].1.as_str(), "failed");
     }
 
     #[test]

@@ -110,6 +110,24 @@ pub async fn list(
     f: &Filter,
     window: (i64, i64),
 ) -> Result<(i64, Vec<Deployment>), sqlx::Error> {
+    list_sorted(pool, f, None, window).await
+}
+
+/// The orders a deployment list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[
+    ("id", "r.id"),
+    ("state", "r.state"),
+    ("released", "r.released_on"),
+    ("created", "r.created_on"),
+];
+
+/// [`list`] in a chosen order (the default one when `sort` is `None`).
+pub async fn list_sorted(
+    pool: &AnyPool,
+    f: &Filter,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<Deployment>), sqlx::Error> {
     let mut w = Where::default();
     if let Some(orgs) = &f.visible {
         if orgs.is_empty() {
@@ -140,7 +158,8 @@ pub async fn list(
             f.now,
         );
     }
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, ORDER, window).await?;
+    let order = super::filter::order_of(SORTS, sort, ORDER, "r.id");
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, window).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 

@@ -92,6 +92,34 @@ impl Where {
     }
 }
 
+/// A list's order chosen by name: one of `sorts` (a name and its SQL, one or more
+/// comma-separated expressions), ascending or descending, then `tie` so that pages never overlap. `default` when no sort
+/// is asked or the name is not one of `sorts` (names only, never SQL, come from outside).
+pub(crate) fn order_of(
+    sorts: &[(&str, &str)],
+    sort: Option<(&str, bool)>,
+    default: &str,
+    tie: &str,
+) -> String {
+    let chosen = sort.and_then(|(name, desc)| {
+        sorts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, sql)| (*sql, desc))
+    });
+    match chosen {
+        Some((sql, true)) => {
+            let desc: Vec<String> = sql
+                .split(',')
+                .map(|e| format!("{} DESC", e.trim()))
+                .collect();
+            format!("{}, {tie}", desc.join(", "))
+        }
+        Some((sql, false)) => format!("{sql}, {tie}"),
+        None => default.to_string(),
+    }
+}
+
 /// The total of `from` under `w`, and one page of `columns` in `order`.
 pub(crate) async fn page(
     pool: &AnyPool,
@@ -244,6 +272,29 @@ mod tests {
         let mut none = Where::default();
         none.any_of("b", &[]);
         assert_eq!(none.sql(), " WHERE 1 = 0");
+    }
+
+    #[test]
+    fn orders_are_chosen_by_name_only() {
+        let sorts = [("name", "s.name"), ("created", "s.created_on")];
+        assert_eq!(
+            order_of(&sorts, Some(("created", true)), "s.id", "s.id"),
+            "s.created_on DESC, s.id"
+        );
+        assert_eq!(
+            order_of(&sorts, Some(("name", false)), "s.id", "s.id"),
+            "s.name, s.id"
+        );
+        let version = [("version", "s.major, s.minor")];
+        assert_eq!(
+            order_of(&version, Some(("version", true)), "s.id", "s.id"),
+            "s.major DESC, s.minor DESC, s.id"
+        );
+        assert_eq!(
+            order_of(&sorts, Some(("s.id; --", false)), "o.x", "s.id"),
+            "o.x"
+        );
+        assert_eq!(order_of(&sorts, None, "o.x", "s.id"), "o.x");
     }
 
     #[test]

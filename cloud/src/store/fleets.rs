@@ -72,6 +72,19 @@ pub async fn list(
     f: &Filter,
     window: (i64, i64),
 ) -> Result<(i64, Vec<Fleet>), sqlx::Error> {
+    list_sorted(pool, f, None, window).await
+}
+
+/// The orders a fleet list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[("name", "f.name"), ("created", "f.created_on")];
+
+/// [`list`] in a chosen order (the default one when `sort` is `None`).
+pub async fn list_sorted(
+    pool: &AnyPool,
+    f: &Filter,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<Fleet>), sqlx::Error> {
     let mut w = Where::default();
     if let Some(orgs) = &f.orgs {
         w.any_of("f.org_id", orgs);
@@ -88,7 +101,8 @@ pub async fn list(
             device,
         );
     }
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, "o.name, f.name, f.id", window).await?;
+    let order = super::filter::order_of(SORTS, sort, "o.name, f.name, f.id", "f.id");
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, window).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
@@ -180,6 +194,24 @@ pub async fn members(
     fleet_id: i64,
     window: (i64, i64),
 ) -> Result<(i64, Vec<Member>), sqlx::Error> {
+    members_sorted(pool, fleet_id, None, window).await
+}
+
+/// The orders a member list may be sorted in, by name.
+pub const MEMBER_SORTS: &[(&str, &str)] = &[
+    ("device", "d.id"),
+    ("always_on", "m.always_on"),
+    ("access_point", "m.is_access_point"),
+];
+
+/// [`members`] in a chosen order (by device when `sort` is `None`).
+pub async fn members_sorted(
+    pool: &AnyPool,
+    fleet_id: i64,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<Member>), sqlx::Error> {
+    let order = super::filter::order_of(MEMBER_SORTS, sort, "d.id", "d.id");
     let mut w = Where::default();
     w.int("m.fleet_id = ?", fleet_id);
     let (count, rows) = page(
@@ -187,7 +219,7 @@ pub async fn members(
         "d.slug, m.always_on, m.is_access_point",
         "fleet_members m JOIN devices d ON d.id = m.device_id",
         &w,
-        "d.id",
+        &order,
         window,
     )
     .await?;

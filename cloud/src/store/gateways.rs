@@ -54,6 +54,50 @@ pub async fn create_code(
     Ok(())
 }
 
+/// A registration code as it can be shown after it was made: never the code itself (only
+/// its digest is kept), but who made it, until when it is valid and whether it was used.
+#[derive(Debug, Clone)]
+pub struct Code {
+    pub id: i64,
+    /// The maker's email.
+    pub created_by: Option<String>,
+    pub created_on: i64,
+    pub expires_on: i64,
+    pub used_on: Option<i64>,
+}
+
+/// One page of an org's codes, newest first, and the total.
+pub async fn codes_of_org(
+    pool: &AnyPool,
+    org_id: &str,
+    window: (i64, i64),
+) -> Result<(i64, Vec<Code>), sqlx::Error> {
+    let mut w = super::filter::Where::default();
+    w.text("c.org_id = ?", org_id);
+    let (count, rows) = super::filter::page(
+        pool,
+        "c.id, u.email AS created_by, c.created_on, c.expires_on, c.used_on",
+        "gateway_codes c LEFT JOIN users u ON u.id = c.created_by",
+        &w,
+        "c.created_on DESC, c.id DESC",
+        window,
+    )
+    .await?;
+    let codes = rows
+        .iter()
+        .map(|r| {
+            Ok(Code {
+                id: r.try_get("id")?,
+                created_by: r.try_get("created_by")?,
+                created_on: r.try_get("created_on")?,
+                expires_on: r.try_get("expires_on")?,
+                used_on: r.try_get("used_on")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((count, codes))
+}
+
 /// Why a registration was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {

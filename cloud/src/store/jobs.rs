@@ -287,11 +287,30 @@ pub async fn list(
     state: Option<&str>,
     window: (i64, i64),
 ) -> Result<(i64, Vec<JobRecord>), sqlx::Error> {
+    list_sorted(pool, state, None, window).await
+}
+
+/// The orders a job list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("kind", "kind"),
+    ("attempts", "attempts"),
+    ("finished", "finished_on"),
+];
+
+/// [`list`] in a chosen order (newest first by default).
+pub async fn list_sorted(
+    pool: &AnyPool,
+    state: Option<&str>,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<JobRecord>), sqlx::Error> {
     let mut w = super::filter::Where::default();
     if let Some(state) = state {
         w.text("state = ?", state);
     }
-    let (count, rows) = super::filter::page(pool, COLUMNS, "jobs", &w, "id DESC", window).await?;
+    let order = super::filter::order_of(SORTS, sort, "id DESC", "id DESC");
+    let (count, rows) = super::filter::page(pool, COLUMNS, "jobs", &w, &order, window).await?;
     Ok((count, rows.iter().map(record).collect::<Result<_, _>>()?))
 }
 

@@ -156,6 +156,24 @@ pub async fn list(
     f: &Filter,
     window: (i64, i64),
 ) -> Result<(i64, Vec<DeviceScript>), sqlx::Error> {
+    list_sorted(pool, f, None, window).await
+}
+
+/// The orders a script list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[
+    ("name", "s.name"),
+    ("version", "s.major, s.minor, s.patch"),
+    ("created", "s.created_on"),
+    ("released", "s.released"),
+];
+
+/// [`list`] in a chosen order (the default one when `sort` is `None`).
+pub async fn list_sorted(
+    pool: &AnyPool,
+    f: &Filter,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<DeviceScript>), sqlx::Error> {
     let mut w = Where::default();
     if let Some(orgs) = &f.orgs {
         w.any_of("s.org_id", orgs);
@@ -172,8 +190,13 @@ pub async fn list(
             w.int("s.patch = ?", patch);
         }
     }
-    let order = "o.slug, s.name, s.major, s.minor, s.patch, s.id";
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, order, window).await?;
+    let order = super::filter::order_of(
+        SORTS,
+        sort,
+        "o.slug, s.name, s.major, s.minor, s.patch, s.id",
+        "s.id",
+    );
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, window).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 

@@ -118,6 +118,23 @@ pub async fn list(
     f: &Filter,
     window: (i64, i64),
 ) -> Result<(i64, Vec<ReleaseKey>), sqlx::Error> {
+    list_sorted(pool, f, None, window).await
+}
+
+/// The orders a release key list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[
+    ("label", "k.label"),
+    ("created", "k.created_on"),
+    ("revoked", "k.revoked_on"),
+];
+
+/// [`list`] in a chosen order (the default one when `sort` is `None`).
+pub async fn list_sorted(
+    pool: &AnyPool,
+    f: &Filter,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<ReleaseKey>), sqlx::Error> {
     let mut w = Where::default();
     if let Some(orgs) = &f.orgs {
         w.any_of("k.org_id", orgs);
@@ -125,7 +142,8 @@ pub async fn list(
     if let Some(slug) = &f.org_slug {
         w.text("o.slug = ?", slug.clone());
     }
-    let (count, rows) = page(pool, COLUMNS, FROM, &w, "o.slug, k.id", window).await?;
+    let order = super::filter::order_of(SORTS, sort, "o.slug, k.id", "k.id");
+    let (count, rows) = page(pool, COLUMNS, FROM, &w, &order, window).await?;
     Ok((count, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 

@@ -100,6 +100,66 @@ pub async fn of_streamer(pool: &AnyPool, streamer_id: i64) -> Result<Vec<Report>
     rows.iter().map(from_row).collect()
 }
 
+/// A report in a list across streamers: with its device and the device's org.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub report: Report,
+    pub device_slug: String,
+    pub org_slug: Option<String>,
+}
+
+/// Which reports a list across streamers shows.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Whose streamers count, exactly as the streamer list scopes them.
+    pub scope: super::streamers::Scope,
+    pub org_slug: Option<String>,
+    /// `scheduled`, `processed` or `failed`.
+    pub status: Option<String>,
+}
+
+/// The orders a report list may be sorted in, by name.
+pub const SORTS: &[(&str, &str)] = &[
+    ("received", "r.created_on"),
+    ("sent", "r.sent_timestamp"),
+    ("readings", "r.reading_count"),
+    ("status", "r.status"),
+    ("device", "t.device_id"),
+];
+
+/// One page of reports across streamers (newest first unless `sort` says otherwise), and
+/// the total.
+pub async fn list(
+    pool: &AnyPool,
+    f: &Filter,
+    sort: Option<(&str, bool)>,
+    window: (i64, i64),
+) -> Result<(i64, Vec<Listed>), sqlx::Error> {
+    let mut w = super::streamers::where_of(&f.scope);
+    if let Some(slug) = &f.org_slug {
+        w.text("o.slug = ?", slug.clone());
+    }
+    if let Some(status) = &f.status {
+        w.text("r.status = ?", status.clone());
+    }
+    let columns = format!("{COLUMNS}, d.slug AS device_slug, o.slug AS org_slug");
+    let from =
+        format!("{FROM} JOIN devices d ON d.id = t.device_id LEFT JOIN orgs o ON o.id = d.org_id");
+    let order = super::filter::order_of(SORTS, sort, "r.created_on DESC, r.id", "r.id");
+    let (count, rows) = super::filter::page(pool, &columns, &from, &w, &order, window).await?;
+    let found = rows
+        .iter()
+        .map(|r| {
+            Ok(Listed {
+                report: from_row(r)?,
+                device_slug: r.try_get("device_slug")?,
+                org_slug: r.try_get("org_slug")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((count, found))
+}
+
 /// What an accepted upload records.
 pub struct NewReport<'a> {
     pub id: &'a str,

@@ -216,14 +216,13 @@ const TIER_ROWS: &str = "SELECT bucket_start, count, min_value, max_value, sum_v
 /// The chart of `plan` for `stream`, read through the SQLite reader when the data database
 /// has one.
 pub async fn chart(db: &Db, stream: &str, plan: Plan) -> Result<Chart, sqlx::Error> {
-    let chart = Chart::new(plan);
+    let mut chart = Chart::new(plan);
     if let Some(reader) = &db.data_rows {
         let stream = stream.to_string();
         return reader
             .read(move |conn| chart_blocking(conn, &stream, chart))
             .await;
     }
-    let mut chart = chart;
     let mut conn = db.data.acquire().await?;
     let pieces = chart.plan().pieces.clone();
     for piece in pieces {

@@ -90,7 +90,8 @@ pub struct Scope {
     pub slug: Option<String>,
 }
 
-fn where_of(scope: &Scope) -> Where {
+/// The conditions of a scope, over `streamers t JOIN devices d` (report lists use it too).
+pub(crate) fn where_of(scope: &Scope) -> Where {
     let mut w = Where::default();
     if let Some(orgs) = &scope.orgs {
         w.any_of("d.org_id", orgs);

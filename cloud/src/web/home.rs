@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::pages::{render, Page, PageResult, WebError};
 use super::session::{clear_flash, Session, ORG_COOKIE};
+use crate::http::device;
 use crate::state::AppState;
-use crate::store::orgs;
+use crate::store::{devices, orgs};
 
 pub struct OrgSummary {
     pub slug: String,
@@ -18,7 +19,12 @@ pub struct OrgSummary {
     pub projects: i64,
     pub devices: i64,
     pub members: i64,
+    /// The first few devices (slug, label), a click away from their charts.
+    pub first_devices: Vec<(String, String)>,
 }
+
+/// How many devices an org's card lists.
+const CARD_DEVICES: i64 = 5;
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -36,6 +42,11 @@ pub async fn home(State(state): State<AppState>, session: Session) -> PageResult
             continue;
         };
         let counts = orgs::counts(pool, &org.id).await?;
+        let filter = devices::Filter {
+            org_slug: Some(org.slug.clone()),
+            ..device::scoped(&session.caller)
+        };
+        let (_, first) = devices::list(pool, &filter, 0, CARD_DEVICES).await?;
         let role = session
             .caller
             .membership(&org.id)
@@ -49,6 +60,7 @@ pub async fn home(State(state): State<AppState>, session: Session) -> PageResult
             projects: counts.get("projects").copied().unwrap_or(0),
             devices: counts.get("devices").copied().unwrap_or(0),
             members: counts.get("members").copied().unwrap_or(0),
+            first_devices: first.into_iter().map(|d| (d.slug, d.label)).collect(),
         });
     }
     let response = render(&HomePage {

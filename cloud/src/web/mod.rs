@@ -14,7 +14,8 @@
 //! - `devices`: the device list and claiming;
 //! - `device_page`: a device, its annotations, and its streams' charts and readings;
 //! - `device_chart`: the charts' data, downsampled on the server;
-//! - `manage`: the org page and its members, projects and their variables, the staff area.
+//! - `manage`: the org page and its members, projects and their variables, the staff area;
+//! - `ops`: reports, the job queue, gateways and OTA (scripts, keys, fleets, deployments).
 
 pub mod account;
 pub mod assets;
@@ -26,6 +27,7 @@ pub mod forms;
 pub mod home;
 pub mod listing;
 pub mod manage;
+pub mod ops;
 pub mod pages;
 pub mod session;
 
@@ -67,6 +69,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/static/{*path}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
         .merge(manage::routes())
+        .merge(ops::routes())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .layer(middleware::from_fn(security_headers))
 }

@@ -120,6 +120,17 @@ impl From<ApiError> for WebError {
             ApiError::Forbidden(msg) => WebError::Forbidden(msg),
             ApiError::Unauthenticated(_) => WebError::SignIn,
             ApiError::Internal(e) => WebError::Internal(e),
+            // Refusals with a body of their own (staff-only routes) keep their status.
+            ApiError::Body(status, _) | ApiError::Detail(status, _)
+                if status == axum::http::StatusCode::NOT_FOUND =>
+            {
+                WebError::NotFound
+            }
+            ref other @ (ApiError::Body(status, _) | ApiError::Detail(status, _))
+                if status == axum::http::StatusCode::FORBIDDEN =>
+            {
+                WebError::Forbidden(super::forms::api_message(other))
+            }
             other => WebError::BadRequest(super::forms::api_message(&other)),
         }
     }
