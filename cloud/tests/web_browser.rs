@@ -9,7 +9,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "web_browser/api.rs"]
+mod api;
 mod common;
+#[path = "web_browser/ops.rs"]
+mod ops;
 #[path = "web_browser/report.rs"]
 mod report;
 #[path = "web_browser/site.rs"]
@@ -53,6 +57,9 @@ journeys! {
     org: "org" on Sqlite,
     staff: "staff" on Sqlite,
     isolation: "isolation" on Sqlite,
+    jobs: "jobs" on Sqlite,
+    gateways: "gateways" on Sqlite,
+    ota: "ota" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).

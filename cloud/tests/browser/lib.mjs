@@ -4,7 +4,8 @@
 //
 // Run by cloud/tests/web_browser.rs, which sets:
 //   IOTILE_SITE    JSON: baseUrl, password, users, orgs, project, device, claimable (a
-//                  device to claim, with a report file to upload), expiredSession
+//                  device to claim, with a report file to upload), gateway, ota (key,
+//                  script, fleet, deployment), deadJob, expiredSession
 //   NODE_PACKAGES  the directory whose node_modules holds the locked npm packages
 //   CHROMIUM       the browser binary
 //   SCREENSHOTS    where this run's screenshots, request log and summary go
@@ -261,9 +262,13 @@ class Visitor {
     const overflow = await this.page.evaluate(() => {
       const { clientWidth, scrollWidth } = document.documentElement;
       if (scrollWidth <= clientWidth) return null;
-      // The likely culprits: what ends nearest the page's right edge.
+      // The likely culprits: what ends nearest the page's right edge, by its box or by
+      // content that overflows it (a long word).
       const ends = [...document.querySelectorAll('body *')]
-        .map((el) => ({ el, right: el.getBoundingClientRect().right + scrollX }))
+        .map((el) => {
+          const box = el.getBoundingClientRect();
+          return { el, right: Math.max(box.right, box.left + el.scrollWidth) + scrollX };
+        })
         .filter(({ right }) => right > clientWidth)
         .sort((a, b) => Math.abs(a.right - scrollWidth) - Math.abs(b.right - scrollWidth))
         .slice(0, 3)

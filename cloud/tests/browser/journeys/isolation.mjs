@@ -1,6 +1,6 @@
-// A member of another org reaches nothing of Acme Water's: not its device, project or org
-// pages by link, and no change by posting a form (with their own valid form token) to
-// Acme's addresses. Each answer is a bare 403 or 404 with nothing of Acme in it, and Acme's
+// A member of another org reaches nothing of Acme Water's: not its device, project, org,
+// gateway or OTA pages by link, and no change by posting a form (with their own valid form
+// token) to Acme's addresses. Each answer is a bare 403 or 404 with nothing of Acme in it, and Acme's
 // owner finds everything as it was.
 import { assert, journey, site } from '../lib.mjs';
 
@@ -9,7 +9,12 @@ await journey('isolation', async (run) => {
   const device = `/device/${site.device.slug}`;
   const project = `/project/${site.project.id}`;
   const org = `/org/${acme.slug}`;
-  const secrets = [acme.name, site.orgs.beta.name, site.project.name, site.users.admin, 'IOTile Device (000a)'];
+  const { gateway, ota } = site;
+  const deployment = `${org}/ota/deployments/${ota.deployment}`;
+  const secrets = [
+    acme.name, site.orgs.beta.name, site.project.name, site.users.admin, site.users.dev,
+    'IOTile Device (000a)', gateway.name, gateway.key, ota.key.id, ota.script.slug, ota.fleet.name,
+  ];
   const outsider = await run.visitor('member of another org');
   await outsider.signIn(site.users.member);
   const body = () => outsider.page.locator('body').innerText();
@@ -33,6 +38,8 @@ await journey('isolation', async (run) => {
   const links = [
     device, `${device}/unclaim`, project, `${project}/edit`, `${project}/delete`,
     `${project}/variables/new`, org, `${org}/edit`, `${org}/members/admin/role`, `${org}/members/admin/remove`,
+    `${org}/gateways`, `${org}/gateways/codes`, `${org}/gateways/${gateway.key}/revoke`, `${org}/ota`,
+    `${org}/ota/scripts`, `${org}/ota/keys`, `${org}/ota/fleets/${ota.fleet.slug}`, deployment, `${deployment}/release`,
   ];
   const refused = { status: null, h1: /^(Not found|Not allowed)$/, shot: 'refused' };
   const seen = {};
@@ -66,6 +73,10 @@ await journey('isolation', async (run) => {
     [`${org}/members`, { email: site.users.member, role: 'a1' }],
     [`${org}/members/admin/role`, { role: 'm1' }],
     [`${org}/members/admin/remove`, {}],
+    [`${org}/gateways/codes`, { hours: '24' }],
+    [`${org}/gateways/${gateway.key}/revoke`, {}],
+    [`${org}/ota/keys/${ota.key.number}/revoke`, {}],
+    [`${deployment}/release`, {}],
   ];
   for (const [action, fields] of posts) {
     const response = await outsider.follow(() => outsider.page.evaluate(({ action, fields, token }) => {
@@ -100,7 +111,15 @@ await journey('isolation', async (run) => {
   assert.ok(!(await owner.page.locator('main').innerText()).includes('5999'), 'no planted variable');
   await owner.open(org, { h1: acme.name, shot: 'org' });
   const members = await owner.page.locator('table[data-testid=members] tbody tr').allInnerTexts();
-  assert.equal(members.length, 1, 'the owner is still the only member');
-  assert.match(members[0], /Owner/);
-  run.step("Acme's owner finds the device, project and org as they were");
+  assert.equal(members.length, 2, 'still the owner and the developer');
+  assert.ok(!members.join().includes(site.users.member), 'the outsider was not added');
+  await owner.open(`${org}/gateways`, { h1: `Gateways of ${acme.name}`, shot: 'gateways' });
+  assert.match(await owner.page.locator('[data-testid=gateway-row]').innerText(), /Active/);
+  await owner.open(`${org}/gateways/codes`, { h1: 'Gateway registration codes', shot: 'gateway-codes' });
+  assert.equal(await owner.count('[data-testid=code-row]'), 1, 'no code made for the outsider');
+  await owner.open(`${org}/ota/keys`, { h1: `Release keys of ${acme.name}`, shot: 'ota-keys' });
+  assert.match(await owner.page.locator('[data-testid=key-row]').innerText(), /Trusted/);
+  await owner.open(deployment, { h1: `Deployment #${ota.deployment}`, shot: 'ota-deployment' });
+  assert.equal(await owner.text('[data-testid=deployment-state]'), 'draft');
+  run.step("Acme's owner finds its device, project, members, gateway, key and deployment as they were");
 });

@@ -5,22 +5,23 @@ import { assert, journey, site } from '../lib.mjs';
 
 await journey('org', async (run) => {
   const { acme } = site.orgs;
-  const { member } = site.users;
+  const { member, dev } = site.users;
   const home = `/org/${acme.slug}`;
   const owner = await run.visitor('owner');
   await owner.signIn(site.users.admin);
   const main = owner.page.locator('main');
   const rows = () => owner.page.locator('table[data-testid=members] tbody tr').evaluateAll((trs) =>
-    trs.map((tr) => [tr.cells[1].textContent.trim(), tr.cells[2].textContent.trim()]));
+    trs.map((tr) => [tr.cells[1].textContent.trim(), tr.cells[2].textContent.trim()]).sort());
+  const team = [[site.users.admin, 'Owner'], [dev, 'Developer']];
 
   await owner.follow(() => main.getByRole('link', { name: acme.name }).click(), {
     path: home, h1: acme.name, shot: 'org',
   });
-  assert.deepEqual(await rows(), [[site.users.admin, 'Owner']]);
+  assert.deepEqual(await rows(), team.sort());
   assert.match(await owner.text('main h1 + p'), /your role: Owner$/);
   const figures = await owner.page.locator('#counts-h + dl.figures dd').allTextContents();
-  assert.deepEqual(figures.map((f) => f.trim()), ['1', '1', '1'], 'one project, one device, one member');
-  run.step('the owner opens the org from the overview: its figures and its one member');
+  assert.deepEqual(figures.map((f) => f.trim()), ['1', '1', '2'], 'one project, one device, two members');
+  run.step('the owner opens the org from the overview: its figures and its members');
 
   await owner.follow(() => main.getByRole('link', { name: 'Edit name and about' }).click(), {
     path: `${home}/edit`, h1: `Edit ${acme.name}`, shot: 'org-edit',
@@ -44,7 +45,7 @@ await journey('org', async (run) => {
   assert.equal(await owner.page.inputValue('#f-email'), 'nobody@nowhere.test');
   await add(member, 'Member', { path: home, h1: acme.name, shot: 'org-two-members' });
   assert.equal(await owner.text('.flash[role=status]'), `${member} was added as Member.`);
-  assert.deepEqual((await rows()).sort(), [[site.users.admin, 'Owner'], [member, 'Member']].sort());
+  assert.deepEqual(await rows(), [...team, [member, 'Member']].sort());
   run.step('an address without an account is refused at its field; an account is added');
 
   const newcomer = await run.visitor('member');
@@ -74,13 +75,13 @@ await journey('org', async (run) => {
   await owner.follow(() => main.getByRole('link', { name: 'Cancel' }).click(), {
     path: home, h1: acme.name, shot: 'org-two-members',
   });
-  assert.equal((await rows()).length, 2, 'Cancel removes nobody');
+  assert.equal((await rows()).length, 3, 'Cancel removes nobody');
   await owner.follow(remove, { path: /\/remove$/, h1: question, shot: 'member-remove' });
   await owner.follow(() => main.getByRole('button', { name: 'Remove member' }).click(), {
     path: home, h1: acme.name, shot: 'org',
   });
   assert.equal(await owner.text('.flash[role=status]'), `${member} was removed from ${acme.name}.`);
-  assert.deepEqual(await rows(), [[site.users.admin, 'Owner']]);
+  assert.deepEqual(await rows(), team.sort());
   run.step('removing asks first; Cancel keeps them, confirming removes them');
 
   await newcomer.open(home, { status: 404, h1: 'Not found', shot: 'not-found' });

@@ -4,7 +4,7 @@
 import { assert, journey, site } from '../lib.mjs';
 
 await journey('staff', async (run) => {
-  const { admin, member, staff } = site.users;
+  const { admin, member, staff, dev } = site.users;
   const officer = await run.visitor('staff');
   await officer.signIn(staff, { path: '/', h1: 'Overview', shot: 'overview-staff' });
   const main = officer.page.locator('main');
@@ -15,13 +15,13 @@ await journey('staff', async (run) => {
     path: '/staff', h1: 'Staff', shot: 'staff',
   });
   const figures = await officer.page.locator('.card dl.figures dd').allTextContents();
-  assert.deepEqual(figures.map((f) => f.trim()), ['3', '3'], 'three accounts, three orgs');
+  assert.deepEqual(figures.map((f) => f.trim()), ['4', '3'], 'four accounts, three orgs');
   run.step('the staff overview counts the accounts and orgs');
 
   await officer.follow(() => main.getByRole('link', { name: 'Accounts' }).click(), {
     path: '/staff/users', h1: 'Accounts', shot: 'staff-users',
   });
-  assert.deepEqual((await column('accounts', 1)).sort(), [admin, member, staff].sort());
+  assert.deepEqual((await column('accounts', 1)).sort(), [admin, dev, member, staff].sort());
   const mine = officer.page.locator('table[data-testid=accounts] tbody tr', { hasText: staff });
   assert.equal((await mine.locator('td').last().textContent()).trim(), 'Not on your own account');
   const find = async (q, shot) => {
@@ -70,7 +70,7 @@ await journey('staff', async (run) => {
     trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
   const { acme, beta, other } = site.orgs;
   assert.deepEqual(orgs.map(([name, slug, , p, d, m]) => [name, slug, p, d, m]), [
-    [acme.name, acme.slug, '1', '1', '1'],
+    [acme.name, acme.slug, '1', '1', '2'],
     [beta.name, beta.slug, '0', '0', '1'],
     [other.name, other.slug, '0', '0', '1'],
   ]);
