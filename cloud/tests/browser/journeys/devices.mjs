@@ -1,6 +1,6 @@
 // From nothing to a chart: an org owner creates a project, claims a device into it, the
-// device's gateway uploads a report built as `iotile-fw report build` builds it, and once the
-// worker has ingested it the device page draws the readings and lists the latest of them.
+// device's gateway uploads a report built as `iotile-fw report build` builds it, the reports
+// page shows it processed, and the device page draws the readings and lists the latest.
 // The data behind each chart, as the page fetched it, agrees with the raw readings.
 import { assert, journey, site } from '../lib.mjs';
 import { processed, readings, token, uploadReport } from '../api.mjs';
@@ -74,6 +74,21 @@ await journey('devices', async (run) => {
   const raw = await readings(jwt, stream);
   assert.deepEqual(raw.map((r) => r.value), values, 'the report became the readings, in order');
   run.step(`a report of ${values.length} readings was uploaded through the API and ingested`);
+
+  await admin.follow(() => admin.page.locator('nav[aria-label=Main]').getByRole('link', { name: 'Reports' }).click(), {
+    path: '/reports', h1: 'Reports', shot: 'reports',
+  });
+  const received = admin.page.locator('tbody tr', { hasText: claimable.slug });
+  const cells = (await received.locator('td').allInnerTexts()).map((c) => c.replace(/\s+/g, ' '));
+  assert.deepEqual(cells.slice(3), ['Processed', `${values.length} ${values.length} new`, `1–${values.length}`]);
+  await admin.follow(() => received.locator('td:first-child a').click(), {
+    path: `/reports/${upload.body.report}`, h1: `Report ${upload.body.report}`, shot: 'report',
+  });
+  const record = await admin.page.locator('dl.props').innerText();
+  assert.match(record, new RegExp(`New readings\\s+${values.length}\\s+Duplicates\\s+0`));
+  await admin.open('/reports?status=failed', { h1: 'Reports', shot: 'reports-none-match' });
+  assert.equal(await admin.text('.empty h2'), 'No reports match these filters');
+  run.step('the report is listed and shown as processed, all its readings new; none failed');
 
   charts.length = 0;
   await admin.open(`/device/${claimable.slug}`, { h1: unlabelled(claimable.slug), shot: 'device-with-readings' });
