@@ -1,15 +1,17 @@
 //! Gateways: one-time codes, registration with a proof of the private key, signed sync into
-//! the common ingest, replays and tampering refused, revocation; on both backends.
+//! the common ingest, replays and tampering refused, revocation, and the backlog a batch
+//! tells as the API and the gateways page show it; on both backends.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod web_ops_client;
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sync_protocol::gateway::{sign, BatchReport, GatewaySecret, Registration, SyncBatch};
+use sync_protocol::gateway::{sign, Backlog, BatchReport, GatewaySecret, Registration, SyncBatch};
 use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
 use sync_protocol::Reading;
@@ -40,6 +42,10 @@ fn report(device: u32, ids: std::ops::RangeInclusive<u32>) -> Vec<u8> {
 }
 
 fn batch(reports: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    batch_with(reports, None)
+}
+
+fn batch_with(reports: &[(u32, Vec<u8>)], backlog: Option<Backlog>) -> Vec<u8> {
     let now = cloud::time::now_micros();
     let batch = SyncBatch {
         reports: reports
@@ -51,6 +57,7 @@ fn batch(reports: &[(u32, Vec<u8>)]) -> Vec<u8> {
                 raw: raw.clone(),
             })
             .collect(),
+        backlog,
     };
     serde_json::to_vec(&batch).unwrap()
 }
@@ -412,5 +419,179 @@ backends!(
         .await
         .unwrap();
         assert_eq!(ids, (1..=20).collect::<Vec<i64>>(), "every reading once");
+    }
+);
+
+/// The words of the gateways page's "Waiting" cell for the only gateway, tags removed.
+async fn waiting_cell(browser: &mut web_ops_client::Browser, org: &str) -> String {
+    let page = browser.get(&format!("/org/{org}/gateways")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let marker = r#"data-testid="gateway-waiting">"#;
+    let start = page.body.find(marker).expect("a waiting cell") + marker.len();
+    let end = start + page.body[start..].find("</td>").unwrap();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page.body[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&#x27;", "'").replace("&#39;", "'")
+}
+
+async fn listed_backlog(app: &common::TestApp, s: &Site) -> Value {
+    let listed = app.ok("gateway/", &s.member).await;
+    assert_eq!(listed["count"], 1, "{listed}");
+    listed["results"][0]["backlog"].clone()
+}
+
+backends!(
+    the_backlog_a_batch_tells_shows_in_the_list_and_the_page,
+    |app: common::TestApp| async move {
+        let s = site(&app).await;
+        let secret = registered(&app, &s, 7).await;
+        let mut browser = web_ops_client::Browser::signed_in(&app, "admin@site.io").await;
+        assert_eq!(listed_backlog(&app, &s).await, Value::Null);
+        assert_eq!(waiting_cell(&mut browser, &s.org).await, "not reported yet");
+
+        // An older gateway's batch: accepted, its backlog unknown.
+        let (status, answer) = sync(
+            &app,
+            &secret,
+            batch(&[(DEVICE, report(DEVICE, 1..=10))]),
+            1,
+            false,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["results"][0]["outcome"], "accepted");
+        assert_eq!(listed_backlog(&app, &s).await, Value::Null);
+        assert_eq!(
+            waiting_cell(&mut browser, &s.org).await,
+            "not reported by this gateway's version"
+        );
+
+        // A batch with a report and what the gateway still holds after it.
+        let hour = 3_600_000_000;
+        let oldest = cloud::time::now_micros() - 2 * hour - 60_000_000;
+        let held = Backlog {
+            reports: 12,
+            raw_bytes: 34_000,
+            readings: 240,
+            oldest_received_at_us: Some(oldest),
+            quarantined: 1,
+            ota_outcomes: 2,
+            buffer_full: false,
+        };
+        let before = cloud::time::now_micros();
+        let body = batch_with(&[(DEVICE, report(DEVICE, 11..=20))], Some(held));
+        let (status, answer) = sync(&app, &secret, body, 2, false).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["results"][0]["outcome"], "accepted");
+        let listed = listed_backlog(&app, &s).await;
+        let reported_on = listed["reported_on"].as_str().unwrap().to_string();
+        assert_eq!(
+            listed,
+            json!({
+                "reports": 12,
+                "bytes": 34_000,
+                "readings": 240,
+                "oldest_received_on": cloud::time::format(oldest),
+                "quarantined": 1,
+                "ota_outcomes": 2,
+                "buffer_full": false,
+                "reported_on": reported_on,
+            })
+        );
+        let reported = chrono::DateTime::parse_from_rfc3339(&reported_on)
+            .unwrap()
+            .timestamp_micros();
+        assert!(
+            reported >= before && reported <= cloud::time::now_micros(),
+            "{reported_on}"
+        );
+        let cell = waiting_cell(&mut browser, &s.org).await;
+        assert!(
+            cell.starts_with(
+                "12 reports (34 KB) waiting, oldest from 2 h ago; \
+                 1 report kept aside, never to be uploaded; 2 update outcomes to send, \
+                 as of the last sync at "
+            ),
+            "{cell}"
+        );
+
+        // An empty batch that only says the gateway is clear.
+        let body = batch_with(&[], Some(Backlog::default()));
+        let (status, answer) = sync(&app, &secret, body, 3, false).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let listed = listed_backlog(&app, &s).await;
+        assert_eq!(listed["reports"], 0);
+        assert_eq!(listed["oldest_received_on"], Value::Null);
+        assert_eq!(listed["buffer_full"], false);
+        let cell = waiting_cell(&mut browser, &s.org).await;
+        assert!(
+            cell.starts_with("nothing waiting, as of the last sync at "),
+            "{cell}"
+        );
+
+        // Figures that do not add up refuse the batch, with the reason, and change nothing.
+        let before_refusal = listed_backlog(&app, &s).await;
+        let bad = Backlog {
+            reports: 3,
+            ..Backlog::default()
+        };
+        let body = batch_with(&[(DEVICE, report(DEVICE, 21..=30))], Some(bad));
+        let (status, answer) = sync(&app, &secret, body, 4, false).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the oldest one has no time"),
+            "{answer}"
+        );
+        assert_eq!(listed_backlog(&app, &s).await, before_refusal);
+        let booked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM streamer_reports")
+            .fetch_one(&app.state.db.meta)
+            .await
+            .unwrap();
+        assert_eq!(booked, 2, "the refused batch's report was not taken");
+
+        // A batch that arrived before the one on record (a slow retry) changes nothing.
+        let gateway =
+            cloud::store::gateways::by_key_id(&app.state.db.meta, &secret.public().key_id())
+                .await
+                .unwrap()
+                .unwrap();
+        let stale = cloud::store::gateways::Backlog {
+            reports: 99,
+            bytes: 1,
+            readings: 1,
+            oldest: Some(1),
+            quarantined: 0,
+            ota_outcomes: 0,
+            full: true,
+        };
+        cloud::store::gateways::record_backlog(
+            &app.state.db.meta_writes,
+            gateway.id,
+            gateway.backlog_at.unwrap() - 1,
+            Some(&stale),
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed_backlog(&app, &s).await, before_refusal);
+
+        // The gateway goes back to a version that does not tell: unknown again.
+        let (status, _) = sync(&app, &secret, batch(&[]), 5, false).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listed_backlog(&app, &s).await, Value::Null);
+        assert_eq!(
+            waiting_cell(&mut browser, &s.org).await,
+            "not reported by this gateway's version"
+        );
     }
 );

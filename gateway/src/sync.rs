@@ -7,12 +7,19 @@
 //! report the cloud rejects for good is moved to quarantine with the cloud's reason. A
 //! network failure or a server error ends the pass with nothing marked: the next pass sends
 //! the same reports again, which the cloud recognises as duplicates.
+//!
+//! Each batch tells the cloud the backlog the gateway holds once the batch is accepted
+//! ([`Buffer::backlog`]); [`report_backlog`] tells it with no report. A cloud older than the
+//! backlog refuses such a batch; the batch then goes again without it, and batches leave it
+//! out for [`OLD_CLOUD_RECHECK`] before trying again (the cloud may have been upgraded).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sync_protocol::gateway::backlog::REFUSED_BY_OLD_CLOUD;
 use sync_protocol::gateway::{
-    self, BatchReport, GatewaySecret, Registration, ReportOutcome, SyncAnswer, SyncBatch,
+    self, Backlog, BatchReport, GatewaySecret, Registration, ReportOutcome, SyncAnswer, SyncBatch,
 };
 
 use crate::buffer::{blocking, Buffer, BufferError, PendingReport};
@@ -20,6 +27,8 @@ use crate::buffer::{blocking, Buffer, BufferError, PendingReport};
 /// The path of the signed upload, with the final slash the API uses.
 pub const SYNC_PATH: &str = "/api/v1/gateway/sync/";
 const REGISTER_PATH: &str = "/api/v1/gateway/register/";
+/// How long batches leave the backlog out after a cloud refused it as unknown.
+pub const OLD_CLOUD_RECHECK: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -75,12 +84,16 @@ pub struct Pass {
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: usize,
+    /// The backlog the cloud took with the pass's last batch, when it took one.
+    pub backlog: Option<Backlog>,
 }
 
 pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     secret: GatewaySecret,
+    /// Unix seconds when the cloud last refused a backlog as unknown; 0 for never.
+    backlog_refused_at: AtomicU64,
 }
 
 impl SyncClient {
@@ -97,6 +110,7 @@ impl SyncClient {
             http,
             base: cloud_url.trim_end_matches('/').to_string(),
             secret,
+            backlog_refused_at: AtomicU64::new(0),
         })
     }
 
@@ -116,8 +130,36 @@ impl SyncClient {
         Ok(answer(response).await?.json().await?)
     }
 
-    /// Uploads one batch, signed.
+    /// Whether batches sent at `now_unix` carry the backlog: not within
+    /// [`OLD_CLOUD_RECHECK`] of the cloud refusing it.
+    pub fn sends_backlog(&self, now_unix: u64) -> bool {
+        let refused = self.backlog_refused_at.load(Ordering::Relaxed);
+        refused == 0 || now_unix >= refused.saturating_add(OLD_CLOUD_RECHECK.as_secs())
+    }
+
+    /// Uploads one batch, signed. A cloud that refuses the batch's backlog as an unknown
+    /// field gets the batch again without it.
     pub async fn upload(&self, batch: &SyncBatch, now_unix: u64) -> Result<SyncAnswer, SyncError> {
+        match self.post_batch(batch, now_unix).await {
+            Err(SyncError::Refused {
+                status: 400,
+                detail,
+            }) if batch.backlog.is_some() && detail.contains(REFUSED_BY_OLD_CLOUD) => {
+                tracing::warn!(recheck = ?OLD_CLOUD_RECHECK,
+                    "the cloud predates backlog reports; batches go without the backlog");
+                self.backlog_refused_at
+                    .store(now_unix.max(1), Ordering::Relaxed);
+                let plain = SyncBatch {
+                    reports: batch.reports.clone(),
+                    backlog: None,
+                };
+                self.post_batch(&plain, now_unix).await
+            }
+            other => other,
+        }
+    }
+
+    async fn post_batch(&self, batch: &SyncBatch, now_unix: u64) -> Result<SyncAnswer, SyncError> {
         let body = serde_json::to_vec(batch).map_err(|e| SyncError::Answer(e.to_string()))?;
         let request = self
             .signed(reqwest::Method::POST, SYNC_PATH, body, now_unix)?
@@ -190,11 +232,16 @@ pub async fn sync_pending(
 ) -> Result<Pass, SyncError> {
     let mut pass = Pass::default();
     loop {
-        let pending: Vec<PendingReport> =
-            blocking(buffer, move |b| b.pending(limits.reports, limits.bytes)).await?;
+        let (pending, backlog): (Vec<PendingReport>, Backlog) = blocking(buffer, move |b| {
+            let pending = b.pending(limits.reports, limits.bytes)?;
+            let backlog = b.backlog(pending.last().map_or(0, |p| p.id))?;
+            Ok((pending, backlog))
+        })
+        .await?;
         if pending.is_empty() {
             return Ok(pass);
         }
+        let sent_at = now().0;
         let batch = SyncBatch {
             reports: pending
                 .iter()
@@ -205,9 +252,11 @@ pub async fn sync_pending(
                     raw: p.report.raw.clone(),
                 })
                 .collect(),
+            backlog: sendable(client, backlog, sent_at),
         };
-        let answer = client.upload(&batch, now().0).await?;
+        let answer = client.upload(&batch, sent_at).await?;
         pass.batches += 1;
+        pass.backlog = batch.backlog.filter(|_| client.sends_backlog(sent_at));
         let mut synced = Vec::new();
         let mut rejected = Vec::new();
         for (p, outcome) in pending.into_iter().zip(answer.results) {
@@ -246,6 +295,44 @@ pub async fn sync_pending(
         })
         .await?;
     }
+}
+
+/// The backlog for a batch sent at `now_unix`, unless the cloud refuses backlogs or this one
+/// does not add up (a clock before 1970 when a report was received): a backlog must never
+/// keep reports from the cloud.
+fn sendable(client: &SyncClient, backlog: Backlog, now_unix: u64) -> Option<Backlog> {
+    if !client.sends_backlog(now_unix) {
+        return None;
+    }
+    match backlog.check() {
+        Ok(()) => Some(backlog),
+        Err(error) => {
+            tracing::warn!(%error, "the backlog is left out of the batch");
+            None
+        }
+    }
+}
+
+/// Tells the cloud the backlog in a batch without reports. Returns what the cloud took:
+/// None when it takes no backlog (it predates them, or this one does not add up).
+pub async fn report_backlog(
+    buffer: &Arc<Mutex<Buffer>>,
+    client: &SyncClient,
+) -> Result<Option<Backlog>, SyncError> {
+    let sent_at = now().0;
+    if !client.sends_backlog(sent_at) {
+        return Ok(None);
+    }
+    let backlog = blocking(buffer, |b| b.backlog(0)).await?;
+    let Some(backlog) = sendable(client, backlog, sent_at) else {
+        return Ok(None);
+    };
+    let batch = SyncBatch {
+        reports: Vec::new(),
+        backlog: Some(backlog),
+    };
+    client.upload(&batch, sent_at).await?;
+    Ok(client.sends_backlog(sent_at).then_some(backlog))
 }
 
 /// The wait before retry `attempt` (1, 2, …): exponential from one second up to `max`,

@@ -190,6 +190,18 @@ async fn the_daemon_collects_a_pod_and_syncs_every_reading_once() {
         "{status}"
     );
     assert!(status["gateway"]["last_sync_error"].is_null(), "{status}");
+    // The cloud knows that the daemon holds nothing more, as its syncs told it.
+    let mut backlog = Value::Null;
+    for _ in 0..50 {
+        backlog = app.ok("gateway/", &s.admin).await["results"][0]["backlog"].clone();
+        if backlog["reports"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(backlog["reports"], 0, "{backlog}");
+    assert_eq!(backlog["quarantined"], 0, "{backlog}");
+    assert_eq!(backlog["buffer_full"], false, "{backlog}");
     let metrics = app
         .client
         .get(format!("http://{status_addr}/metrics"))

@@ -1,7 +1,8 @@
 //! The gateway's sync client against the real cloud: registration with a one-time code,
 //! the backlog of a buffer drained in signed batches into stream data exactly once, a cloud
-//! that is down (nothing marked, nothing lost), a report the cloud rejects (kept aside), and
-//! a revoked gateway (refused, its reports kept).
+//! that is down (nothing marked, nothing lost), a report the cloud rejects (kept aside), a
+//! revoked gateway (refused, its reports kept), and the backlog the gateway tells, which the
+//! cloud shows as the buffer has it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gateway::buffer::{Budget, Buffer, NewReport, ReportKind};
-use gateway::sync::{sync_pending, BatchLimits, SyncClient, SyncError};
+use gateway::sync::{report_backlog, sync_pending, BatchLimits, SyncClient, SyncError};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use sync_protocol::gateway::GatewaySecret;
 use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListHeader, SignedListReport, Signer};
@@ -160,6 +161,88 @@ backends!(
         );
         assert!(!err.is_transient());
         assert_eq!(buffer.lock().unwrap().stats().unwrap().pending_reports, 1);
+    }
+);
+
+/// The backlog the cloud shows for the site's only gateway.
+async fn shown_backlog(app: &common::TestApp, s: &Site) -> Value {
+    let listed = app.ok("gateway/", &s.admin).await;
+    assert_eq!(listed["count"], 1, "{listed}");
+    listed["results"][0]["backlog"].clone()
+}
+
+backends!(
+    the_backlog_the_gateway_tells_is_its_buffers,
+    |app: common::TestApp| async move {
+        let s = site(&app).await;
+        let (_, code) = app
+            .post("gateway/code/", &s.admin, json!({"org": s.org}))
+            .await;
+        let secret = GatewaySecret::from_bytes(&[12; 32]);
+        let client = SyncClient::new(&base(&app), secret, Duration::from_secs(30)).unwrap();
+        client
+            .register(code["code"].as_str().unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(shown_backlog(&app, &s).await, Value::Null);
+
+        let dir = tempfile::tempdir().unwrap();
+        let (buffer, _) = Buffer::open(
+            &dir.path().join("buffer.sqlite3"),
+            Budget {
+                max_bytes: 64 << 20,
+            },
+        )
+        .unwrap();
+        let buffer = Arc::new(Mutex::new(buffer));
+        {
+            let mut b = buffer.lock().unwrap();
+            for n in 0..10 {
+                let mut r = report(DEVICE, n);
+                // Received one minute apart, the oldest first.
+                r.received_at_us -= i64::from(10 - n) * 60_000_000;
+                b.store(&r).unwrap();
+            }
+            b.quarantine(b"not a report", "does not decode", 1).unwrap();
+        }
+
+        // Told with nothing uploaded: everything the buffer holds.
+        let told = report_backlog(&buffer, &client)
+            .await
+            .unwrap()
+            .expect("this cloud takes backlogs");
+        let stats = buffer.lock().unwrap().stats().unwrap();
+        assert_eq!(stats.pending_reports, 10);
+        let shown = shown_backlog(&app, &s).await;
+        assert_eq!(shown["reports"], stats.pending_reports, "{shown}");
+        assert_eq!(shown["bytes"], stats.pending_bytes, "{shown}");
+        assert_eq!(shown["readings"], stats.pending_readings, "{shown}");
+        assert_eq!(
+            shown["oldest_received_on"],
+            cloud::time::format(stats.oldest_pending.unwrap()),
+            "{shown}"
+        );
+        assert_eq!(shown["quarantined"], stats.quarantined, "{shown}");
+        assert_eq!(shown["ota_outcomes"], 0, "{shown}");
+        assert_eq!(shown["buffer_full"], stats.over_budget, "{shown}");
+        assert_eq!(told.reports, stats.pending_reports);
+
+        // Uploaded in batches of four, each telling what is left after it: the last, nothing.
+        let limits = BatchLimits {
+            reports: 4,
+            bytes: 1 << 20,
+        };
+        let pass = sync_pending(&buffer, &client, limits).await.unwrap();
+        assert_eq!((pass.batches, pass.accepted), (3, 10));
+        let now_held = buffer.lock().unwrap().backlog(0).unwrap();
+        assert_eq!(pass.backlog, Some(now_held));
+        assert_eq!(now_held.reports, 0);
+        let shown = shown_backlog(&app, &s).await;
+        assert_eq!(shown["reports"], 0, "{shown}");
+        assert_eq!(shown["bytes"], 0, "{shown}");
+        assert_eq!(shown["oldest_received_on"], Value::Null, "{shown}");
+        assert_eq!(shown["quarantined"], 1, "{shown}");
+        assert_eq!(rows(&app, &s, 200).await, 200, "every reading once");
     }
 );
 

@@ -46,6 +46,11 @@ const META: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/meta/0006_device_versions.sql"),
     ),
     (7, "ota", include_str!("../../migrations/meta/0007_ota.sql")),
+    (
+        8,
+        "gateway backlog",
+        include_str!("../../migrations/meta/0008_gateway_backlog.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[

@@ -7,7 +7,8 @@
 //! skew and that the nonce is new, before it reads the batch. Reports then enter the same
 //! intake as `streamer/report/`: stored raw, booked and queued, once per distinct content.
 //! No bearer token lives on the gateway, and revoking it (`POST gateway/{key}/revoke/`) stops
-//! it at its next request.
+//! it at its next request. A batch may also tell what the gateway still holds, which the
+//! gateway list shows (`gateway_backlog`).
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
@@ -58,6 +59,7 @@ fn gateway_json(g: &Gateway, org_slug: &str) -> Value {
         "last_seen": g.last_seen.map(time::format),
         "revoked": g.revoked_on.is_some(),
         "revoked_on": g.revoked_on.map(time::format),
+        "backlog": super::gateway_backlog::to_json(g),
     })
 }
 
@@ -312,6 +314,7 @@ async fn sync(
     body: Bytes,
 ) -> ApiResult<axum::Json<SyncAnswer>> {
     let gateway = signed_by(&state, "POST", &headers, &uri, &body).await?;
+    let arrived = now_micros();
     if body.len() > gateway::batch::MAX_BATCH_BODY_BYTES {
         return Err(ApiError::Detail(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -346,6 +349,8 @@ async fn sync(
     for p in &mut cloud_has {
         p.last_id = p.last_id.max(held_to(&state, &gateway, p).await?);
     }
+    // Only once every report is in: the backlog counts the batch as accepted.
+    super::gateway_backlog::record(&state, &gateway, arrived, batch.backlog.as_ref()).await?;
     Ok(axum::Json(SyncAnswer { results, cloud_has }))
 }
 

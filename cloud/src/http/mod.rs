@@ -17,6 +17,7 @@ pub mod event;
 pub mod event_upload;
 pub mod fleet;
 pub mod gateway;
+pub mod gateway_backlog;
 pub mod gateway_ota;
 pub mod health;
 pub mod json;

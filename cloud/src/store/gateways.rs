@@ -1,5 +1,6 @@
 //! Gateways, their one-time registration codes, and the nonces of their signed requests
-//! (see `migrations/meta/0005_gateways.sql`).
+//! (see `migrations/meta/0005_gateways.sql`); what each still holds, as its latest sync
+//! told it (`0008_gateway_backlog.sql`).
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -14,9 +15,29 @@ pub struct Gateway {
     pub created_on: i64,
     pub revoked_on: Option<i64>,
     pub last_seen: Option<i64>,
+    /// What it held when the batch that told it arrived at `backlog_at`; None until a sync
+    /// batch tells it, and again after a batch without it.
+    pub backlog: Option<Backlog>,
+    pub backlog_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, key_id, org_id, name, created_by, created_on, revoked_on, last_seen";
+/// What a gateway still held for the cloud when it last said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub reports: i64,
+    pub bytes: i64,
+    pub readings: i64,
+    /// The receive time of the oldest report waiting.
+    pub oldest: Option<i64>,
+    pub quarantined: i64,
+    pub ota_outcomes: i64,
+    /// Collection stopped: the gateway's buffer is over its budget.
+    pub full: bool,
+}
+
+const COLUMNS: &str = "id, key_id, org_id, name, created_by, created_on, revoked_on, last_seen, \
+     backlog_at, backlog_reports, backlog_bytes, backlog_readings, backlog_oldest, \
+     backlog_quarantined, backlog_ota_outcomes, backlog_full";
 
 fn from_row(r: &AnyRow) -> Result<Gateway, sqlx::Error> {
     Ok(Gateway {
@@ -28,7 +49,59 @@ fn from_row(r: &AnyRow) -> Result<Gateway, sqlx::Error> {
         created_on: r.try_get("created_on")?,
         revoked_on: r.try_get("revoked_on")?,
         last_seen: r.try_get("last_seen")?,
+        backlog: backlog_from_row(r)?,
+        backlog_at: r.try_get("backlog_at")?,
     })
+}
+
+fn backlog_from_row(r: &AnyRow) -> Result<Option<Backlog>, sqlx::Error> {
+    if r.try_get::<Option<i64>, _>("backlog_at")?.is_none() {
+        return Ok(None);
+    }
+    // Written together with `backlog_at`; a NULL among them reads as 0.
+    let n = |column: &str| -> Result<i64, sqlx::Error> {
+        Ok(r.try_get::<Option<i64>, _>(column)?.unwrap_or(0))
+    };
+    Ok(Some(Backlog {
+        reports: n("backlog_reports")?,
+        bytes: n("backlog_bytes")?,
+        readings: n("backlog_readings")?,
+        oldest: r.try_get("backlog_oldest")?,
+        quarantined: n("backlog_quarantined")?,
+        ota_outcomes: n("backlog_ota_outcomes")?,
+        full: n("backlog_full")? != 0,
+    }))
+}
+
+/// Records what a gateway holds, as the batch that arrived at `at` told it, or that it is
+/// unknown (`None`: a batch from a version that does not say). A batch that arrived before
+/// the one on record changes nothing, so a slow retry cannot bring back an older backlog.
+pub async fn record_backlog(
+    pool: &AnyPool,
+    gateway_id: i64,
+    at: i64,
+    backlog: Option<&Backlog>,
+) -> Result<(), sqlx::Error> {
+    let figures = |f: fn(&Backlog) -> i64| backlog.map(f);
+    sqlx::query(
+        "UPDATE gateways SET backlog_at = $1, backlog_reports = $2, backlog_bytes = $3, \
+         backlog_readings = $4, backlog_oldest = $5, backlog_quarantined = $6, \
+         backlog_ota_outcomes = $7, backlog_full = $8 \
+         WHERE id = $9 AND (backlog_at IS NULL OR backlog_at <= $10)",
+    )
+    .bind(backlog.map(|_| at))
+    .bind(figures(|b| b.reports))
+    .bind(figures(|b| b.bytes))
+    .bind(figures(|b| b.readings))
+    .bind(backlog.and_then(|b| b.oldest))
+    .bind(figures(|b| b.quarantined))
+    .bind(figures(|b| b.ota_outcomes))
+    .bind(figures(|b| i64::from(b.full)))
+    .bind(gateway_id)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Keeps a new code (by its digest) for `org`, valid until `expires_on`.

@@ -9,10 +9,11 @@
 //! moved aside, never deleted, and its readable rows are copied to a fresh one ([`Recovery`]).
 //!
 //! The same file keeps OTA progress ([`ota`]): the feed, scripts, each POD's update job and
-//! the outcomes owed to the cloud.
+//! the outcomes owed to the cloud. [`backlog`] counts what the cloud does not have yet.
 //!
 //! The API is synchronous; async callers use `spawn_blocking`.
 
+pub mod backlog;
 mod open;
 pub mod ota;
 #[cfg(test)]
@@ -415,17 +416,7 @@ impl Buffer {
     }
 
     pub fn stats(&self) -> Result<Stats, BufferError> {
-        let (pending_reports, pending_bytes, pending_readings, oldest_pending): (
-            i64,
-            i64,
-            i64,
-            Option<i64>,
-        ) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(length(raw)), 0), coalesce(sum(reading_count), 0), \
-             min(received_at_us) FROM reports WHERE state = 'pending'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let pending = self.pending_totals(0)?;
         let count = |sql: &str| -> Result<u64, BufferError> {
             let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -437,10 +428,10 @@ impl Buffer {
             .sum();
         let used = self.used_bytes()?;
         Ok(Stats {
-            pending_reports: u64::try_from(pending_reports).unwrap_or(0),
-            pending_bytes: u64::try_from(pending_bytes).unwrap_or(0),
-            pending_readings: u64::try_from(pending_readings).unwrap_or(0),
-            oldest_pending,
+            pending_reports: pending.reports,
+            pending_bytes: pending.bytes,
+            pending_readings: pending.readings,
+            oldest_pending: pending.oldest,
             synced_reports: count("SELECT count(*) FROM reports WHERE state = 'synced'")?,
             quarantined: count("SELECT count(*) FROM quarantine")?,
             file_bytes,

@@ -419,3 +419,65 @@ fn read_only_open_sees_stats_and_cannot_write() {
         Err(BufferError::Corrupt(_))
     ));
 }
+
+#[test]
+fn the_backlog_counts_what_the_cloud_lacks_after_a_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut buf, _) = open_at(&dir.path().join("b.sqlite"), BIG);
+    let clear = buf.backlog(0).expect("counts");
+    assert_eq!(clear, sync_protocol::gateway::Backlog::default());
+    for n in 1..=5 {
+        buf.store(&report(n, 100 + n as usize)).expect("stores");
+    }
+    let all = buf.backlog(0).expect("counts");
+    assert_eq!((all.reports, all.raw_bytes, all.readings), (5, 515, 1000));
+    assert_eq!(
+        all.oldest_received_at_us,
+        Some(report(1, 100).received_at_us)
+    );
+    let stats = buf.stats().expect("stats");
+    assert_eq!(
+        (
+            stats.pending_reports,
+            stats.pending_bytes,
+            stats.pending_readings
+        ),
+        (all.reports, all.raw_bytes, all.readings)
+    );
+    assert_eq!(stats.oldest_pending, all.oldest_received_at_us);
+
+    // A batch of the two oldest: the backlog after it is the other three.
+    let batch = buf.pending(2, 1 << 20).expect("pending");
+    let last = batch.last().expect("two").id;
+    let after = buf.backlog(last).expect("counts");
+    assert_eq!(
+        (after.reports, after.raw_bytes, after.readings),
+        (3, 312, 600)
+    );
+    assert_eq!(
+        after.oldest_received_at_us,
+        Some(report(3, 100).received_at_us)
+    );
+    assert_eq!(after.check(), Ok(()));
+    // Once the cloud confirms it, the buffer agrees with what the batch told.
+    let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
+    buf.mark_synced(&ids, 1).expect("marks");
+    assert_eq!(buf.backlog(0).expect("counts"), after);
+
+    // Reports kept aside and update outcomes owed count too.
+    buf.quarantine(b"junk", "does not decode", 2).expect("kept");
+    let device = DeviceId::new(0x42).expect("in range");
+    let mut job = buf.start_ota_job(device, 7, "z--0001", 3).expect("starts");
+    buf.finish_ota_job(&mut job, true, "done", 4).expect("ends");
+    let owed = buf.backlog(0).expect("counts");
+    assert_eq!((owed.quarantined, owed.ota_outcomes), (1, 1));
+    assert!(!owed.buffer_full);
+    drop(buf);
+
+    // The same file under a budget it already exceeds: full, collection stops.
+    let (full, _) = open_at(&dir.path().join("b.sqlite"), Budget { max_bytes: 1 });
+    let owed = full.backlog(0).expect("counts");
+    assert!(owed.buffer_full);
+    assert_eq!(owed.reports, 3);
+    assert_eq!(owed.buffer_full, full.stats().expect("stats").over_budget);
+}

@@ -6,6 +6,7 @@
 //! one last pass, within a short deadline, so that what was collected last does not wait on
 //! disk for the next start.
 
+mod backlog;
 mod collector;
 pub mod status;
 mod uploader;

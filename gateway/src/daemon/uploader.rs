@@ -1,19 +1,23 @@
 //! The uploader: every few seconds, when the buffer holds pending reports, it syncs them in
-//! signed batches; after a transient failure it backs off with jitter, and when the cloud
-//! refuses the gateway itself it says so loudly and waits long. Once an hour it prunes
-//! reports the cloud confirmed more than the retention ago. It also watches the budget, so
-//! that collectors stop while the buffer is full and resume once it has room. At shutdown,
-//! once collection has ended, it makes one last pass within [`LAST_PASS`]: what it cannot
-//! send by then stays in the buffer for the next start.
+//! signed batches, each telling the cloud the backlog left; with none pending it tells the
+//! backlog alone when it is due ([`super::backlog`]). After a transient failure it backs off
+//! with jitter, and when the cloud refuses the gateway itself it says so loudly and waits
+//! long. Once an hour it prunes reports the cloud confirmed more than the retention ago. It
+//! also watches the budget, so that collectors stop while the buffer is full and resume once
+//! it has room. At shutdown, once collection has ended, it makes one last pass within
+//! [`LAST_PASS`]: what it cannot send by then stays in the buffer for the next start.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::backlog::Told;
 use super::Shared;
 use crate::buffer::{Buffer, BufferError, Stats};
-use crate::sync::{backoff, sync_pending, BatchLimits, SyncClient, SyncError};
+use crate::sync::{
+    backoff, report_backlog, sync_pending, BatchLimits, Pass, SyncClient, SyncError,
+};
 
 /// The wait after the cloud refused this gateway (revoked, unknown key, clock far off).
 pub const REFUSED_WAIT: Duration = Duration::from_secs(30 * 60);
@@ -39,11 +43,12 @@ pub(crate) async fn run(
     collected: CancellationToken,
 ) {
     let mut failures = 0u32;
+    let mut told = Told::default();
     let mut next_prune = Instant::now();
     loop {
         let wait = tokio::select! {
             () = shared.shutdown.cancelled() => break,
-            wait = tick(&client, &settings, &shared, &mut failures) => wait,
+            wait = tick(&client, &settings, &shared, &mut failures, &mut told) => wait,
         };
         if Instant::now() >= next_prune {
             next_prune = Instant::now() + PRUNE_INTERVAL;
@@ -95,13 +100,14 @@ async fn last_pass(client: &SyncClient, settings: &Settings, shared: &Shared) {
     }
 }
 
-/// One look at the buffer and, when something is pending, one sync pass; returns the wait
-/// before the next.
+/// One look at the buffer and, when something is pending, one sync pass, or else the
+/// backlog alone when it is due; returns the wait before the next.
 async fn tick(
     client: &SyncClient,
     settings: &Settings,
     shared: &Shared,
     failures: &mut u32,
+    told: &mut Told,
 ) -> Duration {
     let stats = match with_buffer(shared, make_room).await {
         Ok(stats) => stats,
@@ -112,10 +118,14 @@ async fn tick(
         }
     };
     watch_budget(shared, &stats);
-    if stats.pending_reports == 0 {
-        return settings.interval;
-    }
-    let result = sync_pending(&shared.buffer, client, settings.limits).await;
+    let result = if stats.pending_reports > 0 {
+        sync_pending(&shared.buffer, client, settings.limits).await
+    } else {
+        match backlog_if_due(client, shared, told).await {
+            Some(result) => result,
+            None => return settings.interval,
+        }
+    };
     if let Err(error) = &result {
         super::status::update(&shared.board, |b| {
             b.last_sync_error = Some(error.to_string());
@@ -124,19 +134,26 @@ async fn tick(
     match result {
         Ok(pass) => {
             *failures = 0;
+            if let Some(backlog) = pass.backlog {
+                told.record(backlog, Instant::now());
+            }
             super::status::update(&shared.board, |b| {
                 b.last_sync_us = Some(super::status::now_us());
                 b.last_sync_error = None;
                 b.synced_reports += (pass.accepted + pass.duplicates) as u64;
                 b.rejected_reports += pass.rejected as u64;
             });
-            tracing::info!(
-                batches = pass.batches,
-                accepted = pass.accepted,
-                duplicates = pass.duplicates,
-                rejected = pass.rejected,
-                "synced"
-            );
+            if pass.accepted + pass.duplicates + pass.rejected > 0 {
+                tracing::info!(
+                    batches = pass.batches,
+                    accepted = pass.accepted,
+                    duplicates = pass.duplicates,
+                    rejected = pass.rejected,
+                    "synced"
+                );
+            } else {
+                tracing::debug!(backlog = ?pass.backlog, "backlog told");
+            }
             settings.interval
         }
         Err(error @ SyncError::Refused { .. }) => {
@@ -154,6 +171,39 @@ async fn tick(
             wait
         }
     }
+}
+
+/// With nothing pending: tells the cloud the backlog when it is due, as a pass of one
+/// empty batch; None when it is not due (or cannot be read, which the next tick retries).
+async fn backlog_if_due(
+    client: &SyncClient,
+    shared: &Shared,
+    told: &Told,
+) -> Option<Result<Pass, SyncError>> {
+    if !client.sends_backlog(crate::sync::now().0) {
+        return None;
+    }
+    let current = match with_buffer(shared, |b| b.backlog(0)).await {
+        Ok(current) => current,
+        Err(error) => {
+            tracing::warn!(%error, "the backlog cannot be counted");
+            return None;
+        }
+    };
+    // A backlog that does not add up is left out of batches (with a warning there), and
+    // is not worth an empty one.
+    if !told.due(&current, Instant::now()) || current.check().is_err() {
+        return None;
+    }
+    Some(
+        report_backlog(&shared.buffer, client)
+            .await
+            .map(|backlog| Pass {
+                batches: 1,
+                backlog,
+                ..Pass::default()
+            }),
+    )
 }
 
 /// The buffer's figures, after pruning every synced report if the buffer is over budget:

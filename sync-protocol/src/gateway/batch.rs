@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::backlog::Backlog;
 use crate::ids::DeviceId;
 
 /// The most reports in one batch.
@@ -21,11 +22,17 @@ pub const MAX_BATCH_RAW_BYTES: usize = 4 * 1024 * 1024;
 /// room for the other fields of every report.
 pub const MAX_BATCH_BODY_BYTES: usize = MAX_BATCH_RAW_BYTES / 3 * 4 + MAX_BATCH_REPORTS * 256;
 
-/// The body of an upload.
+/// The body of an upload. A batch may hold no report: it then only tells the cloud the
+/// gateway's backlog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncBatch {
     pub reports: Vec<BatchReport>,
+    /// What the gateway still holds once this batch is accepted; absent when the gateway
+    /// does not say (its version predates the field). See [`super::backlog`] for which
+    /// gateways and clouds understand each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<Backlog>,
 }
 
 /// One raw report as the gateway received it.
@@ -54,12 +61,17 @@ pub enum BatchError {
     EmptyReport(usize),
     #[error("the batch holds {0} raw bytes, the limit is {MAX_BATCH_RAW_BYTES}")]
     TooManyBytes(usize),
+    #[error("the backlog does not add up: {0}")]
+    Backlog(String),
 }
 
 impl SyncBatch {
-    /// Checks the size limits, which both sides apply: the gateway when it builds a batch,
-    /// the cloud when it receives one.
+    /// Checks the size limits and the backlog's figures, which both sides apply: the
+    /// gateway when it builds a batch, the cloud when it receives one.
     pub fn check_limits(&self) -> Result<(), BatchError> {
+        if let Some(backlog) = &self.backlog {
+            backlog.check()?;
+        }
         if self.reports.len() > MAX_BATCH_REPORTS {
             return Err(BatchError::TooManyReports(self.reports.len()));
         }

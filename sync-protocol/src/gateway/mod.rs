@@ -10,12 +10,14 @@
 //!   constants, all hex except the key id and the decimal timestamp.
 //! - [`registration`]: how a gateway binds its public key to a site with a one-time code.
 //! - [`batch`]: the body of an upload of raw reports and the cloud's answer.
+//! - [`backlog`]: what the gateway still holds, told with each batch.
 //!
 //! Pure code: callers pass in keys, time and randomness (the nonce). Replay detection is the
 //! receiver's: it must remember each key's nonces for at least the skew window it accepts
 //! (`2 × max_skew`, since a timestamp may be early or late by `max_skew`) and refuse a
 //! nonce seen twice; after the window the timestamp check refuses the request anyway.
 
+pub mod backlog;
 pub mod batch;
 pub mod envelope;
 pub mod key;
@@ -24,6 +26,7 @@ pub mod registration;
 #[cfg(test)]
 mod tests;
 
+pub use backlog::Backlog;
 pub use batch::{BatchError, BatchReport, ReportOutcome, StreamerProgress, SyncAnswer, SyncBatch};
 pub use envelope::{sign, verify, SignedHeaders, Verified};
 pub use key::{GatewayPublicKey, GatewaySecret, KeyError};

@@ -322,6 +322,7 @@ fn batch_and_answer_round_trip_through_json() {
                 raw: vec![0; 20],
             },
         ],
+        backlog: None,
     };
     let json = serde_json::to_string(&batch).expect("serializes");
     assert!(json.contains("\"raw\":\"AQID/w==\""), "{json}");
@@ -369,7 +370,13 @@ fn batch_limits() {
         received_at_us: 0,
         raw: vec![0; len],
     };
-    let check = |reports| SyncBatch { reports }.check_limits();
+    let check = |reports| {
+        SyncBatch {
+            reports,
+            backlog: None,
+        }
+        .check_limits()
+    };
     assert_eq!(check(vec![one(0)]), Err(BatchError::EmptyReport(0)));
     assert_eq!(
         check(vec![one(10), one(batch::MAX_REPORT_BYTES + 1)]),
@@ -392,6 +399,149 @@ fn batch_limits() {
         "A".repeat(batch::MAX_REPORT_BYTES * 2)
     );
     assert!(serde_json::from_str::<SyncBatch>(&big).is_err());
+}
+
+fn backlog() -> Backlog {
+    Backlog {
+        reports: 12,
+        raw_bytes: 34_000,
+        readings: 240,
+        oldest_received_at_us: Some(1_700_000_000_000_000),
+        quarantined: 1,
+        ota_outcomes: 2,
+        buffer_full: true,
+    }
+}
+
+#[test]
+fn a_backlog_travels_with_a_batch_and_round_trips() {
+    let batch = SyncBatch {
+        reports: Vec::new(),
+        backlog: Some(backlog()),
+    };
+    let json = serde_json::to_string(&batch).expect("serializes");
+    assert_eq!(
+        json,
+        r#"{"reports":[],"backlog":{"reports":12,"raw_bytes":34000,"readings":240,"oldest_received_at_us":1700000000000000,"quarantined":1,"ota_outcomes":2,"buffer_full":true}}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<SyncBatch>(&json).expect("parses"),
+        batch
+    );
+    assert_eq!(batch.check_limits(), Ok(()));
+    // Nothing waiting: the oldest time is left out, and read back as absent.
+    let clear = SyncBatch {
+        reports: Vec::new(),
+        backlog: Some(Backlog::default()),
+    };
+    let json = serde_json::to_string(&clear).expect("serializes");
+    assert!(!json.contains("oldest"), "{json}");
+    assert_eq!(serde_json::from_str::<SyncBatch>(&json).unwrap(), clear);
+}
+
+#[test]
+fn batches_without_a_backlog_read_and_write_as_before() {
+    // An older gateway's batch: no backlog field, read as unknown.
+    let old: SyncBatch = serde_json::from_str(
+        r#"{"reports":[{"device":"d--00d2","streamer":0,"received_at_us":5,"raw":"AQID/w=="}]}"#,
+    )
+    .expect("an older gateway's batch parses");
+    assert_eq!(old.backlog, None);
+    assert_eq!(old.reports.len(), 1);
+    assert_eq!(old.check_limits(), Ok(()));
+    // Without a backlog the body is the older shape exactly, which older clouds accept.
+    let none = SyncBatch {
+        reports: Vec::new(),
+        backlog: None,
+    };
+    assert_eq!(serde_json::to_string(&none).unwrap(), r#"{"reports":[]}"#);
+    let null: SyncBatch = serde_json::from_str(r#"{"reports":[],"backlog":null}"#).unwrap();
+    assert_eq!(null.backlog, None);
+    // The batch still refuses fields it does not know; the backlog ignores them.
+    assert!(serde_json::from_str::<SyncBatch>(r#"{"reports":[],"extra":1}"#).is_err());
+    let later: SyncBatch = serde_json::from_str(
+        r#"{"reports":[],"backlog":{"reports":0,"raw_bytes":0,"readings":0,"quarantined":0,"ota_outcomes":0,"buffer_full":false,"added_later":7}}"#,
+    )
+    .expect("a later gateway's extra backlog figure is ignored");
+    assert_eq!(later.backlog, Some(Backlog::default()));
+}
+
+/// The batch as the release before the backlog declared it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PreviousBatch {
+    reports: Vec<BatchReport>,
+}
+
+#[test]
+fn an_older_cloud_refuses_a_backlog_in_words_the_gateway_recognises() {
+    let with = SyncBatch {
+        reports: Vec::new(),
+        backlog: Some(backlog()),
+    };
+    let error = serde_json::from_slice::<PreviousBatch>(&serde_json::to_vec(&with).unwrap())
+        .expect_err("the older shape denies the new field");
+    assert!(
+        error.to_string().contains(backlog::REFUSED_BY_OLD_CLOUD),
+        "{error}"
+    );
+    let without = SyncBatch {
+        backlog: None,
+        ..with
+    };
+    serde_json::from_slice::<PreviousBatch>(&serde_json::to_vec(&without).unwrap())
+        .expect("without a backlog the older shape reads the batch");
+}
+
+#[test]
+fn incoherent_or_hostile_backlogs_are_refused_with_a_reason() {
+    let refused = |b: Backlog| {
+        let batch = SyncBatch {
+            reports: Vec::new(),
+            backlog: Some(b),
+        };
+        match batch.check_limits() {
+            Err(BatchError::Backlog(reason)) => reason,
+            other => panic!("{b:?} passed: {other:?}"),
+        }
+    };
+    let huge = Backlog {
+        raw_bytes: u64::MAX,
+        ..backlog()
+    };
+    assert!(refused(huge).contains("2^63"));
+    let no_time = Backlog {
+        oldest_received_at_us: None,
+        ..backlog()
+    };
+    assert!(refused(no_time).contains("no time"));
+    let stray_time = Backlog {
+        oldest_received_at_us: Some(1),
+        ..Backlog::default()
+    };
+    assert!(refused(stray_time).contains("has a time"));
+    let before_1970 = Backlog {
+        oldest_received_at_us: Some(-1),
+        ..backlog()
+    };
+    assert!(refused(before_1970).contains("1970"));
+    let stray_bytes = Backlog {
+        raw_bytes: 10,
+        ..Backlog::default()
+    };
+    assert!(refused(stray_bytes).contains("bytes"));
+    let message = BatchError::Backlog("x".into()).to_string();
+    assert_eq!(message, "the backlog does not add up: x");
+    // Malformed figures are parse errors, not panics.
+    for body in [
+        r#"{"reports":[],"backlog":{"reports":-1,"raw_bytes":0,"readings":0,"quarantined":0,"ota_outcomes":0,"buffer_full":false}}"#,
+        r#"{"reports":[],"backlog":{"reports":0}}"#,
+        r#"{"reports":[],"backlog":"12 reports"}"#,
+        r#"{"reports":[],"backlog":{"reports":1e99,"raw_bytes":0,"readings":0,"quarantined":0,"ota_outcomes":0,"buffer_full":false}}"#,
+    ] {
+        assert!(serde_json::from_str::<SyncBatch>(body).is_err(), "{body}");
+    }
 }
 
 #[test]

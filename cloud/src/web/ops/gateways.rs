@@ -1,5 +1,5 @@
-//! `/org/{slug}/gateways`: an org's site gateways (key id, last sync, state) and revoking
-//! one through a confirm page; `/org/{slug}/gateways/codes`: the one-time registration codes,
+//! `/org/{slug}/gateways`: an org's site gateways (key id, last sync, what each still holds
+//! for the cloud, state) and revoking one through a confirm page; `/org/{slug}/gateways/codes`: the one-time registration codes,
 //! making one (shown once, in the answer to the form, then only its expiry and use).
 //!
 //! The rules are the API's (`http::gateway`): the org must be one the caller sees
@@ -7,8 +7,8 @@
 //! `can_manage_org_and_projects` (`may_manage`, `make_code`, `revocable`, `revoke_gateway`).
 //! The API lists no codes, so only those who may make them see them.
 //!
-//! What a gateway holds pending is not known here: a sync carries reports, not the
-//! gateway's backlog, and the cloud records only when each gateway last signed a request.
+//! What a gateway holds is what its latest sync batch told (`backlog`); gateways whose
+//! version does not tell it say so.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::backlog::{waiting, Waiting};
 use super::stamp::Stamp;
 use crate::http::gateway::{make_code, may_manage, revocable, revoke_gateway, visible_org};
 use crate::state::AppState;
@@ -43,15 +44,17 @@ pub struct Row {
     pub key_id: String,
     pub registered: Stamp,
     pub last_seen: Option<Stamp>,
+    pub waiting: Waiting,
     pub revoked: Option<Stamp>,
 }
 
-fn row(g: &Gateway) -> Row {
+fn row(g: &Gateway, now: i64) -> Row {
     Row {
         name: g.name.clone(),
         key_id: g.key_id.clone(),
         registered: Stamp::of(g.created_on),
         last_seen: Stamp::of_opt(g.last_seen),
+        waiting: waiting(g, now),
         revoked: Stamp::of_opt(g.revoked_on),
     }
 }
@@ -66,7 +69,7 @@ struct ListPage {
     manage: bool,
 }
 
-const SORTS: &[&str] = &["name", "registered", "synced"];
+const SORTS: &[&str] = &["name", "registered", "synced", "waiting"];
 
 async fn list(
     State(state): State<AppState>,
@@ -80,14 +83,18 @@ async fn list(
     match column {
         "name" => sort_rows(&mut found, desc, |g| g.name.to_lowercase()),
         "synced" => sort_rows(&mut found, desc, |g| g.last_seen),
+        "waiting" => sort_rows(&mut found, desc, |g| {
+            g.backlog.map(|b| (b.reports, b.bytes))
+        }),
         _ => sort_rows(&mut found, desc, |g| (g.created_on, g.id)),
     }
     let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+    let now = now_micros();
     let rows = found
         .iter()
         .skip(usize::try_from(listing.offset()).unwrap_or(usize::MAX))
         .take(usize::try_from(listing.limit()).unwrap_or(0))
-        .map(row)
+        .map(|g| row(g, now))
         .collect();
     let page = Page::load(
         &state,

@@ -2,7 +2,8 @@
 //!
 //! - `reports`: the streamer reports received and how their processing went;
 //! - `jobs`: the job queue for staff, with dead jobs and their retry;
-//! - `gateways`: an org's site gateways and their registration codes;
+//! - `gateways`: an org's site gateways, what each still holds, and their registration
+//!   codes (`backlog` words what a gateway holds);
 //! - `ota`: an org's OTA overview, scripts with their signature state, and release keys;
 //! - `fleets`: an org's fleets and their members;
 //! - `deployments`: an org's deployments with per-device progress and state changes;
@@ -11,6 +12,7 @@
 //! Every rule (who sees, who may change, what is valid) is the API's own function, called
 //! with the session's `Caller`.
 
+pub mod backlog;
 pub mod deployments;
 pub mod fleets;
 pub mod gateways;
