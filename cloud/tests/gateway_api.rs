@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod web_ops_client;
 
 use std::time::Duration;
 
@@ -423,7 +422,7 @@ backends!(
 );
 
 /// The words of the gateways page's "Waiting" cell for the only gateway, tags removed.
-async fn waiting_cell(browser: &mut web_ops_client::Browser, org: &str) -> String {
+async fn waiting_cell(browser: &mut common::web::Browser, org: &str) -> String {
     let page = browser.get(&format!("/org/{org}/gateways")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let marker = r#"data-testid="gateway-waiting">"#;
@@ -453,7 +452,7 @@ backends!(
     |app: common::TestApp| async move {
         let s = site(&app).await;
         let secret = registered(&app, &s, 7).await;
-        let mut browser = web_ops_client::Browser::signed_in(&app, "admin@site.io").await;
+        let mut browser = common::web::Browser::sign_in(&app, "admin@site.io").await;
         assert_eq!(listed_backlog(&app, &s).await, Value::Null);
         assert_eq!(waiting_cell(&mut browser, &s.org).await, "not reported yet");
 
