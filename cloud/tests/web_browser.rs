@@ -9,7 +9,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "web_browser/api.rs"]
+mod api;
 mod common;
+#[path = "web_browser/ops.rs"]
+mod ops;
+#[path = "web_browser/report.rs"]
+mod report;
 #[path = "web_browser/site.rs"]
 mod site;
 #[path = "web_browser/tools.rs"]
@@ -45,6 +51,15 @@ journeys! {
     csrf: "csrf" on Sqlite,
     stale_session: "stale_session" on Sqlite,
     harness_checks: "harness_checks" on Sqlite,
+    devices: "devices" on Sqlite,
+    devices_on_postgres: "devices" on Postgres,
+    projects: "projects" on Sqlite,
+    org: "org" on Sqlite,
+    staff: "staff" on Sqlite,
+    isolation: "isolation" on Sqlite,
+    jobs: "jobs" on Sqlite,
+    gateways: "gateways" on Sqlite,
+    ota: "ota" on Sqlite,
 }
 
 /// A journey stuck longer than this has failed (the journey's own limit is shorter).

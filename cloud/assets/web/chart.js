@@ -15,7 +15,9 @@
   var charts = [];
   var timer = null;
 
-  function now() { return Math.floor(Date.now() / 1000); }
+  // A range's end is excluded, so "until now" runs to the end of the current second: a
+  // reading stamped this second is shown.
+  function now() { return Math.floor(Date.now() / 1000) + 1; }
 
   // datetime-local inputs show UTC, as the rest of the page does.
   function toInput(secs) { return new Date(secs * 1000).toISOString().slice(0, 19); }
@@ -82,6 +84,7 @@
         return r.json();
       })
       .then(function (body) {
+        firstAnswer(chart, asked, body);
         if (asked !== range) return; // a newer range was asked for meanwhile
         chart.plot.setData([body.t, body.max, body.mean, body.min], false);
         chart.plot.setScale("x", { min: start, max: asked.end });
@@ -89,19 +92,25 @@
         chart.status.textContent = readings === 0 ? "No readings in this range." :
           readings + (readings === 1 ? " reading" : " readings") + " in " + body.t.length +
           (body.t.length === 1 ? " bucket" : " buckets") + " of " + describe(body.bucket_secs) + ".";
-        if (first) fitRecent(body);
       })
-      .catch(function (e) { chart.status.textContent = "Could not load the chart: " + e.message; });
+      .catch(function (e) {
+        firstAnswer(chart, asked, null);
+        chart.status.textContent = "Could not load the chart: " + e.message;
+      });
   }
 
-  // The first view is a day; when every reading so far is from the last hour (a device
-  // just claimed), an hour shows them better.
-  var first = true;
-  function fitRecent(body) {
-    first = false;
-    if (body.t.length && body.t[0] >= now() - 3600 && range.width === DAY) {
-      setRange(now(), 3600, true);
-    }
+  // The first view is a day; when every reading in it is from the last hour (a device just
+  // claimed), an hour shows them better. Decided once every chart has answered, whichever
+  // answers first (a stream without readings says nothing about the others).
+  var opening = null;
+  function firstAnswer(chart, asked, body) {
+    if (!opening || asked !== opening.range || opening.answered.indexOf(chart) >= 0) return;
+    opening.answered.push(chart);
+    if (body && body.t.length) opening.oldest = Math.min(opening.oldest, body.t[0]);
+    if (opening.answered.length < charts.length) return;
+    var oldest = opening.oldest;
+    opening = null;
+    if (asked === range && oldest !== Infinity && oldest >= now() - 3600) setRange(now(), 3600, true);
   }
 
   function describe(secs) {
@@ -144,4 +153,5 @@
     if (live.checked && !document.hidden) setRange(now(), range.width, true);
   }, 10000);
   setRange(now(), DAY, true);
+  opening = { range: range, answered: [], oldest: Infinity };
 })();

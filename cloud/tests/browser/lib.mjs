@@ -3,13 +3,15 @@
 // audited with axe-core and photographed at desktop and phone widths.
 //
 // Run by cloud/tests/web_browser.rs, which sets:
-//   IOTILE_SITE    JSON: baseUrl, password, users, orgs, project, device, expiredSession
+//   IOTILE_SITE    JSON: baseUrl, password, users, orgs, project, device, claimable (a
+//                  device to claim, with a report file to upload), gateway, ota (key,
+//                  script, fleet, deployment), deadJob, expiredSession
 //   NODE_PACKAGES  the directory whose node_modules holds the locked npm packages
 //   CHROMIUM       the browser binary
 //   SCREENSHOTS    where this run's screenshots, request log and summary go
 //
 // A journey fails on: a failed assertion; an axe violation of serious or critical impact;
-// a request to anything but the site; a console error or an uncaught page error; a page
+// a page wider than the window; a request to anything but the site; a console error or an uncaught page error; a page
 // landed on and never judged.
 
 import assert from 'node:assert/strict';
@@ -221,7 +223,7 @@ class Visitor {
       if (status !== null) assert.equal(response.status(), status, `status of ${url}`);
       if (response.status() >= 400) this.run.expectedFailures.push({ url, status: response.status() });
     }
-    if (path instanceof RegExp) assert.match(this.where(), path, 'address');
+    if (path instanceof RegExp) assert.match(this.where(), path, `address ${this.where()}`);
     else if (path !== undefined) assert.equal(this.where(), path, 'address');
     if (notJudged) {
       this.run.step(`${this.label} reached ${this.where()} (not judged here: ${notJudged})`);
@@ -239,7 +241,7 @@ class Visitor {
   }
 
   /**
-   * axe-core at both widths, then a full-page screenshot at each. A shot name already
+   * axe-core and the width check at both widths, then a full-page screenshot at each. A shot name already
    * taken in this journey was judged before (the same page seen again) and is skipped.
    */
   async audit(shot) {
@@ -247,11 +249,33 @@ class Visitor {
     for (const [width, size] of widths) {
       await this.page.setViewportSize(size);
       await this.axe(`${shot} (${width})`);
+      await this.fitsWidth(`${shot} (${width})`);
       await this.page.screenshot({ path: join(shots, `${shot}-${width}.png`), fullPage: true });
     }
     await this.page.setViewportSize(widths[0][1]);
     this.run.judged.add(shot);
     this.run.step(`${this.label} on ${this.where()}: "${shot}" passes axe, photographed`);
+  }
+
+  /** Fails when the page is wider than the window: a phone would scroll all of it sideways. */
+  async fitsWidth(where) {
+    const overflow = await this.page.evaluate(() => {
+      const { clientWidth, scrollWidth } = document.documentElement;
+      if (scrollWidth <= clientWidth) return null;
+      // The likely culprits: what ends nearest the page's right edge, by its box or by
+      // content that overflows it (a long word).
+      const ends = [...document.querySelectorAll('body *')]
+        .map((el) => {
+          const box = el.getBoundingClientRect();
+          return { el, right: Math.max(box.right, box.left + el.scrollWidth) + scrollX };
+        })
+        .filter(({ right }) => right > clientWidth)
+        .sort((a, b) => Math.abs(a.right - scrollWidth) - Math.abs(b.right - scrollWidth))
+        .slice(0, 3)
+        .map(({ el }) => el.tagName.toLowerCase() + [...el.classList].map((c) => `.${c}`).join(''));
+      return `${scrollWidth} px wide in a ${clientWidth} px window (ending there: ${ends.join(', ')})`;
+    });
+    if (overflow) throw new Error(`${where} scrolls sideways: ${overflow}`);
   }
 
   async axe(where) {

@@ -11,14 +11,18 @@ use cloud::auth::secret::Secret;
 use cloud::auth::tokens::{UserTokens, USER_TOKEN_LIFETIME_SECS};
 use serde_json::{json, Value};
 
+use crate::api::Api;
 use crate::common::{postgres, Backend};
+use crate::{ops, report};
 
 /// Everyone's password; the journeys get it with the rest of the site.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The device the journeys find (staff registers it, the admin claims it).
+/// The devices staff register: the first is claimed into the project with a day of
+/// readings, the second is left for a journey to claim and upload a report from.
 const DEVICE_TEMPLATE: &str = "internaltestingtemplate-v0-1-0";
 const SENSOR_GRAPH: &str = "water-meter-v1-1-0";
+const CLAIMABLE: u32 = 11;
 
 /// A running server with its seeded world, stopped when dropped.
 pub struct Site {
@@ -27,7 +31,7 @@ pub struct Site {
     pub facts: Value,
     server: Child,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Site {
@@ -54,6 +58,7 @@ impl Site {
             ("admin", "admin@acme.test", false),
             ("member", "member@other.test", false),
             ("staff", "staff@arch.test", true),
+            ("dev", "dev@acme.test", false),
         ];
         for (_, email, staff) in people {
             let mut args = vec!["user", "create", "--email", email, "--password", PASSWORD];
@@ -62,6 +67,7 @@ impl Site {
             }
             cli.run(&args);
         }
+        let dead_job = ops::dead_job(&cli.database_url()).await;
 
         let port = free_port();
         let log = dir.path().join("server.log");
@@ -72,10 +78,11 @@ impl Site {
             facts: Value::Null,
             server,
             log,
-            _dir: dir,
+            dir,
         };
         site.wait_until_up().await;
         site.facts = site.seed(&cli, &people).await;
+        site.facts["deadJob"] = dead_job;
         site
     }
 
@@ -118,6 +125,7 @@ impl Site {
         let admin = api.login("admin@acme.test").await;
         let member = api.login("member@other.test").await;
         let staff = api.login("staff@arch.test").await;
+        let dev = api.login("dev@acme.test").await;
 
         let acme = api
             .send(&admin, "POST", "org/", json!({"name": "Acme Water"}))
@@ -137,13 +145,15 @@ impl Site {
                 json!({"name": "Field trial", "org": acme_slug}),
             )
             .await;
-        api.send(
-            &staff,
-            "POST",
-            "device/?staff=1",
-            json!({"template": DEVICE_TEMPLATE, "sg": SENSOR_GRAPH, "id": 10}),
-        )
-        .await;
+        for id in [10, CLAIMABLE] {
+            api.send(
+                &staff,
+                "POST",
+                "device/?staff=1",
+                json!({"template": DEVICE_TEMPLATE, "sg": SENSOR_GRAPH, "id": id}),
+            )
+            .await;
+        }
         let device = "d--0000-0000-0000-000a";
         api.send(
             &admin,
@@ -168,6 +178,20 @@ impl Site {
             .collect();
         api.send(&admin, "POST", "data/", json!(readings)).await;
 
+        // Operations: Acme's gateway, and its OTA release made by a developer (the role
+        // that manages OTA).
+        let account = api.send(&dev, "GET", "account/", Value::Null).await;
+        let developer = json!({"user": account["results"][0]["slug"], "role": "d1"});
+        api.send(
+            &admin,
+            "POST",
+            &format!("org/{acme_slug}/register/"),
+            developer,
+        )
+        .await;
+        let gateway = ops::gateway(&api, &admin, acme_slug).await;
+        let ota = ops::ota(&api, &dev, acme_slug, device, self.dir.path()).await;
+
         let users: serde_json::Map<String, Value> = people
             .iter()
             .map(|(role, email, _)| (role.to_string(), Value::from(*email)))
@@ -183,6 +207,12 @@ impl Site {
             },
             "project": {"id": project["id"], "slug": project["slug"], "name": project["name"]},
             "device": {"slug": device, "stream": stream},
+            "claimable": {
+                "slug": format!("d--0000-0000-0000-{CLAIMABLE:04x}"),
+                "report": report::write(self.dir.path(), CLAIMABLE),
+            },
+            "gateway": gateway,
+            "ota": ota,
             "expiredSession": cli.expired_session(&admin),
         })
     }
@@ -208,6 +238,12 @@ impl Cli {
             None => command.env_remove("DATABASE_URL"),
         };
         command
+    }
+
+    fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| cloud::db::default_sqlite_url(&self.data_dir))
     }
 
     fn run(&self, args: &[&str]) {
@@ -245,42 +281,6 @@ impl Cli {
         let claims = tokens.verify(jwt, now).expect("a token this server issued");
         let long_ago = now - 2 * USER_TOKEN_LIFETIME_SECS;
         tokens.issue(claims.user_id, &claims.username, &claims.email, long_ago)
-    }
-}
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn login(&self, email: &str) -> String {
-        let answer = self
-            .send(
-                "",
-                "POST",
-                "auth/login/",
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        answer["jwt"].as_str().expect("a jwt").to_string()
-    }
-
-    /// One request that must succeed; its JSON answer.
-    async fn send(&self, jwt: &str, method: &str, path: &str, body: Value) -> Value {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}/{path}", self.base))
-            .json(&body);
-        if !jwt.is_empty() {
-            request = request.header("Authorization", format!("jwt {jwt}"));
-        }
-        let response = request.send().await.expect("the API answers");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
 
