@@ -378,13 +378,14 @@ pub async fn confirm_delete(
     let devices = count("active_devices") + count("inactive_devices");
     let question = format!("Delete the project {}?", project.name);
     let mut details = vec![format!(
-        "Its {} variables and {} streams are deleted with it. This cannot be undone.",
-        count("variables"),
-        count("streams")
+        "Its {} and {} are deleted with it. This cannot be undone.",
+        plural(count("variables"), "variable"),
+        plural(count("streams"), "stream")
     )];
     if devices > 0 {
         details.push(format!(
-            "It still has {devices} claimed devices: unclaim them first, or the deletion is refused."
+            "It still has {}: unclaim them first, or the deletion is refused.",
+            plural(devices, "claimed device")
         ));
     }
     let action = format!("/project/{}/delete", project.id);
@@ -406,4 +407,13 @@ pub async fn delete(
         "/projects",
         format!("The project {} was deleted.", project.name),
     ))
+}
+
+/// `1 variable`, `2 variables`.
+fn plural(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -89,7 +89,7 @@ await journey('projects', async (run) => {
   await staff.follow(() => staff.page.getByRole('link', { name: 'Delete project' }).click(), {
     path: `${page}/delete`, h1: 'Delete the project North pumps?', shot: 'project-delete',
   });
-  assert.match(await staff.page.locator('main').innerText(), /Its 1 variables and 0 streams are deleted with it/);
+  assert.match(await staff.page.locator('main').innerText(), /Its 1 variable and 0 streams are deleted with it/);
   await staff.follow(() => staff.page.getByRole('link', { name: 'Cancel' }).click(), {
     path: page, h1: 'North pumps', shot: 'project-as-staff',
   });
