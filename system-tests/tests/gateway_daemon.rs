@@ -249,16 +249,35 @@ async fn what_was_collected_just_before_sigterm_is_synced_before_the_daemon_stop
     let app = common::TestApp::spawn(common::Backend::Sqlite).await;
     let s = site(&app).await;
     let dir = tempfile::tempdir().unwrap();
-    let pod = pod();
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    // The POD comes into range only after the uploader's look at start (an empty buffer):
+    // with the next look an hour away, only the last pass can sync what is collected.
+    let dongle = VirtualBled112::start(Vec::new(), DongleOptions::default()).unwrap();
     let mut config = registered(&app, &s, dir.path(), dongle.path()).await;
-    // Only the look at start (an empty buffer) and the last pass can sync.
     config.sync.interval = Interval(Duration::from_secs(3600));
+    let status_addr = config.status.bind;
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(Daemon::run(config, shutdown.clone()));
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let looked = match app
+            .client
+            .get(format!("http://{status_addr}/status"))
+            .send()
+            .await
+        {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None, // not listening yet
+        }
+        .is_some_and(|status| status["gateway"]["last_sync_us"].is_i64());
+        if looked {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no look at start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dongle.add(Arc::new(pod()));
+
     // The daemon may be creating the file: a buffer that does not open yet holds nothing.
     let pending = || {
         let budget = Budget {
