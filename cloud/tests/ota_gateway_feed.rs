@@ -77,6 +77,7 @@ backends!(the_signed_feed, |app: common::TestApp| async move {
     let gw = gateway(&app, &s, 9).await;
     let (status, etag, body) = feed(&app, &gw, 1, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let body_of_first_feed = body.clone();
     let parsed: OtaFeed = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(parsed.release_keys, [key.public()]);
     assert!(!parsed.allow_unsigned);
@@ -107,6 +108,50 @@ backends!(the_signed_feed, |app: common::TestApp| async move {
     assert!(body.is_null());
     let (status, _, _) = feed(&app, &gw, 3, Some("\"something else\"")).await;
     assert_eq!(status, StatusCode::OK);
+
+    // A person's agent gets the same feed for an org they belong to, with the same tag.
+    for user in [&s.member, &s.dev] {
+        let response = app
+            .client
+            .get(app.url(&format!("ota/feed/?org={ORG}")))
+            .header("Authorization", format!("JWT {user}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["etag"].to_str().unwrap(),
+            etag,
+            "the same feed as the gateway's"
+        );
+        let theirs: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(theirs, body_of_first_feed);
+    }
+    let response = app
+        .client
+        .get(app.url(&format!("ota/feed/?org={ORG}")))
+        .header("Authorization", format!("JWT {}", s.member))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    let (status, _) = app.get(&format!("ota/feed/?org={ORG}"), &s.outsider).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an org the caller cannot see"
+    );
+    let (status, body) = app.get("ota/feed/", &s.member).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["org"][0], "This field is required.");
+    let response = app
+        .client
+        .get(app.url(&format!("ota/feed/?org={ORG}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // A change makes a new tag.
     sqlx::query(
         "INSERT INTO org_ota_settings (org_id, allow_unsigned, updated_on) VALUES ($1, 1, 0)",

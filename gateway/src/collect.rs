@@ -17,11 +17,12 @@ use sync_protocol::bgapi::BdAddr;
 use sync_protocol::ids::DeviceId;
 use sync_protocol::report::{SignedListReport, Verification};
 
-use crate::buffer::{Buffer, NewReport, ReportKind};
+use crate::buffer::{Buffer, BufferError, NewReport, ReportKind};
 use crate::config::AckPolicy;
 use crate::transport::{Connection, RpcAnswer, Transport, TransportError, CONTROLLER};
 
-/// RPC ids of the controller's streamer interface.
+/// RPC ids of the controller's sensor log and streamer interface.
+const COUNT_READINGS: u16 = 0x2001;
 const QUERY_STREAMER: u16 = 0x200A;
 const ACK_STREAMER: u16 = 0x200F;
 const TRIGGER_STREAMER: u16 = 0x2010;
@@ -70,6 +71,17 @@ pub struct VisitSummary {
     pub rejected: usize,
     /// Per streamer, the highest reading id acknowledged to the POD.
     pub acknowledged: BTreeMap<u16, u32>,
+}
+
+impl VisitSummary {
+    /// Records in the buffer what the visit acknowledged to the POD, so the next visit
+    /// starts from there.
+    pub fn record_acks(&self, buffer: &mut Buffer, device: DeviceId) -> Result<(), BufferError> {
+        for (&streamer, &id) in &self.acknowledged {
+            buffer.record_ack(device, streamer, id)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +169,27 @@ pub fn known_acks(
     Ok(acks)
 }
 
+/// What a visit tells as it goes, for whoever watches it (a technician's progress bar).
+pub trait Progress: Send {
+    /// Whether anyone watches: the count below costs an RPC a gateway need not make.
+    fn watching(&self) -> bool {
+        true
+    }
+    /// The readings in the POD's streaming log (RPC `0x2001`), read before streaming
+    /// starts: an estimate of what the visit brings, since the log keeps readings already
+    /// acknowledged until they are overwritten.
+    fn holding(&mut self, _readings: u32) {}
+    /// A report was received and stored.
+    fn stored(&mut self, _readings: usize, _bytes: usize) {}
+}
+
+/// Nobody watching.
+impl Progress for () {
+    fn watching(&self) -> bool {
+        false
+    }
+}
+
 /// Visits the POD at `address`: every verified report goes to `store`, and only once it is
 /// stored (and, under the `cloud` policy, once the cloud has it) is the POD told it may free
 /// those readings. The link is closed in all cases.
@@ -170,8 +203,23 @@ where
     T: Transport,
     S: FnMut(Received) -> StoreFuture + Send,
 {
+    visit_watched(transport, address, options, store, &mut ()).await
+}
+
+/// [`visit`], telling `progress` how it goes.
+pub async fn visit_watched<T, S>(
+    transport: &T,
+    address: BdAddr,
+    options: &VisitOptions,
+    store: S,
+    progress: &mut dyn Progress,
+) -> Result<VisitSummary, CollectError>
+where
+    T: Transport,
+    S: FnMut(Received) -> StoreFuture + Send,
+{
     let mut connection = transport.connect(address).await?;
-    let outcome = collect(&mut connection, options, store).await;
+    let outcome = collect(&mut connection, options, store, progress).await;
     let closed = connection.disconnect().await;
     let summary = outcome?;
     // A link that failed only while closing has done its work.
@@ -185,6 +233,7 @@ async fn collect<C, S>(
     connection: &mut C,
     options: &VisitOptions,
     mut store: S,
+    progress: &mut dyn Progress,
 ) -> Result<VisitSummary, CollectError>
 where
     C: Connection,
@@ -196,6 +245,16 @@ where
         // Old values are refused by the POD and harmless.
         ack(connection, options, streamer, id).await?;
         summary.acknowledged.insert(streamer, id);
+    }
+    // Only a watcher's estimate: a POD that cannot count still gives its data.
+    if progress.watching() {
+        if let Ok(answer) = call(connection, options, COUNT_READINGS, &[]).await {
+            if let Some(streaming) = answer.get(8..12) {
+                let mut word = [0u8; 4];
+                word.copy_from_slice(streaming);
+                progress.holding(u32::from_le_bytes(word));
+            }
+        }
     }
     connection.open_streaming().await?;
     for &streamer in &options.streamers {
@@ -235,6 +294,7 @@ where
         };
         let streamer = u16::from(report.header.streamer);
         let count = report.reading_count();
+        let bytes_len = bytes.len();
         store(Received::Report(NewReport {
             device: DeviceId::from_u32(report.header.device_id),
             streamer,
@@ -249,6 +309,7 @@ where
         .await?;
         summary.stored += 1;
         summary.readings += count;
+        progress.stored(count, bytes_len);
         if report.highest_id != 0 && !frozen {
             let entry = highest.entry(streamer).or_default();
             *entry = (*entry).max(report.highest_id);

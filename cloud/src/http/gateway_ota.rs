@@ -56,11 +56,16 @@ async fn feed(
 ) -> ApiResult<Response> {
     let gateway = signed_by(&state, "GET", &headers, &uri, &body).await?;
     let feed = build(&state, &gateway.org_id).await?;
-    let bytes = serde_json::to_vec(&feed).map_err(|e| ApiError::Internal(e.into()))?;
+    feed_response(&headers, &feed)
+}
+
+/// The feed as JSON with its strong `ETag`, or 304 when `If-None-Match` names it.
+pub(super) fn feed_response(headers: &HeaderMap, feed: &OtaFeed) -> ApiResult<Response> {
+    let bytes = serde_json::to_vec(feed).map_err(|e| ApiError::Internal(e.into()))?;
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
     let etag_value =
         HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
-    if none_match(&headers, &etag) {
+    if none_match(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
     Ok((
@@ -89,7 +94,7 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// The feed of an org as of now.
-async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
+pub(super) async fn build(state: &AppState, org_id: &str) -> ApiResult<OtaFeed> {
     let pool = &state.db.meta;
     let trust = release_keys::trusted(pool, org_id).await?;
     let now = now_micros();

@@ -30,6 +30,7 @@ pub mod org;
 pub mod origin;
 pub mod ota_action;
 pub mod ota_device;
+pub mod ota_feed;
 pub mod ota_request;
 pub mod ota_rollout;
 pub mod ota_script;
@@ -108,6 +109,7 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(ota_rollout::routes())
         .merge(ota_action::routes())
         .merge(ota_device::routes())
+        .merge(ota_feed::routes())
         .merge(stream::routes())
         .merge(data::routes())
         .merge(chart::routes())

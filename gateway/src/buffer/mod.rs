@@ -14,6 +14,8 @@
 //! The API is synchronous; async callers use `spawn_blocking`.
 
 pub mod backlog;
+mod history;
+pub use history::DevicePending;
 mod open;
 pub mod ota;
 #[cfg(test)]
@@ -164,7 +166,7 @@ pub struct Buffer {
     budget: Budget,
 }
 
-const REPORT_COLUMNS: &str = "id, device_id, streamer, report_id, first_reading_id, \
+pub(super) const REPORT_COLUMNS: &str = "id, device_id, streamer, report_id, first_reading_id, \
      last_reading_id, reading_count, kind, received_at_us, length(raw)";
 
 impl Buffer {
@@ -283,11 +285,23 @@ impl Buffer {
         max_reports: usize,
         max_bytes: usize,
     ) -> Result<Vec<PendingReport>, BufferError> {
+        self.pending_after(0, max_reports, max_bytes)
+    }
+
+    /// As [`Buffer::pending`], among the reports stored after the one with id `after`: a
+    /// pass walks the queue once, past reports the cloud cannot take yet.
+    pub fn pending_after(
+        &self,
+        after: i64,
+        max_reports: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<PendingReport>, BufferError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {REPORT_COLUMNS} FROM reports WHERE state = 'pending' ORDER BY id LIMIT ?1"
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE state = 'pending' AND id > ?1 \
+             ORDER BY id LIMIT ?2"
         ))?;
         let limit = i64::try_from(max_reports).unwrap_or(i64::MAX);
-        let mut rows = stmt.query([limit])?;
+        let mut rows = stmt.query([after, limit])?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
         while let Some(row) = rows.next()? {
@@ -458,7 +472,10 @@ fn device_to_sql(device: DeviceId) -> i64 {
 }
 
 /// A report from a row of `REPORT_COLUMNS` and its raw bytes.
-fn report_from_row(row: &rusqlite::Row<'_>, raw: Vec<u8>) -> Result<NewReport, BufferError> {
+pub(super) fn report_from_row(
+    row: &rusqlite::Row<'_>,
+    raw: Vec<u8>,
+) -> Result<NewReport, BufferError> {
     let id: i64 = row.get(0)?;
     let bad = |reason: String| BufferError::BadRow { id, reason };
     let device_raw: i64 = row.get(1)?;

@@ -113,6 +113,17 @@ fn pending_is_bounded_by_count_and_bytes() {
     // One report larger than the byte bound still goes alone.
     assert_eq!(buf.pending(100, 10).expect("pending").len(), 1);
     assert_eq!(buf.pending(0, 1 << 20).expect("pending").len(), 0);
+    // A pass walks on from the last report it saw.
+    let first = buf.pending(4, 1 << 20).expect("pending");
+    let after = first.last().expect("four").id;
+    let next = buf.pending_after(after, 100, 1 << 20).expect("pending");
+    assert_eq!(next.len(), 6);
+    assert!(next.iter().all(|p| p.id > after));
+    let last = next.last().expect("six").id;
+    assert!(buf
+        .pending_after(last, 100, 1 << 20)
+        .expect("none")
+        .is_empty());
 }
 
 #[test]

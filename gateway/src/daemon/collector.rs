@@ -447,10 +447,8 @@ fn record_acks(shared: &Shared, device: DeviceId, summary: &VisitSummary) {
         tracing::error!("the buffer lock is poisoned");
         return;
     };
-    for (&streamer, &id) in &summary.acknowledged {
-        if let Err(error) = buffer.record_ack(device, streamer, id) {
-            tracing::warn!(%device, streamer, %error, "the acknowledgement was not recorded");
-        }
+    if let Err(error) = summary.record_acks(&mut buffer, device) {
+        tracing::warn!(%device, %error, "the acknowledgement was not recorded");
     }
 }
 

@@ -1,7 +1,7 @@
 //! Device transports: how the gateway hears PODs advertise, connects to them, runs RPCs,
 //! receives their streamed reports and sends them update scripts. Two radios share one
 //! interface: a BLED112 dongle on a serial port ([`bled112`]) and the host's BlueZ through
-//! btleplug ([`bluez`]).
+//! btleplug ([`bluez`]); [`radio`] holds either, chosen at run time.
 //!
 //! The device manager holds a [`Transport`] and its [`Connection`]s; everything above this
 //! module is radio-agnostic. Below it, each radio only implements a [`GattLink`] (write,
@@ -11,6 +11,7 @@
 pub mod bled112;
 pub mod bluez;
 pub mod gatt_link;
+pub mod radio;
 mod reassembly;
 pub mod tilebus;
 

@@ -33,6 +33,8 @@ const ACTION_FILTERS: &[Query] = &[
     q("request", Kind::Integer, "Actions of a deployment request"),
     q("deployment", Kind::Integer, "As `request`"),
 ];
+const FEED_FILTERS: &[Query] = &[q("org", Kind::Text, "The org's slug (required)")];
+
 const VERSION_FILTERS: &[Query] = &[
     q("device", Kind::Text, "Records of a device"),
     q("type", Kind::Text, "`os` or `app`"),
@@ -214,6 +216,15 @@ pub const OPERATIONS: &[Operation] = &[
     .query(VERSION_FILTERS)
     .paged()
     .reply(page::<ota_device::VersionRecordView>),
+    op(
+        "GET",
+        "/api/v1/ota/feed/",
+        TAG,
+        "An org's OTA feed for a person's agent (?org=, required; can_access_companion): the gateway feed's shape (sync_protocol::ota::OtaFeed); ETag, If-None-Match",
+        200,
+    )
+    .query(FEED_FILTERS)
+    .reply(any),
     op(
         "GET",
         "/api/v1/gateway/ota/",

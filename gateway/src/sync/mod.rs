@@ -1,12 +1,6 @@
 //! The sync client: registration with a one-time code, and uploads of pending reports in
-//! signed batches (`sync_protocol::gateway`).
-//!
-//! A pass takes the oldest pending reports in batches bounded by count and bytes (so memory
-//! stays bounded however deep the backlog), signs each request with the gateway key and a
-//! fresh nonce, and marks what the cloud confirmed (accepted or duplicate) as synced. A
-//! report the cloud rejects for good is moved to quarantine with the cloud's reason. A
-//! network failure or a server error ends the pass with nothing marked: the next pass sends
-//! the same reports again, which the cloud recognises as duplicates.
+//! signed batches (`sync_protocol::gateway`), each request signed with the gateway key and a
+//! fresh nonce. [`pass`] walks the buffer through any [`Uplink`], this client being one.
 //!
 //! Each batch tells the cloud the backlog the gateway holds once the batch is accepted
 //! ([`Buffer::backlog`]); [`report_backlog`] tells it with no report. A cloud older than the
@@ -14,15 +8,17 @@
 //! out for [`OLD_CLOUD_RECHECK`] before trying again (the cloud may have been upgraded).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sync_protocol::gateway::backlog::REFUSED_BY_OLD_CLOUD;
-use sync_protocol::gateway::{
-    self, Backlog, BatchReport, GatewaySecret, Registration, ReportOutcome, SyncAnswer, SyncBatch,
-};
+use sync_protocol::gateway::{self, GatewaySecret, Registration, SyncAnswer, SyncBatch};
 
-use crate::buffer::{blocking, Buffer, BufferError, PendingReport};
+use crate::buffer::BufferError;
+
+pub mod pass;
+pub use pass::{
+    report_backlog, sync_pending, BatchLimits, HeldReport, Outcome, Pass, Uplink, Uploaded,
+};
 
 /// The path of the signed upload, with the final slash the API uses.
 pub const SYNC_PATH: &str = "/api/v1/gateway/sync/";
@@ -68,24 +64,6 @@ pub struct Registered {
     pub id: String,
     /// The org's slug.
     pub org: String,
-}
-
-/// The limits of one upload.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchLimits {
-    pub reports: usize,
-    pub bytes: usize,
-}
-
-/// What one pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pass {
-    pub batches: usize,
-    pub accepted: usize,
-    pub duplicates: usize,
-    pub rejected: usize,
-    /// The backlog the cloud took with the pass's last batch, when it took one.
-    pub backlog: Option<Backlog>,
 }
 
 pub struct SyncClient {
@@ -200,18 +178,23 @@ impl SyncClient {
 }
 
 /// The response when it is a success; otherwise the error it stands for.
-pub(crate) async fn answer(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+pub async fn answer(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
     let detail = response.text().await.unwrap_or_default();
+    Err(error_for(status.as_u16(), detail))
+}
+
+/// The error an unsuccessful answer stands for: a 4xx is the cloud refusing (but for a
+/// timeout or throttling, which pass), anything else a failure that may pass.
+pub fn error_for(status: u16, detail: String) -> SyncError {
     let detail: String = detail.chars().take(500).collect();
-    let status = status.as_u16();
-    Err(match status {
+    match status {
         400..=499 if status != 408 && status != 429 => SyncError::Refused { status, detail },
         _ => SyncError::Server { status, detail },
-    })
+    }
 }
 
 pub(crate) fn now() -> (u64, i64) {
@@ -222,117 +205,6 @@ pub(crate) fn now() -> (u64, i64) {
         since.as_secs(),
         i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
     )
-}
-
-/// Uploads pending reports until none is left or an upload fails.
-pub async fn sync_pending(
-    buffer: &Arc<Mutex<Buffer>>,
-    client: &SyncClient,
-    limits: BatchLimits,
-) -> Result<Pass, SyncError> {
-    let mut pass = Pass::default();
-    loop {
-        let (pending, backlog): (Vec<PendingReport>, Backlog) = blocking(buffer, move |b| {
-            let pending = b.pending(limits.reports, limits.bytes)?;
-            let backlog = b.backlog(pending.last().map_or(0, |p| p.id))?;
-            Ok((pending, backlog))
-        })
-        .await?;
-        if pending.is_empty() {
-            return Ok(pass);
-        }
-        let sent_at = now().0;
-        let batch = SyncBatch {
-            reports: pending
-                .iter()
-                .map(|p| BatchReport {
-                    device: p.report.device,
-                    streamer: p.report.streamer,
-                    received_at_us: p.report.received_at_us,
-                    raw: p.report.raw.clone(),
-                })
-                .collect(),
-            backlog: sendable(client, backlog, sent_at),
-        };
-        let answer = client.upload(&batch, sent_at).await?;
-        pass.batches += 1;
-        pass.backlog = batch.backlog.filter(|_| client.sends_backlog(sent_at));
-        let mut synced = Vec::new();
-        let mut rejected = Vec::new();
-        for (p, outcome) in pending.into_iter().zip(answer.results) {
-            match outcome {
-                ReportOutcome::Accepted => {
-                    pass.accepted += 1;
-                    synced.push(p.id);
-                }
-                ReportOutcome::Duplicate => {
-                    pass.duplicates += 1;
-                    synced.push(p.id);
-                }
-                ReportOutcome::Rejected { reason } => {
-                    tracing::warn!(device = %p.report.device, report = p.report.report_id, %reason, "the cloud rejected a report; kept aside");
-                    pass.rejected += 1;
-                    rejected.push((p, reason));
-                }
-            }
-        }
-        let progress = answer.cloud_has;
-        blocking(buffer, move |b| {
-            let now_us = now().1;
-            for (p, reason) in &rejected {
-                b.quarantine(
-                    &p.report.raw,
-                    &format!("rejected by the cloud: {reason}"),
-                    now_us,
-                )?;
-                synced.push(p.id);
-            }
-            b.mark_synced(&synced, now_us)?;
-            for s in progress {
-                b.record_cloud_has(s.device, s.streamer, s.last_id)?;
-            }
-            Ok(())
-        })
-        .await?;
-    }
-}
-
-/// The backlog for a batch sent at `now_unix`, unless the cloud refuses backlogs or this one
-/// does not add up (a clock before 1970 when a report was received): a backlog must never
-/// keep reports from the cloud.
-fn sendable(client: &SyncClient, backlog: Backlog, now_unix: u64) -> Option<Backlog> {
-    if !client.sends_backlog(now_unix) {
-        return None;
-    }
-    match backlog.check() {
-        Ok(()) => Some(backlog),
-        Err(error) => {
-            tracing::warn!(%error, "the backlog is left out of the batch");
-            None
-        }
-    }
-}
-
-/// Tells the cloud the backlog in a batch without reports. Returns what the cloud took:
-/// None when it takes no backlog (it predates them, or this one does not add up).
-pub async fn report_backlog(
-    buffer: &Arc<Mutex<Buffer>>,
-    client: &SyncClient,
-) -> Result<Option<Backlog>, SyncError> {
-    let sent_at = now().0;
-    if !client.sends_backlog(sent_at) {
-        return Ok(None);
-    }
-    let backlog = blocking(buffer, |b| b.backlog(0)).await?;
-    let Some(backlog) = sendable(client, backlog, sent_at) else {
-        return Ok(None);
-    };
-    let batch = SyncBatch {
-        reports: Vec::new(),
-        backlog: Some(backlog),
-    };
-    client.upload(&batch, sent_at).await?;
-    Ok(client.sends_backlog(sent_at).then_some(backlog))
 }
 
 /// The wait before retry `attempt` (1, 2, …): exponential from one second up to `max`,

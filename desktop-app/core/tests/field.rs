@@ -1,0 +1,446 @@
+//! The desktop app's core as a technician uses it, against the real cloud and a virtual POD
+//! behind the virtual BLED112 (a real pty), with the network between laptop and cloud cut
+//! and restored at will: sign in, go offline, scan, claim, collect with progress, come
+//! back and see the claim accepted and every reading in the cloud once; a claim refused
+//! because another org got there first; a restart in the middle that loses nothing; a
+//! token the cloud revoked.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../../cloud/tests/common/mod.rs"]
+mod common;
+#[path = "../../../system-tests/tests/site/outage.rs"]
+mod outage;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use desktop_core::collect::CollectProgress;
+use desktop_core::events::Events;
+use desktop_core::nearby::{ClaimView, NearbyPod};
+use desktop_core::store::ClaimState;
+use desktop_core::{Desktop, RadioChoice};
+use firmware_tools::pod::{PodConfig, VirtualPod};
+use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
+use firmware_tools::radio::Peripheral;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const POD: u32 = 0xB1;
+const READINGS: u32 = 300;
+const STREAM: u16 = 0x5001;
+
+/// What the core told the screen.
+#[derive(Default)]
+struct Seen {
+    nearby: Mutex<Vec<Vec<NearbyPod>>>,
+    progress: Mutex<Vec<CollectProgress>>,
+}
+
+impl Events for Seen {
+    fn nearby(&self, pods: &[NearbyPod]) {
+        self.nearby.lock().unwrap().push(pods.to_vec());
+    }
+    fn collect_progress(&self, progress: &CollectProgress) {
+        self.progress.lock().unwrap().push(*progress);
+    }
+}
+
+/// An org with a project the technician (an admin) may claim into, and the POD registered
+/// by staff, claimed by no one.
+struct Site {
+    tech: String,
+    email: String,
+    project: String,
+    project_name: String,
+}
+
+async fn site(app: &common::TestApp) -> Site {
+    let staff = app.staff("staff@arch.io").await;
+    let email = "tech@water.example".to_string();
+    let tech = app.user(&email).await;
+    let (_, org) = app.post("org/", &tech, json!({"name": "Water Co"})).await;
+    let (_, project) = app
+        .post(
+            "project/",
+            &tech,
+            json!({"name": "Basement meters", "org": org["slug"]}),
+        )
+        .await;
+    let body = json!({"id": POD, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
+    assert_eq!(
+        app.post("device/?staff=1", &staff, body).await.0,
+        StatusCode::CREATED
+    );
+    Site {
+        tech,
+        email,
+        project: project["id"].as_str().unwrap().to_string(),
+        project_name: "Basement meters".into(),
+    }
+}
+
+fn pod() -> VirtualPod {
+    let config = PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        ..PodConfig::with_device_id(u64::from(POD))
+    };
+    let pod = VirtualPod::new(config).unwrap();
+    pod.with_model(|model| {
+        for n in 0..READINGS {
+            model.push_reading(STREAM, 2000 + n).unwrap();
+        }
+    });
+    pod
+}
+
+fn slug() -> String {
+    format!("d--0000-0000-0000-00{:02x}", POD)
+}
+
+/// Waits until the scan lists the POD, and returns it.
+async fn heard(desktop: &Desktop) -> NearbyPod {
+    for _ in 0..100 {
+        if let Some(pod) = desktop
+            .nearby()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.device == u64::from(POD))
+        {
+            return pod;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the POD was never heard");
+}
+
+/// The POD's rows of stream 5001 in the cloud, once `expected` are there or after 20 s.
+async fn cloud_rows(app: &common::TestApp, token: &str, expected: usize) -> Vec<Value> {
+    let (_, device) = app.get(&format!("device/{}/", slug()), token).await;
+    let gid = device["project"].as_str().map(|_| ());
+    assert!(gid.is_some(), "the POD is claimed: {device}");
+    let (_, streams) = app.get(&format!("stream/?device={}", slug()), token).await;
+    let stream = streams["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slug"].as_str().unwrap().ends_with("--5001"))
+        .map(|s| s["slug"].as_str().unwrap().to_string())
+        .unwrap();
+    for _ in 0..100 {
+        let (_, page) = app
+            .get(&format!("data/?filter={stream}&page_size=1000"), token)
+            .await;
+        let rows = page["results"].as_array().cloned().unwrap_or_default();
+        if rows.len() >= expected {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Vec::new()
+}
+
+struct Field {
+    app: common::TestApp,
+    site: Site,
+    net: outage::Uplink,
+    dongle: VirtualBled112,
+    pod: VirtualPod,
+    dir: tempfile::TempDir,
+}
+
+async fn field() -> Field {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let site = site(&app).await;
+    let net = outage::Uplink::start(app.addr, true).await;
+    let pod = pod();
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    Field {
+        app,
+        site,
+        net,
+        dongle,
+        pod,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Field {
+    fn open(&self, events: Arc<Seen>) -> Arc<Desktop> {
+        Arc::new(
+            Desktop::open(
+                self.dir.path(),
+                RadioChoice::Bled112(self.dongle.path().to_owned()),
+                events,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn cloud(&self) -> String {
+        format!("http://{}", self.net.addr)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_and_collected_offline_everything_reaches_the_cloud_once_back_online() {
+    let f = field().await;
+    let events = Arc::new(Seen::default());
+    let desktop = f.open(events.clone());
+    assert!(desktop.session().unwrap().is_none(), "nobody signed in yet");
+    let signed = desktop
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(signed.email, f.site.email);
+    assert_eq!(signed.projects, 1, "the offline copy came with the sign-in");
+    assert!(signed.copy_refreshed_at.is_some());
+
+    // The basement: no network.
+    f.net.set_up(false);
+    desktop.start_scan().await.unwrap();
+    let pod = heard(&desktop).await;
+    assert!(pod.has_data, "{pod:?}");
+    assert_eq!(pod.claim, ClaimView::Unknown);
+    assert!(
+        !events.nearby.lock().unwrap().is_empty(),
+        "the list came as events"
+    );
+
+    let claim = desktop.claim(u64::from(POD), &f.site.project).unwrap();
+    assert_eq!(claim.state, ClaimState::Pending);
+    assert_eq!(
+        heard(&desktop).await.claim,
+        ClaimView::Pending {
+            project: f.site.project_name.clone()
+        }
+    );
+
+    let collected = desktop.collect(u64::from(POD)).await.unwrap();
+    // Stream 5001's readings, and the POD's own system readings (its boot, its versions).
+    let total = collected.readings;
+    assert!(total >= u64::from(READINGS), "{collected:?}");
+    assert_eq!(collected.rejected, 0);
+    let progress = events.progress.lock().unwrap().clone();
+    // The POD's count is the estimate the bar starts from.
+    let holding = progress.first().unwrap().holding.unwrap();
+    assert!(
+        (u64::from(READINGS)..=total).contains(&holding),
+        "{holding}"
+    );
+    assert!(progress.len() >= 3, "the bar moved: {progress:?}");
+    let last = progress.last().unwrap();
+    assert!(last.done);
+    assert_eq!(last.readings, total);
+    assert!(last.bytes > total * 16);
+    assert!(
+        progress.windows(2).all(|w| w[0].readings <= w[1].readings),
+        "readings only go up"
+    );
+    // Stored, then acknowledged: the POD's streamer stands at its last reading.
+    let last_id = f.pod.with_model(|m| {
+        m.readings()
+            .filter(|r| r.stream == STREAM)
+            .map(|r| r.reading_id)
+            .max()
+            .unwrap()
+    });
+    assert!(f.pod.with_model(|m| m.ack(0)) >= last_id);
+
+    let waiting = desktop.waiting().unwrap();
+    assert_eq!(waiting.claims, 1);
+    assert_eq!(waiting.readings, total);
+    let summary = desktop.sync_now().await.unwrap();
+    assert!(summary.stopped.is_some(), "no network: {summary:?}");
+    assert!(!summary.sign_in_again);
+    assert_eq!(
+        desktop.waiting().unwrap(),
+        waiting,
+        "nothing lost, nothing sent"
+    );
+    let readings = desktop.readings(u64::from(POD)).unwrap();
+    let stream = readings
+        .streams
+        .iter()
+        .find(|s| s.stream == "5001")
+        .unwrap();
+    assert_eq!(stream.name, "output 1");
+    assert_eq!(stream.values.len(), READINGS as usize);
+    assert_eq!(stream.values[0], 2000);
+    assert_eq!(stream.values[READINGS as usize - 1], 2000 + READINGS - 1);
+    assert!(
+        stream.at_ms.iter().all(Option::is_some),
+        "every time is known"
+    );
+
+    // Back upstairs.
+    f.net.set_up(true);
+    let summary = desktop.sync_now().await.unwrap();
+    assert_eq!(summary.stopped, None, "{summary:?}");
+    assert_eq!(summary.claims_accepted, 1);
+    assert!(summary.reports_sent >= 1);
+    assert!(summary.copy_refreshed);
+    let waiting = desktop.waiting().unwrap();
+    assert_eq!((waiting.claims, waiting.reports), (0, 0));
+    let claims = desktop.claims().unwrap();
+    assert_eq!(claims[0].claim.state, ClaimState::Accepted);
+    assert_eq!(claims[0].project_name, f.site.project_name);
+    let rows = cloud_rows(&f.app, &f.site.tech, READINGS as usize).await;
+    assert_eq!(rows.len(), READINGS as usize, "every reading, once");
+    assert!(matches!(
+        heard(&desktop).await.claim,
+        ClaimView::Claimed { .. }
+    ));
+    let log = desktop.log(50).unwrap();
+    assert!(log.iter().any(|e| e.kind == "claim" && e.ok), "{log:?}");
+    assert!(log.iter().any(|e| e.kind == "reports" && e.ok), "{log:?}");
+
+    // A second sync sends nothing again.
+    let again = desktop.sync_now().await.unwrap();
+    assert_eq!((again.claims_accepted, again.reports_sent), (0, 0));
+    desktop.stop_scan();
+    f.dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_refused_because_another_org_got_there_first_says_why_and_keeps_the_data() {
+    let f = field().await;
+    let desktop = f.open(Arc::new(Seen::default()));
+    desktop
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+        .await
+        .unwrap();
+    f.net.set_up(false);
+    desktop.start_scan().await.unwrap();
+    heard(&desktop).await;
+    desktop.claim(u64::from(POD), &f.site.project).unwrap();
+    let collected = desktop.collect(u64::from(POD)).await.unwrap();
+
+    // Meanwhile another org claims the POD.
+    let rival = f.app.user("rival@other.example").await;
+    let (_, org) = f.app.post("org/", &rival, json!({"name": "Rival"})).await;
+    let (_, project) = f
+        .app
+        .post("project/", &rival, json!({"name": "R", "org": org["slug"]}))
+        .await;
+    let (status, _) = f
+        .app
+        .post(
+            "device/claim/",
+            &rival,
+            json!({"device": slug(), "project": project["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    f.net.set_up(true);
+    let summary = desktop.sync_now().await.unwrap();
+    assert_eq!(summary.claims_refused, 1, "{summary:?}");
+    let claim = &desktop.claims().unwrap()[0];
+    assert_eq!(claim.claim.state, ClaimState::Refused);
+    assert_eq!(
+        claim.claim.reason.as_deref(),
+        Some("Device is not claimable")
+    );
+    assert!(matches!(
+        heard(&desktop).await.claim,
+        ClaimView::Refused { .. }
+    ));
+    // The readings are not the rival's to receive from this laptop, nor lost: they wait.
+    assert_eq!(summary.reports_sent, 0);
+    assert!(!summary.reports_held.is_empty(), "{summary:?}");
+    assert_eq!(
+        desktop.waiting().unwrap().readings,
+        collected.readings,
+        "kept"
+    );
+    desktop.stop_scan();
+    f.dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_collecting_and_syncing_loses_nothing() {
+    let f = field().await;
+    let collected;
+    {
+        let desktop = f.open(Arc::new(Seen::default()));
+        desktop
+            .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+            .await
+            .unwrap();
+        f.net.set_up(false);
+        desktop.start_scan().await.unwrap();
+        heard(&desktop).await;
+        desktop.claim(u64::from(POD), &f.site.project).unwrap();
+        collected = desktop.collect(u64::from(POD)).await.unwrap().readings;
+        desktop.stop_scan();
+        // The app closes with everything still waiting.
+    }
+    let desktop = f.open(Arc::new(Seen::default()));
+    let session = desktop
+        .session()
+        .unwrap()
+        .expect("the profile reopens offline");
+    assert_eq!(session.email, f.site.email);
+    assert_eq!(session.projects, 1, "the copy is still there");
+    let waiting = desktop.waiting().unwrap();
+    assert_eq!((waiting.claims, waiting.readings), (1, collected));
+    f.net.set_up(true);
+    let summary = desktop.sync_now().await.unwrap();
+    assert_eq!(summary.stopped, None, "{summary:?}");
+    assert_eq!(summary.claims_accepted, 1);
+    let rows = cloud_rows(&f.app, &f.site.tech, READINGS as usize).await;
+    assert_eq!(rows.len(), READINGS as usize);
+    f.dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_cloud_revoked_asks_to_sign_in_again_and_keeps_the_queue() {
+    let f = field().await;
+    let desktop = f.open(Arc::new(Seen::default()));
+    desktop
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+        .await
+        .unwrap();
+    desktop.claim(u64::from(POD), &f.site.project).unwrap();
+    // Signed out elsewhere: the cloud revokes the app's token.
+    let profile = std::fs::read_dir(f.dir.path().join("profiles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let profile_token = stored_token(&profile.join("app.sqlite"));
+    let response = f
+        .app
+        .client
+        .post(f.app.url("auth/logout/"))
+        .header("Authorization", format!("JWT {profile_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let summary = desktop.sync_now().await.unwrap();
+    assert!(summary.sign_in_again, "{summary:?}");
+    assert_eq!(desktop.waiting().unwrap().claims, 1, "the claim waits");
+    assert_eq!(
+        desktop.session().unwrap().unwrap().token,
+        desktop_core::session::TokenState::Expired
+    );
+    // Signing in again sends it.
+    desktop
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+        .await
+        .unwrap();
+    let summary = desktop.sync_now().await.unwrap();
+    assert_eq!(summary.claims_accepted, 1, "{summary:?}");
+    f.dongle.stop().await;
+}
+
+/// The token the app keeps in its database.
+fn stored_token(path: &std::path::Path) -> String {
+    let store = desktop_core::store::Store::open(path).unwrap();
+    store.session().unwrap().unwrap().token.unwrap()
+}
