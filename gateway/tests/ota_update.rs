@@ -51,21 +51,36 @@ async fn a_signed_script_runs_once_and_the_pods_versions_prove_it() {
     let buffer = buffer(&dir, &feed, &bytes);
     let device = DeviceId::new(pod.device_id()).expect("id");
 
-    let outcome = ota::update(
-        &transport,
-        pod.address(),
-        device,
-        &feed,
-        &buffer,
-        &options(),
-    )
-    .await
-    .expect("the visit runs");
+    let (steps, mut told) = tokio::sync::mpsc::unbounded_channel();
+    let watched = UpdateOptions {
+        steps: Some(steps),
+        ..options()
+    };
+    let outcome = ota::update(&transport, pod.address(), device, &feed, &buffer, &watched)
+        .await
+        .expect("the visit runs");
     assert_eq!(
         outcome,
         UpdateOutcome::Succeeded {
             deployment: DEPLOYMENT
         }
+    );
+    // Each step was told as it became durable, in order.
+    drop(watched);
+    let mut seen = Vec::new();
+    while let Some((deployment, state)) = told.recv().await {
+        assert_eq!(deployment, DEPLOYMENT);
+        seen.push(state);
+    }
+    assert_eq!(
+        seen,
+        [
+            JobState::Sending,
+            JobState::Triggered,
+            JobState::Resetting,
+            JobState::Rebooting,
+            JobState::Succeeded
+        ]
     );
     assert_eq!(app_tag(&pod), tag(2050, 2, 0));
     assert_eq!(runs(&pod, &bytes), 1);

@@ -3,12 +3,15 @@
 
 use crate::collect::CollectProgress;
 use crate::nearby::NearbyPod;
+use crate::updates::UpdateProgress;
 
 pub trait Events: Send + Sync {
     /// The nearby list changed (at most a few times a second).
     fn nearby(&self, _pods: &[NearbyPod]) {}
     /// A collection moved.
     fn collect_progress(&self, _progress: &CollectProgress) {}
+    /// An update moved to its next step.
+    fn update_progress(&self, _progress: &UpdateProgress) {}
     /// Something waiting to go up, or the sync log, changed.
     fn sync_changed(&self) {}
 }

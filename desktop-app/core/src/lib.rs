@@ -9,6 +9,7 @@
 //! - [`session`]: sign-in, token refresh, the offline copy's refresh.
 //! - [`nearby`]: PODs heard on the radio, joined with the copy and the queue.
 //! - [`collect`]: one POD's collection, with progress.
+//! - [`updates`]: a POD's update on site, from the copy's feed and scripts.
 //! - [`sync`]: sending what waits: claims, reports, update outcomes.
 //! - [`readings`]: a POD's recent readings from the buffer, for its page.
 //! - [`events`]: what the core tells the screen as things happen.
@@ -23,6 +24,7 @@ pub mod readings;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod updates;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -308,15 +310,34 @@ impl Desktop {
     /// Collects a POD heard nearby.
     pub async fn collect(&self, device: u64) -> Result<collect::Collected, CoreError> {
         let profile = self.signed_in()?;
-        let address = u32::try_from(device)
-            .ok()
-            .and_then(|d| self.heard.lock().ok()?.address(d))
-            .ok_or_else(|| CoreError::Pod(format!("{} is not in range", nearby::slug(device))))?;
+        let address = self.address(device)?;
         let radio = self.radio().await?;
         let collected =
             collect::collect(&profile, &radio, device, address, self.events.as_ref()).await;
         self.kick.notify_one();
         collected
+    }
+
+    /// The deployments the copy offers a POD.
+    pub fn update_offers(&self, device: u64) -> Result<Vec<updates::UpdateOffer>, CoreError> {
+        updates::offers(&*self.signed_in()?, device)
+    }
+
+    /// Updates a POD heard nearby; the outcome goes up with the next sync.
+    pub async fn update(&self, device: u64) -> Result<updates::UpdateResult, CoreError> {
+        let profile = self.signed_in()?;
+        let address = self.address(device)?;
+        let radio = self.radio().await?;
+        let result = updates::update(&profile, &radio, device, address, self.events.as_ref()).await;
+        self.kick.notify_one();
+        result
+    }
+
+    fn address(&self, device: u64) -> Result<sync_protocol::bgapi::BdAddr, CoreError> {
+        u32::try_from(device)
+            .ok()
+            .and_then(|d| self.heard.lock().ok()?.address(d))
+            .ok_or_else(|| CoreError::Pod(format!("{} is not in range", nearby::slug(device))))
     }
 
     pub fn waiting(&self) -> Result<sync::Waiting, CoreError> {

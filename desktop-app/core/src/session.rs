@@ -139,15 +139,19 @@ pub async fn refresh_copy(profile: &Profile) -> Result<(), CoreError> {
         },
         Ok(copy) => copy,
     };
+    // Scripts first: a copy that offers an update has its script on the laptop.
+    let feeds: Vec<_> = copy.feeds.iter().map(|(_, f)| f.clone()).collect();
+    let scripts = crate::updates::fetch_scripts(profile, &feeds).await?;
     let now = now();
     let mut store = profile.store()?;
     store.replace_copy(&copy, now)?;
+    let deployments: usize = feeds.iter().map(|f| f.deployments.len()).sum();
     store.log(
         "copy",
         "offline copy",
         true,
         &format!(
-            "{} orgs, {} projects, {} devices",
+            "{} orgs, {} projects, {} devices, {deployments} deployments ({scripts} scripts fetched)",
             copy.orgs.len(),
             copy.projects.len(),
             copy.devices.len()

@@ -1,6 +1,7 @@
 //! Sending what waits, in the order the cloud needs it: claims first (a report of a POD
-//! claimed on site is accepted only once its claim is), then reports, then update
-//! outcomes, then a fresh offline copy. Each step records what went up and what failed in
+//! claimed on site is accepted only once its claim is), then update outcomes (the report
+//! carrying a POD's new version confirms the outcome told before it; told after, the cloud
+//! would have made one of its own), then reports, then a fresh offline copy. Each step records what went up and what failed in
 //! the sync log. No network ends the pass quietly: everything stays queued, and the
 //! background loop tries again.
 
@@ -85,8 +86,8 @@ pub async fn sync_now(profile: &Profile) -> SyncSummary {
 async fn pass(profile: &Profile, summary: &mut SyncSummary) -> Result<(), CoreError> {
     session::usable_token(profile).await?;
     send_claims(profile, summary).await?;
-    send_reports(profile, summary).await?;
     send_actions(profile, summary).await?;
+    send_reports(profile, summary).await?;
     session::refresh_copy(profile).await?;
     summary.copy_refreshed = true;
     Ok(())

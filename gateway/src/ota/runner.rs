@@ -41,7 +41,13 @@ pub struct UpdateOptions {
     pub come_back_within: Duration,
     /// Keys pinned in the gateway's configuration; when set, the feed's keys are ignored.
     pub pinned_keys: Vec<ReleasePublicKey>,
+    /// Told each state a job reaches (deployment, state), once it is durable: for a
+    /// person watching the update.
+    pub steps: Option<Steps>,
 }
+
+/// Where an update visit tells the steps it takes.
+pub type Steps = tokio::sync::mpsc::UnboundedSender<(i64, JobState)>;
 
 impl Default for UpdateOptions {
     fn default() -> Self {
@@ -51,6 +57,7 @@ impl Default for UpdateOptions {
             script_limit: Duration::from_secs(600),
             come_back_within: Duration::from_secs(120),
             pinned_keys: Vec::new(),
+            steps: None,
         }
     }
 }
@@ -138,6 +145,7 @@ pub async fn update<T: Transport>(
         b.start_ota_job(device, deployment, &slug, now_us())
     })
     .await?;
+    tell(options, &job);
     let outcome = drive(&mut link, &mut job, &chosen, &live, buffer, options).await;
     link.close().await;
     outcome
@@ -216,7 +224,7 @@ async fn resume<T: Transport>(
     if job.state == JobState::Sending && checked.is_none() {
         let line = "the deployment was withdrawn or its script no longer passes the checks; \
                     nothing had run on the POD";
-        finish(buffer, &mut job, false, line).await?;
+        finish(buffer, options, &mut job, false, line).await?;
         return Ok(outcome(&job));
     }
     // Past the trigger the script is never sent again; its records only say what it sets.
@@ -249,6 +257,7 @@ async fn resume<T: Transport>(
 
 async fn finish(
     buffer: &Arc<Mutex<Buffer>>,
+    options: &UpdateOptions,
     job: &mut Job,
     successful: bool,
     line: &str,
@@ -259,11 +268,21 @@ async fn finish(
         Ok(copy)
     })
     .await?;
+    tell(options, job);
     Ok(())
+}
+
+/// Tells whoever watches the step the job has durably reached.
+fn tell(options: &UpdateOptions, job: &Job) {
+    if let Some(steps) = &options.steps {
+        // A watcher that left does not stop the update.
+        let _ = steps.send((job.deployment, job.state));
+    }
 }
 
 async fn advance(
     buffer: &Arc<Mutex<Buffer>>,
+    options: &UpdateOptions,
     job: &mut Job,
     state: JobState,
     line: &str,
@@ -274,6 +293,7 @@ async fn advance(
         Ok(copy)
     })
     .await?;
+    tell(options, job);
     Ok(())
 }
 
@@ -332,7 +352,7 @@ async fn drive<T: Transport>(
                     versions_text(&live)
                 );
                 // Durable before the trigger: from here the script is never sent again.
-                advance(buffer, job, JobState::Triggered, &line).await?;
+                advance(buffer, options, job, JobState::Triggered, &line).await?;
                 bridge::trigger(link.get()?, options.rpc_timeout).await?;
             }
             JobState::Triggered => {
@@ -340,7 +360,7 @@ async fn drive<T: Transport>(
                 seen_running |= running;
                 if error != 0 {
                     let line = format!("the script stopped with error {}", bridge::describe(error));
-                    finish(buffer, job, false, &line).await?;
+                    finish(buffer, options, job, false, &line).await?;
                     return Ok(outcome(job));
                 }
                 live = bridge::versions(link.get()?, options.rpc_timeout).await?;
@@ -360,11 +380,12 @@ async fn drive<T: Transport>(
                          ran cannot be known; not sent again"
                             .to_string()
                     };
-                    finish(buffer, job, false, &line).await?;
+                    finish(buffer, options, job, false, &line).await?;
                     return Ok(outcome(job));
                 }
                 advance(
                     buffer,
+                    options,
                     job,
                     JobState::Resetting,
                     "the script ran without error",
@@ -373,7 +394,14 @@ async fn drive<T: Transport>(
             }
             JobState::Resetting => {
                 bridge::reset(link.get()?, options.rpc_timeout).await?;
-                advance(buffer, job, JobState::Rebooting, "controller reset sent").await?;
+                advance(
+                    buffer,
+                    options,
+                    job,
+                    JobState::Rebooting,
+                    "controller reset sent",
+                )
+                .await?;
                 link.close().await;
             }
             JobState::Rebooting => {
@@ -393,7 +421,7 @@ async fn drive<T: Transport>(
                             "the POD did not come back within {:?} after its reset",
                             options.come_back_within
                         );
-                        finish(buffer, job, false, &line).await?;
+                        finish(buffer, options, job, false, &line).await?;
                         return Ok(outcome(job));
                     }
                     Err(error) => return Err(error),
@@ -421,7 +449,7 @@ async fn drive<T: Transport>(
                         ),
                     )
                 };
-                finish(buffer, job, ok, &line).await?;
+                finish(buffer, options, job, ok, &line).await?;
                 return Ok(outcome(job));
             }
             JobState::Succeeded | JobState::Failed => return Ok(outcome(job)),
