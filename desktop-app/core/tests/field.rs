@@ -444,3 +444,48 @@ fn stored_token(path: &std::path::Path) -> String {
     let store = desktop_core::store::Store::open(path).unwrap();
     store.session().unwrap().unwrap().token.unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_waits_goes_up_by_itself_when_the_network_returns() {
+    let f = field().await;
+    let desktop = f.open(Arc::new(Seen::default()));
+    desktop
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
+        .await
+        .unwrap();
+    f.net.set_up(false);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let background = tokio::spawn({
+        let desktop = desktop.clone();
+        let stop = stop.clone();
+        async move { desktop.run_background(stop).await }
+    });
+    desktop.claim(u64::from(POD), &f.site.project).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(desktop.waiting().unwrap().claims, 1, "no network, no claim");
+    let tried = &desktop.claims().unwrap()[0];
+    assert!(tried.claim.attempts >= 1, "it tried: {tried:?}");
+    assert!(tried
+        .claim
+        .reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("network"));
+
+    f.net.set_up(true);
+    let mut accepted = false;
+    for _ in 0..150 {
+        if desktop.claims().unwrap()[0].claim.state == ClaimState::Accepted {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        accepted,
+        "the claim went up within 15 s of the network's return"
+    );
+    stop.cancel();
+    background.await.unwrap();
+    f.dongle.stop().await;
+}
