@@ -16,6 +16,7 @@ use crate::profile::Profile;
 
 /// How a collection stands, sent as it moves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CollectProgress {
     pub device: u64,
     pub readings: u64,
@@ -29,6 +30,7 @@ pub struct CollectProgress {
 
 /// What a collection brought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Collected {
     pub device: u64,
     pub reports: u64,

@@ -85,6 +85,7 @@ pub struct Desktop {
 
 /// A claim as the sync screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ClaimRow {
     #[serde(flatten)]
     pub claim: Claim,

@@ -16,6 +16,7 @@ pub const GONE_AFTER: Duration = Duration::from_secs(30);
 
 /// What the app knows of a POD's claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum ClaimView {
     /// Not in the copy: unclaimed, or claimed where this user cannot see it.
@@ -31,6 +32,7 @@ pub enum ClaimView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NearbyPod {
     pub device: u64,
     /// `d--0000-0000-0000-00a1`.

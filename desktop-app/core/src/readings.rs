@@ -14,6 +14,7 @@ use sync_protocol::time::device_time_to_utc;
 
 /// One stream's readings, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StreamReadings {
     /// The stream as the POD names it (`5001`, hex).
     pub stream: String,
@@ -26,6 +27,7 @@ pub struct StreamReadings {
 
 /// What the buffer holds of a POD.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DeviceReadings {
     pub streams: Vec<StreamReadings>,
     pub reports: u64,

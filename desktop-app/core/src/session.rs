@@ -19,6 +19,7 @@ pub const REFRESH_BEFORE: i64 = 2 * 24 * 3600;
 pub const COPY_STALE_AFTER: i64 = 15 * 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenState {
     Valid,
@@ -30,6 +31,7 @@ pub enum TokenState {
 
 /// The session as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SessionView {
     pub cloud: String,
     pub email: String,

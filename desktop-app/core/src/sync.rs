@@ -25,6 +25,7 @@ const LIMITS: BatchLimits = BatchLimits {
 
 /// What waits to go up.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Waiting {
     pub claims: u64,
     pub reports: u64,
@@ -38,6 +39,7 @@ pub struct Waiting {
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncSummary {
     pub claims_accepted: u64,
     pub claims_refused: u64,

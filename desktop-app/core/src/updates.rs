@@ -22,6 +22,7 @@ use crate::session::now;
 
 /// A deployment the copy says this POD may take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UpdateOffer {
     pub deployment: i64,
     /// `z--0000-0001`.
@@ -40,6 +41,7 @@ pub struct UpdateOffer {
 
 /// How an update stands, sent as it moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UpdateProgress {
     pub device: u64,
     pub deployment: Option<i64>,
@@ -52,6 +54,7 @@ pub struct UpdateProgress {
 
 /// How an update ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case", tag = "result")]
 pub enum UpdateResult {
     NothingToDo { why: String },

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimState {
     Pending,
@@ -33,6 +34,7 @@ impl ClaimState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Claim {
     pub id: i64,
     pub device: u64,

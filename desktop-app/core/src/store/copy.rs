@@ -9,12 +9,14 @@ use sync_protocol::ota::OtaFeed;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CopyOrg {
     pub slug: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CopyProject {
     /// The project's UUID.
     pub id: String,
@@ -26,6 +28,7 @@ pub struct CopyProject {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CopyDevice {
     pub id: u64,
     pub slug: String,

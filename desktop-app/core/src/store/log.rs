@@ -9,6 +9,7 @@ use super::{Store, StoreError};
 const KEEP: i64 = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LogEntry {
     pub id: i64,
     /// Unix seconds.
