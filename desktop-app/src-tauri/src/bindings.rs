@@ -2,6 +2,11 @@
 //! into `ui/src/bindings.ts`. The file is committed; `bindings_are_current` fails when it
 //! no longer matches, and `cargo test -p iotile-desktop --lib -- --ignored export_bindings`
 //! rewrites it.
+//!
+//! A command goes in `collect_commands!` (see [`crate::commands`]). An event is a type
+//! deriving `Serialize, Deserialize, Clone, specta::Type, tauri_specta::Event`, listed in
+//! `collect_events!`; Rust sends it with `MyEvent { .. }.emit(&app)`, and the front end
+//! hears it with `events.myEvent.listen(...)` from the bindings.
 
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,9 @@
 //! - [`data_dir`]: where the app keeps its data, resolved once at start.
 //! - [`error`]: the one error type commands return, seen by the front end as
 //!   `{code, message}`.
+//!
+//! Outside this crate: the screens are in `ui/src/screens/` (one component each, listed in
+//! `screens/index.ts`), and `tests/window.rs` drives the built app in a real window.
 
 pub mod bindings;
 pub mod commands;
