@@ -18,12 +18,17 @@ use crate::profile::Profile;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CollectProgress {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub device: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub readings: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub bytes: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports: u64,
     /// What the POD said its streaming log holds at the start: an estimate (it counts
     /// readings acknowledged earlier and not yet overwritten); None if it did not say.
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub holding: Option<u64>,
     pub done: bool,
 }
@@ -32,11 +37,16 @@ pub struct CollectProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Collected {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub device: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub readings: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub bytes: u64,
     /// Reports that failed their check: kept aside, not acknowledged.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub rejected: u64,
 }
 

@@ -39,6 +39,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::CoreError;
 
+// With the `specta` feature the types describe themselves to the app's TypeScript, where a
+// 64-bit integer is described as a `u32` so that it is a plain `number` there: device ids
+// are 48-bit, times are seconds or milliseconds, counts are small, all exact below 2^53.
+
 use crate::events::Events;
 use crate::nearby::{Heard, NearbyPod};
 use crate::profile::Profile;

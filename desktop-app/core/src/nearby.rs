@@ -34,6 +34,7 @@ pub enum ClaimView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NearbyPod {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub device: u64,
     /// `d--0000-0000-0000-00a1`.
     pub slug: String,
@@ -44,6 +45,7 @@ pub struct NearbyPod {
     pub busy: bool,
     pub claim: ClaimView,
     /// Seconds since it was last heard.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub heard_secs_ago: u64,
 }
 

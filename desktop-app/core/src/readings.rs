@@ -21,6 +21,7 @@ pub struct StreamReadings {
     /// The stream in words (`output 1`, `system output 1024`).
     pub name: String,
     /// Unix milliseconds; None where the time cannot be known.
+    #[cfg_attr(feature = "specta", specta(type = Vec<Option<u32>>))]
     pub at_ms: Vec<Option<i64>>,
     pub values: Vec<u32>,
 }
@@ -30,10 +31,13 @@ pub struct StreamReadings {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DeviceReadings {
     pub streams: Vec<StreamReadings>,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports: u64,
     /// Reports only the cloud can read.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub encrypted_reports: u64,
     /// When the newest report was received (Unix milliseconds).
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub last_collected_ms: Option<i64>,
 }
 

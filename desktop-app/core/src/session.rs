@@ -38,11 +38,16 @@ pub struct SessionView {
     pub username: String,
     pub token: TokenState,
     /// Unix seconds.
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub token_expires: Option<i64>,
     /// When the offline copy was last refreshed (Unix seconds).
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub copy_refreshed_at: Option<i64>,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub orgs: usize,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub projects: usize,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub devices: u64,
 }
 

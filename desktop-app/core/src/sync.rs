@@ -27,13 +27,19 @@ const LIMITS: BatchLimits = BatchLimits {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Waiting {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub claims: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub readings: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub bytes: u64,
     /// Update outcomes not yet told to the cloud.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub actions: u64,
     /// Reports kept aside (failed their check, or refused by the cloud for good).
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub quarantined: u64,
 }
 
@@ -41,12 +47,17 @@ pub struct Waiting {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncSummary {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub claims_accepted: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub claims_refused: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports_sent: u64,
     /// Reports the cloud cannot take yet, each with why.
     pub reports_held: Vec<String>,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports_rejected: u64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub actions_sent: u64,
     pub copy_refreshed: bool,
     /// Why the pass stopped early, if it did.

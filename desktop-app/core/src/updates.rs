@@ -24,12 +24,14 @@ use crate::session::now;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UpdateOffer {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub deployment: i64,
     /// `z--0000-0001`.
     pub script: String,
     /// What the script says it is: name and version.
     pub name: String,
     pub version: String,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub records: usize,
     /// Whether the script is on this laptop (fetched with the copy).
     pub downloaded: bool,
@@ -43,12 +45,15 @@ pub struct UpdateOffer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UpdateProgress {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub device: u64,
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub deployment: Option<i64>,
     /// `checking`, then the job's states: `sending`, `triggered`, `resetting`,
     /// `rebooting`, `succeeded` or `failed`.
     pub step: String,
     /// The script's records, for a person to read the step against.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub records: usize,
 }
 
@@ -57,10 +62,21 @@ pub struct UpdateProgress {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case", tag = "result")]
 pub enum UpdateResult {
-    NothingToDo { why: String },
-    Succeeded { deployment: i64 },
-    Failed { deployment: i64, reason: String },
-    Later { why: String },
+    NothingToDo {
+        why: String,
+    },
+    Succeeded {
+        #[cfg_attr(feature = "specta", specta(type = u32))]
+        deployment: i64,
+    },
+    Failed {
+        #[cfg_attr(feature = "specta", specta(type = u32))]
+        deployment: i64,
+        reason: String,
+    },
+    Later {
+        why: String,
+    },
 }
 
 /// The feed of the org the copy puts `device` in.

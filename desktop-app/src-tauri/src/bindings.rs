@@ -13,13 +13,37 @@ use std::path::{Path, PathBuf};
 use specta_typescript::Typescript;
 use tauri_specta::{collect_commands, collect_events, Builder};
 
-use crate::commands;
+use crate::{commands, events};
 
 /// The commands and events, for the invoke handler and for the bindings.
 pub fn builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
-        .commands(collect_commands![commands::app::app_info])
-        .events(collect_events![])
+        .commands(collect_commands![
+            commands::app::app_info,
+            commands::session::session,
+            commands::session::sign_in,
+            commands::session::sign_out,
+            commands::session::orgs,
+            commands::session::projects,
+            commands::pods::start_scan,
+            commands::pods::stop_scan,
+            commands::pods::nearby,
+            commands::pods::claim,
+            commands::pods::collect,
+            commands::pods::update_offers,
+            commands::pods::update,
+            commands::pods::readings,
+            commands::sync::waiting,
+            commands::sync::claims,
+            commands::sync::sync_log,
+            commands::sync::sync_now,
+        ])
+        .events(collect_events![
+            events::NearbyChanged,
+            events::CollectProgressed,
+            events::UpdateProgressed,
+            events::SyncChanged,
+        ])
         // Commands that fail return `Result<_, Error>`; the front end narrows on its code.
         .typ::<crate::Error>()
 }

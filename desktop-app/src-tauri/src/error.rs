@@ -20,6 +20,42 @@ pub struct Error {
 pub enum Code {
     /// The app's data directory cannot be found or made.
     DataDir,
+    /// Nobody is signed in.
+    SignedOut,
+    /// The sign-in expired or was revoked: sign in again (nothing waiting is lost).
+    SignInAgain,
+    /// The cloud could not be reached; what was asked waits for the network.
+    Offline,
+    /// The cloud answered no, with its reason.
+    Refused,
+    /// The cloud failed.
+    Cloud,
+    /// What was asked does not make sense (a project not in the copy, a bad address).
+    Invalid,
+    /// The radio cannot be opened or failed.
+    Radio,
+    /// The POD could not be reached or did not answer as it should.
+    Pod,
+    /// The app's files on this laptop.
+    Storage,
+}
+
+impl From<desktop_core::CoreError> for Error {
+    fn from(error: desktop_core::CoreError) -> Self {
+        use desktop_core::CoreError as E;
+        let code = match &error {
+            E::SignedOut => Code::SignedOut,
+            E::SignInAgain => Code::SignInAgain,
+            E::Offline(_) => Code::Offline,
+            E::Refused(_) => Code::Refused,
+            E::Cloud(_) => Code::Cloud,
+            E::Invalid(_) => Code::Invalid,
+            E::Radio(_) => Code::Radio,
+            E::Pod(_) => Code::Pod,
+            E::Store(_) | E::Buffer(_) => Code::Storage,
+        };
+        Error::new(code, error.to_string())
+    }
 }
 
 impl Error {

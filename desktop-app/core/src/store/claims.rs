@@ -36,7 +36,9 @@ impl ClaimState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Claim {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub id: i64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub device: u64,
     /// The project's UUID.
     pub project: String,
@@ -44,7 +46,9 @@ pub struct Claim {
     /// Why the cloud refused, or why the last attempt did not reach it.
     pub reason: Option<String>,
     /// Unix seconds.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub queued_at: i64,
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub settled_at: Option<i64>,
     pub attempts: u32,
 }

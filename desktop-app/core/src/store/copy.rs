@@ -30,6 +30,7 @@ pub struct CopyProject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CopyDevice {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub id: u64,
     pub slug: String,
     pub label: String,

@@ -11,8 +11,10 @@ const KEEP: i64 = 5_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LogEntry {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub id: i64,
     /// Unix seconds.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub at: i64,
     /// `claim`, `reports`, `update`, `copy` or `sign-in`.
     pub kind: String,

@@ -3,3 +3,6 @@
 //! [`crate::bindings::builder`].
 
 pub mod app;
+pub mod pods;
+pub mod session;
+pub mod sync;
