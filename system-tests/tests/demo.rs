@@ -32,6 +32,8 @@ struct Banner {
     /// (stream slug, radio)
     pods: Vec<(String, String)>,
     fallback: bool,
+    /// The desktop app's dongle, from `IOTILE_DESKTOP_BLED112=<pty>`.
+    desktop_dongle: PathBuf,
 }
 
 /// Reads banner lines until the shell examples.
@@ -58,6 +60,11 @@ async fn banner(lines: &mut mpsc::UnboundedReceiver<String>) -> Banner {
                 b.password = words.next().unwrap().to_owned();
             }
             Some("data") => b.data_dir = words.next().unwrap().into(),
+            Some("desktop") => {
+                let setting = words.next().unwrap();
+                let pty = setting.strip_prefix("IOTILE_DESKTOP_BLED112=").unwrap();
+                b.desktop_dongle = pty.into();
+            }
             Some("pod") => {
                 let _slug = words.next().unwrap();
                 let radio = words.next().unwrap().to_owned();
@@ -233,6 +240,12 @@ async fn the_demo_brings_every_pods_readings_to_the_cloud_and_stops_on_ctrl_c() 
     let bluez = if demo.banner.fallback { 0 } else { 2 };
     assert_eq!(demo.radios("bluez"), bluez, "{:?}", demo.banner);
     assert_eq!(demo.radios("bled112"), 3 - bluez, "{:?}", demo.banner);
+    // The desktop app gets a dongle of its own.
+    assert!(
+        demo.banner.desktop_dongle.exists(),
+        "{:?}",
+        demo.banner.desktop_dongle
+    );
     demo.readings_beyond(&[0, 0, 0]).await;
     let dir = demo.banner.data_dir.clone();
     demo.interrupt().await;

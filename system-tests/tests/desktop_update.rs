@@ -95,7 +95,7 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
     assert_eq!(offers[0].job, None);
 
     // The basement.
-    net.set_up(false);
+    net.go_down().await;
     let result = desktop.update(u64::from(DEVICE)).await.unwrap();
     assert_eq!(result, UpdateResult::Succeeded { deployment: d.id });
     let shown: Vec<String> = steps

@@ -199,7 +199,7 @@ async fn claimed_and_collected_offline_everything_reaches_the_cloud_once_back_on
     assert!(signed.copy_refreshed_at.is_some());
 
     // The basement: no network.
-    f.net.set_up(false);
+    f.net.go_down().await;
     desktop.start_scan().await.unwrap();
     let pod = heard(&desktop).await;
     assert!(pod.has_data, "{pod:?}");
@@ -312,7 +312,7 @@ async fn a_claim_refused_because_another_org_got_there_first_says_why_and_keeps_
         .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
         .await
         .unwrap();
-    f.net.set_up(false);
+    f.net.go_down().await;
     desktop.start_scan().await.unwrap();
     heard(&desktop).await;
     desktop.claim(u64::from(POD), &f.site.project).unwrap();
@@ -370,7 +370,7 @@ async fn a_restart_between_collecting_and_syncing_loses_nothing() {
             .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
             .await
             .unwrap();
-        f.net.set_up(false);
+        f.net.go_down().await;
         desktop.start_scan().await.unwrap();
         heard(&desktop).await;
         desktop.claim(u64::from(POD), &f.site.project).unwrap();
@@ -453,7 +453,7 @@ async fn what_waits_goes_up_by_itself_when_the_network_returns() {
         .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
         .await
         .unwrap();
-    f.net.set_up(false);
+    f.net.go_down().await;
     let stop = tokio_util::sync::CancellationToken::new();
     let background = tokio::spawn({
         let desktop = desktop.clone();

@@ -35,6 +35,10 @@ pub fn print(b: &Banner<'_>) {
     println!("  cloud    {cloud}");
     println!("  api      {cloud}/api/v1/   (reference: {cloud}/api/docs/, OpenAPI: {cloud}/api/v1/openapi.json)");
     println!("  gateway  http://{}/status", b.status);
+    println!(
+        "  desktop  IOTILE_DESKTOP_BLED112={} cargo run -p iotile-desktop   (sign in to {cloud} with the login above; its dongle hears every POD)",
+        b.pods.field.path().display()
+    );
     let kept = if b.kept {
         "kept"
     } else {

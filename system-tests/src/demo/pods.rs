@@ -43,6 +43,8 @@ pub struct Pods {
     bus: Option<PrivateBus>,
     bluez: Option<VirtualBluez>,
     dongle: VirtualBled112,
+    /// A second dongle hearing every POD, for the technicians' desktop app.
+    pub field: VirtualBled112,
 }
 
 /// POD `n`'s output: one reading every [`PERIOD`] seconds, each POD its own shape.
@@ -139,6 +141,10 @@ impl Pods {
         };
         let mut pods = Vec::new();
         let mut on_dongle: Vec<Arc<dyn Peripheral>> = Vec::new();
+        let everyone: Vec<Arc<dyn Peripheral>> = started
+            .iter()
+            .map(|pod| Arc::new(pod.clone()) as Arc<dyn Peripheral>)
+            .collect();
         for (n, pod) in started.into_iter().enumerate() {
             let radio = if n > 0 && bluez.is_some() {
                 Radio::Bluez
@@ -150,12 +156,15 @@ impl Pods {
         }
         let dongle = VirtualBled112::start(on_dongle, DongleOptions::default())
             .context("opening a pty for the virtual BLED112")?;
+        let field = VirtualBled112::start(everyone, DongleOptions::default())
+            .context("opening a pty for the desktop app's virtual BLED112")?;
         Ok(Pods {
             pods,
             fallback,
             bus,
             bluez,
             dongle,
+            field,
         })
     }
 
@@ -186,6 +195,7 @@ impl Pods {
             }
         }
         self.dongle.stop().await;
+        self.field.stop().await;
         if let Some(bluez) = self.bluez {
             bluez.stop().await.context("stopping the virtual BlueZ")?;
         }

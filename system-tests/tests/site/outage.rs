@@ -3,14 +3,17 @@
 //! (as a dead uplink would reset it).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
 pub struct Uplink {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
+    /// Connections being relayed now.
+    open: Arc<AtomicUsize>,
 }
 
 impl Uplink {
@@ -19,7 +22,9 @@ impl Uplink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let flag = Arc::new(AtomicBool::new(up));
+        let open = Arc::new(AtomicUsize::new(0));
         let state = flag.clone();
+        let relaying = open.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !state.load(Ordering::Relaxed) {
@@ -27,7 +32,10 @@ impl Uplink {
                     continue;
                 }
                 let state = state.clone();
+                let relaying = relaying.clone();
+                relaying.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
+                    let _closed = Closed(relaying);
                     let Ok(mut outbound) = TcpStream::connect(cloud).await else {
                         return;
                     };
@@ -45,10 +53,37 @@ impl Uplink {
                 });
             }
         });
-        Uplink { addr, up: flag }
+        Uplink {
+            addr,
+            up: flag,
+            open,
+        }
     }
 
     pub fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Relaxed);
+    }
+
+    /// Cuts the link and waits until no connection is relayed any more, so that nothing
+    /// sent afterwards can slip through one that was open.
+    pub async fn go_down(&self) {
+        self.set_up(false);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.open.load(Ordering::SeqCst) > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "relayed connections still open 5 s after the link was cut"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Counts a relayed connection as closed when its task ends.
+struct Closed(Arc<AtomicUsize>);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
