@@ -20,9 +20,15 @@ export function StreamChart({ stream }: { stream: StreamReadings }) {
   const values = points.map((p) => p.value);
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
   const [first, last] = [points[0]!.at, points[points.length - 1]!.at];
-  const x = (at: number) => PAD.left + (last === first ? 0.5 : (at - first) / (last - first)) * (W - PAD.left - PAD.right);
+  // Readings stamped in a burst (many to a second) are spaced by order instead of time.
+  const byTime = new Set(points.map((p) => Math.floor(p.at / 1000))).size * 2 > points.length;
+  const span = points.length - 1;
+  const x = (at: number, i: number) =>
+    PAD.left +
+    (byTime ? (last === first ? 0.5 : (at - first) / (last - first)) : span === 0 ? 0.5 : i / span) *
+      (W - PAD.left - PAD.right);
   const y = (v: number) => PAD.top + (hi === lo ? 0.5 : 1 - (v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
-  const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join("");
+  const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.at, i).toFixed(1)},${y(p.value).toFixed(1)}`).join("");
   const summary = `${stream.name}: ${count(points.length)} readings from ${when(first)} to ${when(last)}, between ${count(lo)} and ${count(hi)}`;
 
   return (
