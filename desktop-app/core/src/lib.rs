@@ -154,7 +154,14 @@ impl Desktop {
         }
         let key = profile::key(cloud, email);
         let profile = Profile::open(&self.root, &key, cloud)?;
-        let signed = profile.api.sign_in(email.trim(), password).await?;
+        // A 401 here is the password, not an expired sign-in.
+        let signed =
+            profile.api.sign_in(email.trim(), password).await.map_err(
+                |e| match CoreError::from(e) {
+                    CoreError::SignInAgain => CoreError::Refused("wrong email or password".into()),
+                    other => other,
+                },
+            )?;
         let now = session::now();
         let expires = session::token_expiry(&signed.jwt).unwrap_or(now + 3600);
         profile.store()?.save_session(&Session {

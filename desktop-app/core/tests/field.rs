@@ -489,3 +489,19 @@ async fn what_waits_goes_up_by_itself_when_the_network_returns() {
     background.await.unwrap();
     f.dongle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_says_so_and_signs_nobody_in() {
+    let f = field().await;
+    let desktop = f.open(Arc::new(Seen::default()));
+    let error = desktop
+        .sign_in(&f.cloud(), &f.site.email, "not the password")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, desktop_core::CoreError::Refused(why) if why.contains("password")),
+        "{error:?}"
+    );
+    assert!(desktop.session().unwrap().is_none(), "nobody signed in");
+    f.dongle.stop().await;
+}

@@ -11,16 +11,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+#[path = "window/harness.rs"]
+mod harness;
+
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use fantoccini::Locator;
+use harness::{record, shown, target_dir, TauriDriver, Xvfb};
 use serde_json::json;
 
 /// The whole test, from Xvfb to the last screenshot, takes less than this.
@@ -37,12 +34,14 @@ async fn about_screen_in_a_real_window() {
     std::fs::create_dir_all(&screenshots).unwrap();
 
     let display = Xvfb::start();
-    let driver = TauriDriver::start(&display.name, data.path());
+    let driver = TauriDriver::start(&display.name, &[("IOTILE_DESKTOP_DATA", &data_dir)]);
     let client = tokio::time::timeout(LIMIT, driver.connect())
         .await
         .expect("the window did not open in time");
 
     let walk = async {
+        // Nobody is signed in: About is the screen open to everyone.
+        harness::go(&client, "#/about", "About").await;
         for (width, height) in [(1280, 800), (800, 800)] {
             client.set_window_size(width, height).await.unwrap();
             let heading = shown(&client, "main h1").await;
@@ -87,184 +86,8 @@ async fn about_screen_in_a_real_window() {
     // Ends the session, which closes the app.
     client.close().await.unwrap();
 
-    let mut results = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(target_dir().join("desktop-window-results.txt"))
-        .unwrap();
-    writeln!(results, "window passed {}", started.elapsed().as_secs()).unwrap();
-}
-
-/// The element once the page shows it; if it never does, fails with what the page says.
-async fn shown(client: &Client, css: &str) -> fantoccini::elements::Element {
-    let found = client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(css))
-        .await;
-    match found {
-        Ok(element) => element,
-        Err(e) => {
-            let text = client
-                .execute("return document.body.innerText", vec![])
-                .await;
-            panic!("the window shows no {css} ({e}); it shows: {text:?}")
-        }
-    }
-}
-
-const INSTALL: &str = "run `bash scripts/test-deps.sh` (or `apt-get install xvfb xauth \
-                       webkit2gtk-driver`); the window test does not skip";
-
-/// The workspace's target directory (the parent of `CARGO_TARGET_TMPDIR`).
-fn target_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).to_path_buf()
-}
-
-/// A child process killed, with every process it started, when dropped: the test leaves
-/// nothing running, pass or fail.
-struct Group(std::process::Child);
-
-impl Group {
-    fn spawn(command: &mut Command) -> Self {
-        use std::os::unix::process::CommandExt;
-        let program = command.get_program().to_string_lossy().into_owned();
-        let child = command
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program} ({e}): {INSTALL}"));
-        Self(child)
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = killpg(Pid::from_raw(self.0.id() as i32), Signal::SIGKILL);
-        let _ = self.0.wait();
-    }
-}
-
-/// A virtual X display on a number Xvfb picks itself, so tests never collide.
-struct Xvfb {
-    name: String,
-    _process: Group,
-}
-
-impl Xvfb {
-    fn start() -> Self {
-        let mut process = Group::spawn(
-            Command::new("Xvfb")
-                .args([
-                    "-displayfd",
-                    "1",
-                    "-screen",
-                    "0",
-                    "1600x1000x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null()),
-        );
-        // Xvfb writes the display's number once it accepts clients.
-        let mut line = String::new();
-        let stdout = process.0.stdout.take().unwrap();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let number: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("Xvfb gave no display number: {line:?}"));
-        Self {
-            name: format!(":{number}"),
-            _process: process,
-        }
-    }
-}
-
-/// tauri-driver on free ports, with the app it will start.
-struct TauriDriver {
-    port: u16,
-    app: PathBuf,
-    _process: Group,
-}
-
-impl TauriDriver {
-    fn start(display: &str, data_dir: &Path) -> Self {
-        let native = Path::new("/usr/bin/WebKitWebDriver");
-        let native = if native.is_file() {
-            native.to_path_buf()
-        } else {
-            which("WebKitWebDriver")
-                .unwrap_or_else(|| panic!("WebKitWebDriver is missing: {INSTALL}"))
-        };
-        let (port, native_port) = (free_port(), free_port());
-        let process = Group::spawn(
-            Command::new(tauri_driver())
-                .args(["--port", &port.to_string()])
-                .args(["--native-port", &native_port.to_string()])
-                .arg("--native-driver")
-                .arg(native)
-                .env("DISPLAY", display)
-                .env("IOTILE_DESKTOP_DATA", data_dir)
-                // No accessibility bus under Xvfb; without this GTK waits for one.
-                .env("NO_AT_BRIDGE", "1")
-                .stdout(Stdio::null()),
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            port,
-            app: PathBuf::from(env!("CARGO_BIN_EXE_iotile-desktop")),
-            _process: process,
-        }
-    }
-
-    /// Opens a session, which starts the app in its window.
-    async fn connect(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "tauri:options".into(),
-            json!({ "application": self.app.to_str().unwrap() }),
-        );
-        ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .unwrap_or_else(|e| panic!("no WebDriver session with the app: {e}"))
-    }
-}
-
-/// tauri-driver, installed under the target directory on first use.
-fn tauri_driver() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/tauri-driver.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(target_dir())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} could not install tauri-driver",
-        script.display()
+    record(
+        "desktop-window-results.txt",
+        &format!("window passed {}", started.elapsed().as_secs()),
     );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
