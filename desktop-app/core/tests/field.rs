@@ -24,7 +24,7 @@ use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::Peripheral;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const POD: u32 = 0xB1;
 const READINGS: u32 = 300;
@@ -115,11 +115,9 @@ async fn heard(desktop: &Desktop) -> NearbyPod {
     panic!("the POD was never heard");
 }
 
-/// The POD's rows of stream 5001 in the cloud, once `expected` are there or after 20 s.
-async fn cloud_rows(app: &common::TestApp, token: &str, expected: usize) -> Vec<Value> {
-    let (_, device) = app.get(&format!("device/{}/", slug()), token).await;
-    let gid = device["project"].as_str().map(|_| ());
-    assert!(gid.is_some(), "the POD is claimed: {device}");
+/// How many rows of the POD's stream 5001 the cloud holds, once `expected` are there or
+/// after 20 s.
+async fn cloud_count(app: &common::TestApp, token: &str, expected: u64) -> u64 {
     let (_, streams) = app.get(&format!("stream/?device={}", slug()), token).await;
     let stream = streams["results"]
         .as_array()
@@ -127,18 +125,19 @@ async fn cloud_rows(app: &common::TestApp, token: &str, expected: usize) -> Vec<
         .iter()
         .find(|s| s["slug"].as_str().unwrap().ends_with("--5001"))
         .map(|s| s["slug"].as_str().unwrap().to_string())
-        .unwrap();
+        .expect("the POD is claimed and has its stream");
+    let mut count = 0;
     for _ in 0..100 {
         let (_, page) = app
-            .get(&format!("data/?filter={stream}&page_size=1000"), token)
+            .get(&format!("data/?filter={stream}&page_size=1"), token)
             .await;
-        let rows = page["results"].as_array().cloned().unwrap_or_default();
-        if rows.len() >= expected {
-            return rows;
+        count = page["count"].as_u64().unwrap_or_default();
+        if count >= expected {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Vec::new()
+    count
 }
 
 struct Field {
@@ -287,8 +286,11 @@ async fn claimed_and_collected_offline_everything_reaches_the_cloud_once_back_on
     let claims = desktop.claims().unwrap();
     assert_eq!(claims[0].claim.state, ClaimState::Accepted);
     assert_eq!(claims[0].project_name, f.site.project_name);
-    let rows = cloud_rows(&f.app, &f.site.tech, READINGS as usize).await;
-    assert_eq!(rows.len(), READINGS as usize, "every reading, once");
+    assert_eq!(
+        cloud_count(&f.app, &f.site.tech, u64::from(READINGS)).await,
+        u64::from(READINGS),
+        "every reading, once"
+    );
     assert!(matches!(
         heard(&desktop).await.claim,
         ClaimView::Claimed { .. }
@@ -391,8 +393,10 @@ async fn a_restart_between_collecting_and_syncing_loses_nothing() {
     let summary = desktop.sync_now().await.unwrap();
     assert_eq!(summary.stopped, None, "{summary:?}");
     assert_eq!(summary.claims_accepted, 1);
-    let rows = cloud_rows(&f.app, &f.site.tech, READINGS as usize).await;
-    assert_eq!(rows.len(), READINGS as usize);
+    assert_eq!(
+        cloud_count(&f.app, &f.site.tech, u64::from(READINGS)).await,
+        u64::from(READINGS)
+    );
     f.dongle.stop().await;
 }
 
@@ -504,4 +508,128 @@ async fn a_wrong_password_says_so_and_signs_nobody_in() {
     );
     assert!(desktop.session().unwrap().is_none(), "nobody signed in");
     f.dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicates_nothing() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let site = site(&app).await;
+    let net = outage::Uplink::start(app.addr, true).await;
+    // Enough readings that the POD sends them in several reports.
+    const MANY: u32 = 6000;
+    let pod = VirtualPod::new(PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        streaming_capacity: 10_000,
+        ..PodConfig::with_device_id(u64::from(POD))
+    })
+    .unwrap();
+    pod.with_model(|model| {
+        for n in 0..MANY {
+            model.push_reading(STREAM, n).unwrap();
+        }
+    });
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let open = |events: Arc<Seen>| {
+        Arc::new(
+            Desktop::open(
+                dir.path(),
+                RadioChoice::Bled112(dongle.path().to_owned()),
+                events,
+            )
+            .unwrap(),
+        )
+    };
+
+    let events = Arc::new(Seen::default());
+    let first = open(events.clone());
+    first
+        .sign_in(
+            &format!("http://{}", net.addr),
+            &site.email,
+            common::PASSWORD,
+        )
+        .await
+        .unwrap();
+    net.go_down().await;
+    first.claim(u64::from(POD), &site.project).unwrap();
+    first.start_scan().await.unwrap();
+    heard(&first).await;
+    // The app dies once a report is stored, before the POD is acknowledged (a visit waits
+    // for the POD to fall quiet before it acknowledges).
+    let collecting = tokio::spawn({
+        let first = first.clone();
+        async move { first.collect(u64::from(POD)).await }
+    });
+    let mut stored = 0;
+    for _ in 0..300 {
+        stored = events
+            .progress
+            .lock()
+            .unwrap()
+            .last()
+            .map_or(0, |p| p.reports);
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stored > 0, "a report was stored before the app died");
+    collecting.abort();
+    let _ = collecting.await;
+    assert_eq!(
+        pod.with_model(|m| m.ack(0)),
+        0,
+        "killed before the acknowledgement"
+    );
+    first.stop_scan();
+    drop(first);
+    let kept = {
+        // What the dead app left on disk.
+        let buffer = std::fs::read_dir(dir.path().join("profiles"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("buffer.sqlite");
+        let budget = gateway::buffer::Budget { max_bytes: 1 << 30 };
+        let stats = gateway::buffer::Buffer::open_read_only(&buffer, budget)
+            .unwrap()
+            .stats()
+            .unwrap();
+        stats.pending_readings
+    };
+    assert!(kept > 0, "what was stored stays");
+    // The radio is free again once the dead app's link is gone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let second = open(Arc::new(Seen::default()));
+    second.start_scan().await.unwrap();
+    heard(&second).await;
+    // The next visit starts from what the buffer holds: the POD sends only the rest, and
+    // is acknowledged for all of it.
+    let rest = second.collect(u64::from(POD)).await.unwrap();
+    assert!(kept + rest.readings >= u64::from(MANY), "{kept} + {rest:?}");
+    let last_id = pod.with_model(|m| {
+        m.readings()
+            .filter(|r| r.stream == STREAM)
+            .map(|r| r.reading_id)
+            .max()
+            .unwrap()
+    });
+    assert!(pod.with_model(|m| m.ack(0)) >= last_id);
+    net.set_up(true);
+    let summary = second.sync_now().await.unwrap();
+    assert_eq!(summary.stopped, None, "{summary:?}");
+    assert_eq!(summary.claims_accepted, 1);
+    assert_eq!(
+        cloud_count(&app, &site.tech, u64::from(MANY)).await,
+        u64::from(MANY),
+        "every reading once: {summary:?}"
+    );
+    second.stop_scan();
+    dongle.stop().await;
 }

@@ -17,6 +17,15 @@ export function StreamChart({ stream }: { stream: StreamReadings }) {
   if (points.length === 0) {
     return <p>No readings of {stream.name} with a known time.</p>;
   }
+  // One reading draws no line: say it.
+  if (points.length === 1) {
+    const only = points[0]!;
+    return (
+      <p class="chart-single">
+        <strong>{stream.name}</strong> (stream {stream.stream}): one reading, {count(only.value)}, at {when(only.at)}.
+      </p>
+    );
+  }
   const values = points.map((p) => p.value);
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
   const [first, last] = [points[0]!.at, points[points.length - 1]!.at];
