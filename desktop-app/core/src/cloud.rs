@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use gateway::buffer::ota::PendingAction;
 use gateway::buffer::PendingReport;
+use gateway::ota::client::{action_body, checked_script};
 use gateway::sync::{Outcome, SyncError, Uplink, Uploaded};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use sync_protocol::gateway::Backlog;
 use sync_protocol::ota::OtaFeed;
 
@@ -260,29 +260,14 @@ impl CloudApi {
         let link: Link = gateway::sync::answer(response).await?.json().await?;
         let response = self.http.get(&link.url).send().await?;
         let bytes = gateway::sync::answer(response).await?.bytes().await?;
-        if !hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(sha256) {
-            return Err(SyncError::Answer(format!(
-                "script {slug} does not hash to the SHA-256 the feed announced"
-            )));
-        }
-        Ok(bytes.to_vec())
+        checked_script(slug, sha256, &bytes)
     }
 
     /// Tells the cloud how an update went (`POST ota/action/`, 201).
     pub async fn ota_action(&self, action: &PendingAction) -> Result<(), SyncError> {
-        let when = chrono::DateTime::from_timestamp_micros(action.attempt_us)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
         let response = self
             .request(Method::POST, "ota/action/")
-            .json(&json!({
-                "deployment": action.deployment,
-                "device": action.device.to_string(),
-                "attempt_successful": action.successful,
-                "last_attempt_on": when,
-                "log": action.log,
-            }))
+            .json(&action_body(action))
             .send()
             .await?;
         gateway::sync::answer(response).await?;

@@ -11,6 +11,7 @@
 mod common;
 #[path = "../../../system-tests/tests/site/outage.rs"]
 mod outage;
+mod site;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,8 +26,8 @@ use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::Peripheral;
 use reqwest::StatusCode;
 use serde_json::json;
+use site::{site, Site, POD};
 
-const POD: u32 = 0xB1;
 const READINGS: u32 = 300;
 const STREAM: u16 = 0x5001;
 
@@ -43,40 +44,6 @@ impl Events for Seen {
     }
     fn collect_progress(&self, progress: &CollectProgress) {
         self.progress.lock().unwrap().push(*progress);
-    }
-}
-
-/// An org with a project the technician (an admin) may claim into, and the POD registered
-/// by staff, claimed by no one.
-struct Site {
-    tech: String,
-    email: String,
-    project: String,
-    project_name: String,
-}
-
-async fn site(app: &common::TestApp) -> Site {
-    let staff = app.staff("staff@arch.io").await;
-    let email = "tech@water.example".to_string();
-    let tech = app.user(&email).await;
-    let (_, org) = app.post("org/", &tech, json!({"name": "Water Co"})).await;
-    let (_, project) = app
-        .post(
-            "project/",
-            &tech,
-            json!({"name": "Basement meters", "org": org["slug"]}),
-        )
-        .await;
-    let body = json!({"id": POD, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-    assert_eq!(
-        app.post("device/?staff=1", &staff, body).await.0,
-        StatusCode::CREATED
-    );
-    Site {
-        tech,
-        email,
-        project: project["id"].as_str().unwrap().to_string(),
-        project_name: "Basement meters".into(),
     }
 }
 

@@ -21,6 +21,8 @@ mod common;
 mod harness;
 #[path = "../../../system-tests/tests/site/outage.rs"]
 mod outage;
+#[path = "../../core/tests/site/mod.rs"]
+mod site;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -34,8 +36,8 @@ use firmware_tools::radio::Peripheral;
 use harness::{go, record, shown, target_dir, text_of, until, until_within, TauriDriver, Xvfb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use site::{site, Site, POD};
 
-const POD: u32 = 0xB1;
 const READINGS: u32 = 3_000;
 const STREAM: u16 = 0x5001;
 /// The PODs on the second dongle, for the figures.
@@ -465,38 +467,6 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
-}
-
-/// An org with a project the technician (its admin) may claim into, and the POD
-/// registered by staff, claimed by no one.
-struct Site {
-    tech: String,
-    email: String,
-    project_name: String,
-}
-
-async fn site(app: &common::TestApp) -> Site {
-    let staff = app.staff("staff@arch.io").await;
-    let email = "tech@water.example".to_string();
-    let tech = app.user(&email).await;
-    let (_, org) = app.post("org/", &tech, json!({"name": "Water Co"})).await;
-    let (_, _) = app
-        .post(
-            "project/",
-            &tech,
-            json!({"name": "Basement meters", "org": org["slug"]}),
-        )
-        .await;
-    let body = json!({"id": POD, "template": "pod-1gg1-v3-0-0", "sg": "water-meter-v1-1-0"});
-    assert_eq!(
-        app.post("device/?staff=1", &staff, body).await.0,
-        StatusCode::CREATED
-    );
-    Site {
-        tech,
-        email,
-        project_name: "Basement meters".into(),
-    }
 }
 
 /// A POD holding `readings` readings of stream 5001 (2000, 2001, ...).

@@ -53,32 +53,42 @@ impl SyncClient {
         let path = script_path(slug);
         let request = self.signed(Method::GET, &path, Vec::new(), now().0)?;
         let bytes = answer(request.send().await?).await?.bytes().await?;
-        if !hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(sha256) {
-            return Err(SyncError::Answer(format!(
-                "script {slug} does not hash to the SHA-256 the feed announced"
-            )));
-        }
-        Ok(bytes.to_vec())
+        checked_script(slug, sha256, &bytes)
     }
 
     /// Tells the cloud how an update went (`201`).
     pub async fn ota_action(&self, action: &PendingAction) -> Result<(), SyncError> {
-        let when = chrono::DateTime::from_timestamp_micros(action.attempt_us)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
-        let body = json!({
-            "deployment": action.deployment,
-            "device": action.device.to_string(),
-            "attempt_successful": action.successful,
-            "last_attempt_on": when,
-            "log": action.log,
-        });
-        let body = serde_json::to_vec(&body).map_err(|e| SyncError::Answer(e.to_string()))?;
+        let body = serde_json::to_vec(&action_body(action))
+            .map_err(|e| SyncError::Answer(e.to_string()))?;
         let request = self
             .signed(Method::POST, ACTION_PATH, body, now().0)?
             .header("Content-Type", "application/json");
         answer(request.send().await?).await?;
         Ok(())
     }
+}
+
+/// A downloaded script's bytes, if they hash to the SHA-256 the feed announced.
+pub fn checked_script(slug: &str, sha256: &str, bytes: &[u8]) -> Result<Vec<u8>, SyncError> {
+    if !hex::encode(Sha256::digest(bytes)).eq_ignore_ascii_case(sha256) {
+        return Err(SyncError::Answer(format!(
+            "script {slug} does not hash to the SHA-256 the feed announced"
+        )));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// An update's outcome as `ota/action/` takes it (the original's DeploymentAction).
+pub fn action_body(action: &PendingAction) -> serde_json::Value {
+    let when = chrono::DateTime::from_timestamp_micros(action.attempt_us)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    json!({
+        "deployment": action.deployment,
+        "device": action.device.to_string(),
+        "attempt_successful": action.successful,
+        "last_attempt_on": when,
+        "log": action.log,
+    })
 }
