@@ -545,10 +545,14 @@ async fn migration_builds_rollups(backend: common::Backend) {
         let t = if id % 5 == 0 { t - t % 100 } else { t } * SECOND;
         let value = (rng.next() % 1000) as f64 / 4.0;
         let stored = (id % 50 != 0).then_some(value);
+        // Not prepared once for all rows: a connection whose first row has no value would
+        // type the value's parameter from that null, and PostgreSQL would then refuse the
+        // numbers that follow on it.
         sqlx::query(
             "INSERT INTO stream_data (id, stream_slug, device_slug, timestamp, value) \
              VALUES ($1, $2, $3, $4, $5)",
         )
+        .persistent(false)
         .bind(id)
         .bind(streams[s])
         .bind(format!("d--0000-0000-0000-000{}", s + 1))
