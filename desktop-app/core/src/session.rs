@@ -158,14 +158,25 @@ pub async fn refresh_copy(profile: &Profile) -> Result<(), CoreError> {
         "offline copy",
         true,
         &format!(
-            "{} orgs, {} projects, {} devices, {deployments} deployments ({scripts} scripts fetched)",
-            copy.orgs.len(),
-            copy.projects.len(),
-            copy.devices.len()
+            "{}, {}, {}, {} ({} fetched)",
+            counted(copy.orgs.len(), "org"),
+            counted(copy.projects.len(), "project"),
+            counted(copy.devices.len(), "device"),
+            counted(deployments, "deployment"),
+            counted(scripts, "script"),
         ),
         now,
     )?;
     Ok(())
+}
+
+/// `1 org`, `2 orgs`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ function Claim({ device, state }: { device: number; state: string | undefined })
             </select>
           </div>
           <button type="submit" id="claim" disabled={!project}>
-            {state === "pending" || state === "refused" ? "Claim again" : "Claim"}
+            {state === "pending" ? "Change project" : state === "refused" ? "Claim again" : "Claim"}
           </button>
         </form>
       )}
