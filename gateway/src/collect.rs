@@ -179,6 +179,9 @@ pub trait Progress: Send {
     /// starts: an estimate of what the visit brings, since the log keeps readings already
     /// acknowledged until they are overwritten.
     fn holding(&mut self, _readings: u32) {}
+    /// Told now and then while a report comes in: the report bytes received on the link
+    /// so far, whole reports and the one still arriving.
+    fn arriving(&mut self, _received: u64) {}
     /// A report was received and stored.
     fn stored(&mut self, _readings: usize, _bytes: usize) {}
 }
@@ -272,7 +275,7 @@ where
         if tokio::time::Instant::now() >= deadline {
             return Err(CollectError::TooLong(options.limit));
         }
-        let bytes = match connection.next_report(options.idle).await {
+        let bytes = match next_report(connection, options.idle, progress).await {
             Ok(bytes) => bytes,
             Err(TransportError::Timeout(..)) => {
                 if streamers_idle(connection, options).await? {
@@ -323,6 +326,37 @@ where
         }
     }
     Ok(summary)
+}
+
+/// How often a watcher is told the bytes of a report still arriving.
+const ARRIVING_TICK: Duration = Duration::from_millis(100);
+
+/// The connection's next whole report within `idle`; a watcher is told the bytes as they
+/// arrive (a report of thousands of readings takes seconds over the air).
+async fn next_report<C: Connection>(
+    connection: &mut C,
+    idle: Duration,
+    progress: &mut dyn Progress,
+) -> Result<Vec<u8>, TransportError> {
+    if !progress.watching() {
+        return connection.next_report(idle).await;
+    }
+    // A connection keeps a partial report across calls, so waiting in slices loses nothing.
+    let deadline = tokio::time::Instant::now() + idle;
+    let mut told = connection.report_bytes();
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match connection.next_report(left.min(ARRIVING_TICK)).await {
+            Err(TransportError::Timeout(..)) if left > ARRIVING_TICK => {
+                let received = connection.report_bytes();
+                if received != told {
+                    progress.arriving(received);
+                    told = received;
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A signed-list report whose hash signature checks, or that is signed with a key only the

@@ -7,7 +7,9 @@ use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::buffer::{Budget, Buffer};
-use gateway::collect::{into_buffer, known_acks, visit, CollectError, VisitOptions};
+use gateway::collect::{
+    into_buffer, known_acks, visit, visit_watched, CollectError, Progress, VisitOptions,
+};
 use gateway::config::AckPolicy;
 use gateway::transport::bled112::Bled112;
 use gateway::transport::{Transport, TransportError};
@@ -200,6 +202,57 @@ async fn a_large_backlog_arrives_whole_in_one_visit() {
         summary.stored,
         f64::from(READINGS) / elapsed.as_secs_f64()
     );
+    dongle.stop().await;
+}
+
+/// What a watcher of a visit was told: each `arriving` with the bytes stored by then.
+#[derive(Debug, Default)]
+struct Watched {
+    arriving: Vec<(u64, u64)>,
+    stored: u64,
+}
+
+impl Progress for Watched {
+    fn arriving(&mut self, received: u64) {
+        self.arriving.push((received, self.stored));
+    }
+    fn stored(&mut self, _readings: usize, bytes: usize) {
+        self.stored += bytes as u64;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_a_report_arrive_on_a_slow_link_before_it_is_whole() {
+    let pod = quiet_pod();
+    push(&pod, 500);
+    // 8 KB at a notification every 2 ms: over a second for one report.
+    pod.set_effects(RadioEffects {
+        notification_delay: Some(std::time::Duration::from_millis(2)),
+        ..RadioEffects::default()
+    });
+    let (dongle, transport, _dir, buffer) = rig(&pod).await;
+    let mut watched = Watched::default();
+    let summary = visit_watched(
+        &transport,
+        pod.address(),
+        &quick(),
+        into_buffer(buffer.clone()),
+        &mut watched,
+    )
+    .await
+    .expect("the visit succeeds");
+    assert!(summary.readings >= 500, "{summary:?}");
+    let mid_report = watched
+        .arriving
+        .iter()
+        .filter(|&&(got, stored)| got > stored)
+        .count();
+    assert!(mid_report >= 3, "{watched:?}");
+    assert!(watched.arriving.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(watched
+        .arriving
+        .iter()
+        .all(|&(got, _)| got <= watched.stored));
     dongle.stop().await;
 }
 

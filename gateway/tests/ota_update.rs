@@ -13,12 +13,13 @@ use std::time::Duration;
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use firmware_tools::radio::{Peripheral, RadioEffects};
 use gateway::buffer::ota::JobState;
-use gateway::ota::{self, UpdateOptions, UpdateOutcome};
+use gateway::ota::{self, Step, UpdateOptions, UpdateOutcome};
 use gateway::transport::bled112::Bled112;
 use gateway::transport::Transport;
 use ota_common::*;
 use sync_protocol::ids::DeviceId;
 use sync_protocol::ota::ReleaseSecret;
+use sync_protocol::script::UpdateScript;
 
 fn options() -> UpdateOptions {
     UpdateOptions {
@@ -65,13 +66,43 @@ async fn a_signed_script_runs_once_and_the_pods_versions_prove_it() {
             deployment: DEPLOYMENT
         }
     );
-    // Each step was told as it became durable, in order.
+    // Each step was told as it became durable, in order, and the sending as it went.
     drop(watched);
     let mut seen = Vec::new();
-    while let Some((deployment, state)) = told.recv().await {
-        assert_eq!(deployment, DEPLOYMENT);
-        seen.push(state);
+    let mut sent = Vec::new();
+    while let Some(step) = told.recv().await {
+        match step {
+            Step::Reached { deployment, state } => {
+                assert_eq!(deployment, DEPLOYMENT);
+                seen.push(state);
+            }
+            Step::Sent {
+                deployment,
+                bytes: b,
+                of,
+                records,
+                records_of,
+            } => {
+                assert_eq!((deployment, of), (DEPLOYMENT, bytes.len()));
+                assert_eq!(seen, [JobState::Sending], "told while sending");
+                sent.push((b, records, records_of));
+            }
+        }
     }
+    let script = UpdateScript::decode(&bytes).expect("script");
+    assert!(
+        sent.len() > 10,
+        "{} reports for {} bytes",
+        sent.len(),
+        bytes.len()
+    );
+    assert!(sent.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+    assert!(sent.iter().all(|&(_, _, of)| of == script.record_count()));
+    assert!(sent.iter().any(|&(_, r, of)| r > 0 && r < of), "{sent:?}");
+    assert_eq!(
+        sent.last().map(|&(b, r, _)| (b, r)),
+        Some((bytes.len(), script.record_count()))
+    );
     assert_eq!(
         seen,
         [

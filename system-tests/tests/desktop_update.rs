@@ -3,6 +3,8 @@
 //! script with its offline copy; in the basement it updates the POD (signature and
 //! criteria checked, each step shown); upstairs the outcome goes up, and once the POD's
 //! next collection brings its new app version through ingest, the deployment completes.
+//! An app stopped while sending the script, and again once it is triggered, resumes the
+//! job where it stood: the script runs once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +12,7 @@
 mod common;
 mod site;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use desktop_core::events::Events;
@@ -45,6 +47,34 @@ async fn in_range(desktop: &Desktop) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the POD was never heard");
+}
+
+/// Steps that stop the app at the first one `at` picks, as if it were closed right there:
+/// its update task is aborted at its next wait.
+struct StopAt {
+    at: fn(&UpdateProgress) -> bool,
+    task: OnceLock<tokio::task::AbortHandle>,
+    stopped: Mutex<Option<UpdateProgress>>,
+}
+
+impl StopAt {
+    fn new(at: fn(&UpdateProgress) -> bool) -> Arc<StopAt> {
+        Arc::new(StopAt {
+            at,
+            task: OnceLock::new(),
+            stopped: Mutex::new(None),
+        })
+    }
+}
+
+impl Events for StopAt {
+    fn update_progress(&self, progress: &UpdateProgress) {
+        let mut stopped = self.stopped.lock().unwrap();
+        if stopped.is_none() && (self.at)(progress) {
+            *stopped = Some(progress.clone());
+            self.task.get().expect("the task is known").abort();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,6 +138,24 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
     assert_eq!(shown.first().map(String::as_str), Some("checking"));
     assert_eq!(shown.last().map(String::as_str), Some("succeeded"));
     assert!(shown.iter().any(|s| s == "sending"), "{shown:?}");
+    // The sending was shown record by record, and ended with the whole script.
+    let sent: Vec<UpdateProgress> = steps
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.script_bytes > 0)
+        .cloned()
+        .collect();
+    let whole = sent.last().expect("the sending was shown");
+    assert_eq!(whole.script_bytes, bytes.len());
+    assert_eq!(
+        (whole.bytes_sent, whole.records_sent),
+        (bytes.len(), offers[0].records)
+    );
+    assert!(sent
+        .windows(2)
+        .all(|w| w[0].records_sent <= w[1].records_sent && w[0].bytes_sent <= w[1].bytes_sent));
     assert_eq!(
         pods[0].1.with_model(|m| m.scripts_completed().len()),
         1,
@@ -156,6 +204,121 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
         versions.to_string().contains(&format!("{}", NEW_APP.0)),
         "{versions}"
     );
+    desktop.stop_scan();
+    dongle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_runs_once() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let s = site(&app).await;
+    let pods = vec![(DEVICE, quiet_pod(DEVICE))];
+    let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
+    let net = Uplink::start(app.addr, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let open = |events: Arc<dyn Events>| {
+        Arc::new(
+            Desktop::open(
+                dir.path(),
+                RadioChoice::Bled112(dongle.path().to_owned()),
+                events,
+            )
+            .unwrap(),
+        )
+    };
+    let desktop = open(Arc::new(Steps::default()));
+    desktop
+        .sign_in(
+            &format!("http://{}", net.addr),
+            "admin@site.io",
+            common::PASSWORD,
+        )
+        .await
+        .unwrap();
+    desktop.start_scan().await.unwrap();
+    in_range(&desktop).await;
+    desktop.collect(u64::from(DEVICE)).await.unwrap();
+    desktop.sync_now().await.unwrap();
+    assert!(versions_known(&app, &s.staff, &[DEVICE], Duration::from_secs(30)).await);
+    // A firmware image large enough to be stopped halfway through.
+    let bytes = update_script(64 * 1024);
+    let d = deploy(&app, &s, &bytes, &[DEVICE], None).await;
+    assert!(desktop.sync_now().await.unwrap().copy_refreshed);
+    desktop.stop_scan();
+    drop(desktop);
+    net.go_down().await;
+
+    // Runs the update in an app that stops where `at` says; returns where it stopped and
+    // the job's state the app left on disk.
+    let stopped_at = |at: fn(&UpdateProgress) -> bool| {
+        let open = &open;
+        async move {
+            let stop = StopAt::new(at);
+            let desktop = open(stop.clone());
+            desktop.start_scan().await.unwrap();
+            in_range(&desktop).await;
+            let task = tokio::spawn({
+                let desktop = desktop.clone();
+                async move { desktop.update(u64::from(DEVICE)).await }
+            });
+            stop.task.set(task.abort_handle()).unwrap();
+            let ended = task.await;
+            assert!(ended.is_err_and(|e| e.is_cancelled()), "stopped");
+            let job = desktop.update_offers(u64::from(DEVICE)).unwrap()[0]
+                .job
+                .clone();
+            desktop.stop_scan();
+            drop(desktop);
+            // The dead app's link is gone before the next one connects.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let seen = stop.stopped.lock().unwrap().clone().expect("it stopped");
+            (seen, job)
+        }
+    };
+
+    let (seen, job) =
+        stopped_at(|p| p.step == "sending" && p.bytes_sent > 0 && p.bytes_sent < p.script_bytes)
+            .await;
+    assert!(seen.records_sent < seen.records, "{seen:?}");
+    assert_eq!(job.as_deref(), Some("sending"));
+    assert_eq!(pods[0].1.with_model(|m| m.scripts_completed().len()), 0);
+
+    let (seen, job) = stopped_at(|p| p.step == "triggered").await;
+    assert_eq!(seen.deployment, Some(d.id));
+    assert_eq!(job.as_deref(), Some("triggered"));
+
+    // The third app finishes the job from where the second left it: nothing is sent again.
+    let steps = Arc::new(Steps::default());
+    let desktop = open(steps.clone());
+    desktop.start_scan().await.unwrap();
+    in_range(&desktop).await;
+    let result = desktop.update(u64::from(DEVICE)).await.unwrap();
+    assert_eq!(result, UpdateResult::Succeeded { deployment: d.id });
+    assert!(
+        steps.0.lock().unwrap().iter().all(|p| p.step != "sending"),
+        "the triggered script is not sent again"
+    );
+    assert_eq!(
+        pods[0].1.with_model(|m| m.scripts_completed().len()),
+        1,
+        "the script ran once"
+    );
+    desktop.collect(u64::from(DEVICE)).await.unwrap();
+
+    net.set_up(true);
+    let summary = desktop.sync_now().await.unwrap();
+    assert_eq!(
+        (summary.stopped.as_deref(), summary.actions_sent),
+        (None, 1),
+        "{summary:?}"
+    );
+    let completed = wait_for(Duration::from_secs(30), || async {
+        let r = d.request(&app).await;
+        (!r["completed_on"].is_null()).then_some(r)
+    })
+    .await
+    .expect("the deployment completes");
+    assert_eq!(completed["state"], "completed", "{completed}");
     desktop.stop_scan();
     dongle.stop().await;
 }

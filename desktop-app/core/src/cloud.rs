@@ -1,7 +1,7 @@
 //! The cloud's REST API under the user's own token (`Authorization: JWT …`), as the
 //! original phone app used it: sign-in and token refresh, the lists the offline copy is
-//! made of, claims, report uploads (`streamer/report/`, one report per request: an
-//! [`Uplink`] for the gateway library's sync pass), and OTA scripts and outcomes.
+//! made of, claims, report uploads (`streamer/report/`, one report per request, driven by
+//! the gateway library's sync pass in `sync`), and OTA scripts and outcomes.
 //!
 //! Failures are the gateway's [`SyncError`]: a network failure or a 5xx may pass; a 401
 //! means the user must sign in again; other 4xx are the cloud's answer about the request.
@@ -12,12 +12,11 @@ use std::time::Duration;
 use gateway::buffer::ota::PendingAction;
 use gateway::buffer::PendingReport;
 use gateway::ota::client::{action_body, checked_script};
-use gateway::sync::{Outcome, SyncError, Uplink, Uploaded};
+use gateway::sync::{Outcome, SyncError};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sync_protocol::gateway::Backlog;
 use sync_protocol::ota::OtaFeed;
 
 use crate::store::{Copy, CopyDevice, CopyOrg, CopyProject};
@@ -208,7 +207,7 @@ impl CloudApi {
     }
 
     /// One report, as `streamer/report/` takes it from the phone app.
-    async fn upload_report(&self, report: &PendingReport) -> Result<Outcome, SyncError> {
+    pub async fn upload_report(&self, report: &PendingReport) -> Result<Outcome, SyncError> {
         let received = chrono::DateTime::from_timestamp_micros(report.report.received_at_us)
             .unwrap_or_default()
             .format("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -272,29 +271,6 @@ impl CloudApi {
             .await?;
         gateway::sync::answer(response).await?;
         Ok(())
-    }
-}
-
-impl Uplink for CloudApi {
-    /// The backlog is a gateway's report to its org; a user's laptop keeps its own.
-    fn sends_backlog(&self, _now_unix: u64) -> bool {
-        false
-    }
-
-    async fn send(
-        &self,
-        reports: &[PendingReport],
-        _backlog: Option<Backlog>,
-        _now_unix: u64,
-    ) -> Result<Uploaded, SyncError> {
-        let mut outcomes = Vec::with_capacity(reports.len());
-        for report in reports {
-            outcomes.push(self.upload_report(report).await?);
-        }
-        Ok(Uploaded {
-            outcomes,
-            cloud_has: Vec::new(),
-        })
     }
 }
 

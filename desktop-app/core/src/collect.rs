@@ -9,6 +9,7 @@ use gateway::transport::radio::Radio;
 use serde::Serialize;
 use sync_protocol::bgapi::BdAddr;
 use sync_protocol::ids::DeviceId;
+use sync_protocol::reading::Reading;
 
 use crate::error::CoreError;
 use crate::events::Events;
@@ -26,6 +27,12 @@ pub struct CollectProgress {
     pub bytes: u64,
     #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reports: u64,
+    /// Every report byte received so far, stored or still arriving.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub received_bytes: u64,
+    /// The readings in the report still arriving, reckoned from its bytes so far.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub readings_arriving: u64,
     /// What the POD said its streaming log holds at the start: an estimate (it counts
     /// readings acknowledged earlier and not yet overwritten); None if it did not say.
     #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
@@ -61,10 +68,20 @@ impl Progress for Watch<'_> {
         self.events.collect_progress(&self.now);
     }
 
+    fn arriving(&mut self, received: u64) {
+        self.now.received_bytes = received;
+        let partial = received.saturating_sub(self.now.bytes);
+        // A signed-list report: a 20-byte header, then 16 bytes a reading.
+        self.now.readings_arriving = partial.saturating_sub(20) / Reading::RECORD_LEN as u64;
+        self.events.collect_progress(&self.now);
+    }
+
     fn stored(&mut self, readings: usize, bytes: usize) {
         self.now.readings += readings as u64;
         self.now.bytes += bytes as u64;
         self.now.reports += 1;
+        self.now.received_bytes = self.now.received_bytes.max(self.now.bytes);
+        self.now.readings_arriving = 0;
         self.events.collect_progress(&self.now);
     }
 }

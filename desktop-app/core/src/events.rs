@@ -3,6 +3,7 @@
 
 use crate::collect::CollectProgress;
 use crate::nearby::NearbyPod;
+use crate::sync::SyncProgress;
 use crate::updates::UpdateProgress;
 
 pub trait Events: Send + Sync {
@@ -12,6 +13,8 @@ pub trait Events: Send + Sync {
     fn collect_progress(&self, _progress: &CollectProgress) {}
     /// An update moved to its next step.
     fn update_progress(&self, _progress: &UpdateProgress) {}
+    /// The cloud answered one more report of a sync pass.
+    fn sync_progress(&self, _progress: &SyncProgress) {}
     /// Something waiting to go up, or the sync log, changed.
     fn sync_changed(&self) {}
 }

@@ -363,7 +363,7 @@ impl Desktop {
     /// One sync pass now.
     pub async fn sync_now(&self) -> Result<sync::SyncSummary, CoreError> {
         let profile = self.signed_in()?;
-        let summary = sync::sync_now(&profile).await;
+        let summary = sync::sync_now(&profile, self.events.as_ref()).await;
         self.events.sync_changed();
         Ok(summary)
     }
@@ -383,7 +383,7 @@ impl Desktop {
         loop {
             let wait = match self.current() {
                 Some(profile) if due(&profile) => {
-                    let summary = sync::sync_now(&profile).await;
+                    let summary = sync::sync_now(&profile, self.events.as_ref()).await;
                     self.events.sync_changed();
                     match summary.stopped {
                         _ if summary.sign_in_again => Duration::MAX,

@@ -5,13 +5,16 @@
 //! the sync log. No network ends the pass quietly: everything stays queued, and the
 //! background loop tries again.
 
-use gateway::buffer::blocking;
-use gateway::sync::{sync_pending, BatchLimits};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gateway::buffer::{blocking, PendingReport};
+use gateway::sync::{sync_pending, BatchLimits, SyncError, Uplink, Uploaded};
 use serde::Serialize;
 
-use crate::cloud::ClaimAnswer;
+use crate::cloud::{ClaimAnswer, CloudApi};
 use crate::collect::lock;
 use crate::error::CoreError;
+use crate::events::Events;
 use crate::nearby::slug;
 use crate::profile::Profile;
 use crate::session::{self, now};
@@ -41,6 +44,17 @@ pub struct Waiting {
     /// Reports kept aside (failed their check, or refused by the cloud for good).
     #[cfg_attr(feature = "specta", specta(type = u32))]
     pub quarantined: u64,
+}
+
+/// How the reports' upload stands, told after each report the cloud answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SyncProgress {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub reports_sent: u64,
+    /// The reports waiting when the pass began.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub reports: u64,
 }
 
 /// What one pass did.
@@ -81,9 +95,9 @@ pub fn waiting(profile: &Profile) -> Result<Waiting, CoreError> {
 }
 
 /// One pass.
-pub async fn sync_now(profile: &Profile) -> SyncSummary {
+pub async fn sync_now(profile: &Profile, events: &dyn Events) -> SyncSummary {
     let mut summary = SyncSummary::default();
-    if let Err(error) = pass(profile, &mut summary).await {
+    if let Err(error) = pass(profile, events, &mut summary).await {
         summary.sign_in_again = matches!(error, CoreError::SignInAgain | CoreError::SignedOut);
         if matches!(error, CoreError::SignInAgain) {
             let _ = session::expired(profile);
@@ -96,11 +110,15 @@ pub async fn sync_now(profile: &Profile) -> SyncSummary {
     summary
 }
 
-async fn pass(profile: &Profile, summary: &mut SyncSummary) -> Result<(), CoreError> {
+async fn pass(
+    profile: &Profile,
+    events: &dyn Events,
+    summary: &mut SyncSummary,
+) -> Result<(), CoreError> {
     session::usable_token(profile).await?;
     send_claims(profile, summary).await?;
     send_actions(profile, summary).await?;
-    send_reports(profile, summary).await?;
+    send_reports(profile, events, summary).await?;
     session::refresh_copy(profile).await?;
     summary.copy_refreshed = true;
     Ok(())
@@ -135,8 +153,58 @@ async fn send_claims(profile: &Profile, summary: &mut SyncSummary) -> Result<(),
     Ok(())
 }
 
-async fn send_reports(profile: &Profile, summary: &mut SyncSummary) -> Result<(), CoreError> {
-    let pass = sync_pending(&profile.buffer, &profile.api, LIMITS).await;
+/// The cloud as the sync pass sees it: each report goes up on its own through
+/// `streamer/report/`, the screen told as the cloud answers it (on a slow network a pass
+/// takes minutes).
+struct Telling<'a> {
+    api: &'a CloudApi,
+    events: &'a dyn Events,
+    sent: AtomicU64,
+    reports: u64,
+}
+
+impl Uplink for Telling<'_> {
+    /// The backlog is a gateway's report to its org; a user's laptop keeps its own.
+    fn sends_backlog(&self, _now_unix: u64) -> bool {
+        false
+    }
+
+    async fn send(
+        &self,
+        reports: &[PendingReport],
+        _backlog: Option<sync_protocol::gateway::Backlog>,
+        _now_unix: u64,
+    ) -> Result<Uploaded, SyncError> {
+        let mut uploaded = Uploaded::default();
+        for report in reports {
+            uploaded
+                .outcomes
+                .push(self.api.upload_report(report).await?);
+            let sent = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
+            self.events.sync_progress(&SyncProgress {
+                reports_sent: sent,
+                reports: self.reports.max(sent),
+            });
+        }
+        Ok(uploaded)
+    }
+}
+
+async fn send_reports(
+    profile: &Profile,
+    events: &dyn Events,
+    summary: &mut SyncSummary,
+) -> Result<(), CoreError> {
+    let reports = blocking(&profile.buffer, |b| b.stats())
+        .await?
+        .pending_reports;
+    let uplink = Telling {
+        api: &profile.api,
+        events,
+        sent: AtomicU64::new(0),
+        reports,
+    };
+    let pass = sync_pending(&profile.buffer, &uplink, LIMITS).await;
     let pass = match pass {
         Ok(pass) => pass,
         Err(error) => {

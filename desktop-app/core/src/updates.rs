@@ -6,7 +6,8 @@
 //! sync.
 
 use gateway::buffer::blocking;
-use gateway::ota::{self, plan, UpdateOptions, UpdateOutcome};
+use gateway::buffer::ota::JobState;
+use gateway::ota::{self, plan, Step, UpdateOptions, UpdateOutcome};
 use gateway::transport::radio::Radio;
 use serde::Serialize;
 use sync_protocol::bgapi::BdAddr;
@@ -55,6 +56,37 @@ pub struct UpdateProgress {
     /// The script's records, for a person to read the step against.
     #[cfg_attr(feature = "specta", specta(type = u32))]
     pub records: usize,
+    /// While sending: the records the POD has taken whole so far.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub records_sent: usize,
+    /// While sending: the script's bytes the POD has taken so far, of `script_bytes`.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub bytes_sent: usize,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
+    pub script_bytes: usize,
+}
+
+impl UpdateProgress {
+    fn apply(&mut self, step: Step) {
+        match step {
+            Step::Reached { deployment, state } => {
+                self.deployment = Some(deployment);
+                self.step = state.as_str().to_string();
+            }
+            Step::Sent {
+                deployment,
+                bytes,
+                of,
+                records,
+                records_of,
+            } => {
+                self.deployment = Some(deployment);
+                self.step = JobState::Sending.as_str().to_string();
+                (self.bytes_sent, self.script_bytes) = (bytes, of);
+                (self.records_sent, self.records) = (records, records_of);
+            }
+        }
+    }
 }
 
 /// How an update ended.
@@ -167,6 +199,9 @@ pub async fn update(
         deployment: offered.first().map(|o| o.deployment),
         step: "checking".into(),
         records,
+        records_sent: 0,
+        bytes_sent: 0,
+        script_bytes: 0,
     };
     events.update_progress(&shown);
     let (steps, mut told) = tokio::sync::mpsc::unbounded_channel();
@@ -179,17 +214,15 @@ pub async fn update(
     let outcome = loop {
         tokio::select! {
             outcome = &mut run => break outcome,
-            Some((deployment, state)) = told.recv() => {
-                shown.step = state.as_str().to_string();
-                shown.deployment = Some(deployment);
+            Some(step) = told.recv() => {
+                shown.apply(step);
                 events.update_progress(&shown);
             }
         }
     };
     // Steps told just before the visit ended.
-    while let Ok((deployment, state)) = told.try_recv() {
-        shown.step = state.as_str().to_string();
-        shown.deployment = Some(deployment);
+    while let Ok(step) = told.try_recv() {
+        shown.apply(step);
         events.update_progress(&shown);
     }
     let result = match outcome.map_err(|e| CoreError::Pod(e.to_string()))? {

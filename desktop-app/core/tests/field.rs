@@ -2,8 +2,8 @@
 //! behind the virtual BLED112 (a real pty), with the network between laptop and cloud cut
 //! and restored at will: sign in, go offline, scan, claim, collect with progress, come
 //! back and see the claim accepted and every reading in the cloud once; a claim refused
-//! because another org got there first; a restart in the middle that loses nothing; a
-//! token the cloud revoked.
+//! because another org got there first; an app restarted, or stopped in the middle of a
+//! collection or a sync, that loses nothing; a token the cloud revoked.
 
 #![allow(clippy::unwrap_used)]
 
@@ -20,10 +20,11 @@ use desktop_core::collect::CollectProgress;
 use desktop_core::events::Events;
 use desktop_core::nearby::{ClaimView, NearbyPod};
 use desktop_core::store::ClaimState;
+use desktop_core::sync::SyncProgress;
 use desktop_core::{Desktop, RadioChoice};
 use firmware_tools::pod::{PodConfig, VirtualPod};
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
-use firmware_tools::radio::Peripheral;
+use firmware_tools::radio::{Peripheral, RadioEffects};
 use reqwest::StatusCode;
 use serde_json::json;
 use site::{site, Site, POD};
@@ -184,7 +185,13 @@ async fn claimed_and_collected_offline_everything_reaches_the_cloud_once_back_on
         }
     );
 
+    // A link slow enough that the report takes a second to come in, as on the air.
+    f.pod.set_effects(RadioEffects {
+        notification_delay: Some(Duration::from_millis(4)),
+        ..RadioEffects::default()
+    });
     let collected = desktop.collect(u64::from(POD)).await.unwrap();
+    f.pod.set_effects(RadioEffects::default());
     // Stream 5001's readings, and the POD's own system readings (its boot, its versions).
     let total = collected.readings;
     assert!(total >= u64::from(READINGS), "{collected:?}");
@@ -202,9 +209,21 @@ async fn claimed_and_collected_offline_everything_reaches_the_cloud_once_back_on
     assert_eq!(last.readings, total);
     assert!(last.bytes > total * 16);
     assert!(
-        progress.windows(2).all(|w| w[0].readings <= w[1].readings),
-        "readings only go up"
+        progress.windows(2).all(|w| w[0].readings <= w[1].readings
+            && w[0].received_bytes <= w[1].received_bytes
+            && w[0].readings + w[0].readings_arriving <= w[1].readings + w[1].readings_arriving),
+        "readings only go up: {progress:?}"
     );
+    // The bar moved while the first report was still coming in.
+    assert!(
+        progress
+            .iter()
+            .filter(|p| p.reports == 0 && p.readings_arriving > 0)
+            .count()
+            >= 2,
+        "{progress:?}"
+    );
+    assert_eq!(last.received_bytes, last.bytes);
     // Stored, then acknowledged: the POD's streamer stands at its last reading.
     let last_id = f.pod.with_model(|m| {
         m.readings()
@@ -598,5 +617,97 @@ async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicate
         "every reading once: {summary:?}"
     );
     second.stop_scan();
+    dongle.stop().await;
+}
+
+/// Stops the app's sync task once the cloud has answered its first report, before the
+/// pass records it: the moment where a report is in the cloud and still waits on the
+/// laptop.
+#[derive(Default)]
+struct StopAfterFirstReport {
+    task: std::sync::OnceLock<tokio::task::AbortHandle>,
+    seen: Mutex<Vec<SyncProgress>>,
+}
+
+impl Events for StopAfterFirstReport {
+    fn sync_progress(&self, progress: &SyncProgress) {
+        self.seen.lock().unwrap().push(*progress);
+        if progress.reports_sent == 1 {
+            self.task.get().expect("the task is known").abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_stopped_in_the_middle_of_a_sync_loses_nothing_and_duplicates_nothing() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let site = site(&app).await;
+    let net = outage::Uplink::start(app.addr, true).await;
+    // Reports of at most 100 readings, so the POD's data goes up in several.
+    let pod = VirtualPod::new(PodConfig {
+        outputs: Vec::new(),
+        trigger_on_connect: false,
+        max_report_size: 44 + 16 * 100,
+        ..PodConfig::with_device_id(u64::from(POD))
+    })
+    .unwrap();
+    pod.with_model(|model| {
+        for n in 0..READINGS {
+            model.push_reading(STREAM, n).unwrap();
+        }
+    });
+    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
+    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let open = |events: Arc<dyn Events>| {
+        Arc::new(
+            Desktop::open(
+                dir.path(),
+                RadioChoice::Bled112(dongle.path().to_owned()),
+                events,
+            )
+            .unwrap(),
+        )
+    };
+
+    let stop = Arc::new(StopAfterFirstReport::default());
+    let first = open(stop.clone());
+    first
+        .sign_in(
+            &format!("http://{}", net.addr),
+            &site.email,
+            common::PASSWORD,
+        )
+        .await
+        .unwrap();
+    first.claim(u64::from(POD), &site.project).unwrap();
+    first.start_scan().await.unwrap();
+    heard(&first).await;
+    let collected = first.collect(u64::from(POD)).await.unwrap();
+    assert!(collected.reports >= 3, "{collected:?}");
+    let syncing = tokio::spawn({
+        let first = first.clone();
+        async move { first.sync_now().await }
+    });
+    stop.task.set(syncing.abort_handle()).unwrap();
+    assert!(syncing.await.is_err_and(|e| e.is_cancelled()), "stopped");
+    let seen = stop.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].reports >= collected.reports, "{seen:?}");
+    // Every report still waits on the laptop, one of them already in the cloud.
+    assert_eq!(first.waiting().unwrap().reports, collected.reports);
+    first.stop_scan();
+    drop(first);
+
+    let second = open(Arc::new(Seen::default()));
+    let summary = second.sync_now().await.unwrap();
+    assert_eq!(summary.stopped, None, "{summary:?}");
+    assert_eq!(summary.reports_sent, collected.reports, "{summary:?}");
+    assert_eq!(second.waiting().unwrap().reports, 0);
+    assert_eq!(
+        cloud_count(&app, &site.tech, u64::from(READINGS)).await,
+        u64::from(READINGS),
+        "every reading once"
+    );
     dongle.stop().await;
 }

@@ -42,6 +42,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             events::NearbyChanged,
             events::CollectProgressed,
             events::UpdateProgressed,
+            events::SyncProgressed,
             events::SyncChanged,
         ])
         // Commands that fail return `Result<_, Error>`; the front end narrows on its code.

@@ -4,6 +4,7 @@
 use desktop_core::collect::CollectProgress;
 use desktop_core::events::Events;
 use desktop_core::nearby::NearbyPod;
+use desktop_core::sync::SyncProgress;
 use desktop_core::updates::UpdateProgress;
 use serde::Serialize;
 use tauri::AppHandle;
@@ -21,6 +22,10 @@ pub struct CollectProgressed(pub CollectProgress);
 #[derive(Debug, Clone, Serialize, specta::Type, Event)]
 pub struct UpdateProgressed(pub UpdateProgress);
 
+/// The cloud answered one more report of a sync pass.
+#[derive(Debug, Clone, Serialize, specta::Type, Event)]
+pub struct SyncProgressed(pub SyncProgress);
+
 /// Something waiting to go up, or the sync log, changed.
 #[derive(Debug, Clone, Serialize, specta::Type, Event)]
 pub struct SyncChanged;
@@ -37,6 +42,9 @@ impl Events for Emitter {
     }
     fn update_progress(&self, progress: &UpdateProgress) {
         emit(UpdateProgressed(progress.clone()), &self.0);
+    }
+    fn sync_progress(&self, progress: &SyncProgress) {
+        emit(SyncProgressed(*progress), &self.0);
     }
     fn sync_changed(&self) {
         emit(SyncChanged, &self.0);

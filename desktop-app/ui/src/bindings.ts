@@ -45,6 +45,7 @@ export const events = {
 	collectProgressed: makeEvent<CollectProgressed_Serialize, CollectProgressed_Deserialize>("collect-progressed"),
 	nearbyChanged: makeEvent<NearbyChanged_Serialize, NearbyChanged_Deserialize>("nearby-changed"),
 	syncChanged: makeEvent<SyncChanged, SyncChanged>("sync-changed"),
+	syncProgressed: makeEvent<SyncProgressed, SyncProgressed>("sync-progressed"),
 	updateProgressed: makeEvent<UpdateProgressed_Serialize, UpdateProgressed_Deserialize>("update-progressed"),
 };
 
@@ -134,6 +135,10 @@ export type CollectProgress_Deserialize = {
 	readings: number,
 	bytes: number,
 	reports: number,
+	/**  Every report byte received so far, stored or still arriving. */
+	received_bytes: number,
+	/**  The readings in the report still arriving, reckoned from its bytes so far. */
+	readings_arriving: number,
 	/**
 	 *  What the POD said its streaming log holds at the start: an estimate (it counts
 	 *  readings acknowledged earlier and not yet overwritten); None if it did not say.
@@ -148,6 +153,10 @@ export type CollectProgress_Serialize = {
 	readings: number,
 	bytes: number,
 	reports: number,
+	/**  Every report byte received so far, stored or still arriving. */
+	received_bytes: number,
+	/**  The readings in the report still arriving, reckoned from its bytes so far. */
+	readings_arriving: number,
 	/**
 	 *  What the POD said its streaming log holds at the start: an estimate (it counts
 	 *  readings acknowledged earlier and not yet overwritten); None if it did not say.
@@ -340,6 +349,16 @@ export type StreamReadings = {
 /**  Something waiting to go up, or the sync log, changed. */
 export type SyncChanged = null;
 
+/**  How the reports' upload stands, told after each report the cloud answered. */
+export type SyncProgress = {
+	reports_sent: number,
+	/**  The reports waiting when the pass began. */
+	reports: number,
+};
+
+/**  The cloud answered one more report of a sync pass. */
+export type SyncProgressed = SyncProgress;
+
 /**  What one pass did. */
 export type SyncSummary = SyncSummary_Serialize | SyncSummary_Deserialize;
 
@@ -432,6 +451,11 @@ export type UpdateProgress_Deserialize = {
 	step: string,
 	/**  The script's records, for a person to read the step against. */
 	records: number,
+	/**  While sending: the records the POD has taken whole so far. */
+	records_sent: number,
+	/**  While sending: the script's bytes the POD has taken so far, of `script_bytes`. */
+	bytes_sent: number,
+	script_bytes: number,
 };
 
 /**  How an update stands, sent as it moves. */
@@ -445,6 +469,11 @@ export type UpdateProgress_Serialize = {
 	step: string,
 	/**  The script's records, for a person to read the step against. */
 	records: number,
+	/**  While sending: the records the POD has taken whole so far. */
+	records_sent: number,
+	/**  While sending: the script's bytes the POD has taken so far, of `script_bytes`. */
+	bytes_sent: number,
+	script_bytes: number,
 };
 
 /**  An update reached its next step. */

@@ -134,23 +134,36 @@ pub async fn clear<C: Connection>(c: &mut C, timeout: Duration) -> Result<(), Br
     checked(c, CLEAR, &[], timeout).await
 }
 
+/// How many script bytes go over the high-speed channel between two progress reports: a
+/// whole number of 20-byte writes, so the writes on the air are the same as in one go.
+const SENT_STEP: usize = 8 * sync_protocol::rpc::MAX_PAYLOAD;
+
 /// Sends the whole script between `0x2100` and `0x2102`: over the high-speed channel when
-/// the POD has one, else as `0x2101` chunks of at most 20 bytes. Returns how it went.
+/// the POD has one, else as `0x2101` chunks of at most 20 bytes. `sent` is told how many
+/// bytes the POD has taken so far, as they go. Returns how it went.
 pub async fn send<C: Connection>(
     c: &mut C,
     script: &[u8],
     timeout: Duration,
+    sent: &mut (dyn FnMut(usize) + Send),
 ) -> Result<&'static str, BridgeError> {
     checked(c, BEGIN, &[], timeout).await?;
-    let how = if c.has_script_channel() {
-        c.send_script(script).await?;
-        "the high-speed channel"
+    let channel = c.has_script_channel();
+    let (step, how) = if channel {
+        (SENT_STEP, "the high-speed channel")
     } else {
-        for chunk in script.chunks(sync_protocol::rpc::MAX_PAYLOAD) {
-            checked(c, CHUNK, chunk, timeout).await?;
-        }
-        "RPC chunks"
+        (sync_protocol::rpc::MAX_PAYLOAD, "RPC chunks")
     };
+    let mut done = 0;
+    for piece in script.chunks(step) {
+        if channel {
+            c.send_script(piece).await?;
+        } else {
+            checked(c, CHUNK, piece, timeout).await?;
+        }
+        done += piece.len();
+        sent(done);
+    }
     checked(c, END, &[], timeout).await?;
     Ok(how)
 }

@@ -17,5 +17,5 @@ pub(crate) mod poller;
 pub mod runner;
 pub mod updates;
 
-pub use runner::{update, Steps, UpdateError, UpdateOptions, UpdateOutcome};
+pub use runner::{update, Step, Steps, UpdateError, UpdateOptions, UpdateOutcome};
 pub use updates::Updates;

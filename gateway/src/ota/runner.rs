@@ -41,13 +41,29 @@ pub struct UpdateOptions {
     pub come_back_within: Duration,
     /// Keys pinned in the gateway's configuration; when set, the feed's keys are ignored.
     pub pinned_keys: Vec<ReleasePublicKey>,
-    /// Told each state a job reaches (deployment, state), once it is durable: for a
-    /// person watching the update.
+    /// Told each state a job reaches once it is durable, and how the script's sending
+    /// goes: for a person watching the update.
     pub steps: Option<Steps>,
 }
 
 /// Where an update visit tells the steps it takes.
-pub type Steps = tokio::sync::mpsc::UnboundedSender<(i64, JobState)>;
+pub type Steps = tokio::sync::mpsc::UnboundedSender<Step>;
+
+/// What an update visit tells whoever watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The job for `deployment` durably reached `state`.
+    Reached { deployment: i64, state: JobState },
+    /// The POD has taken `bytes` of the script's `of`, which hold the first `records` of
+    /// its `records_of` records whole.
+    Sent {
+        deployment: i64,
+        bytes: usize,
+        of: usize,
+        records: usize,
+        records_of: usize,
+    },
+}
 
 impl Default for UpdateOptions {
     fn default() -> Self {
@@ -106,6 +122,8 @@ struct Ready {
     deployment: i64,
     slug: String,
     bytes: Vec<u8>,
+    /// Where each of the script's records ends in `bytes`.
+    record_ends: Vec<usize>,
     expected: Expected,
     criteria_met: Option<bool>,
 }
@@ -186,6 +204,7 @@ async fn prepare(
                 deployment: id,
                 slug,
                 bytes,
+                record_ends: script.record_ends(),
                 expected: Expected::of(&script),
                 criteria_met: None,
             }),
@@ -228,16 +247,12 @@ async fn resume<T: Transport>(
         return Ok(outcome(&job));
     }
     // Past the trigger the script is never sent again; its records only say what it sets.
-    let expected = checked
-        .as_ref()
-        .map(Expected::of)
-        .or_else(|| {
-            bytes
-                .as_deref()
-                .and_then(|b| sync_protocol::script::UpdateScript::decode(b).ok())
-                .map(|s| Expected::of(&s))
-        })
-        .unwrap_or_default();
+    let script = checked.or_else(|| {
+        bytes
+            .as_deref()
+            .and_then(|b| sync_protocol::script::UpdateScript::decode(b).ok())
+    });
+    let expected = script.as_ref().map(Expected::of).unwrap_or_default();
     // A rebooting job is not failed here however old its reset: this visit found the POD
     // advertising, so it did come back (while the gateway was down, perhaps), and the
     // versions it answers with decide. A POD never heard again is the poller's to fail.
@@ -245,6 +260,7 @@ async fn resume<T: Transport>(
         deployment: job.deployment,
         slug: job.script.clone(),
         bytes: bytes.unwrap_or_default(),
+        record_ends: script.map(|s| s.record_ends()).unwrap_or_default(),
         expected,
         criteria_met: Some(true),
     };
@@ -274,9 +290,37 @@ async fn finish(
 
 /// Tells whoever watches the step the job has durably reached.
 fn tell(options: &UpdateOptions, job: &Job) {
+    tell_step(
+        options,
+        Step::Reached {
+            deployment: job.deployment,
+            state: job.state,
+        },
+    );
+}
+
+/// Tells whoever watches how far the script's sending has come.
+fn tell_sent(options: &UpdateOptions, ready: &Ready, bytes: usize) {
+    tell_step(
+        options,
+        Step::Sent {
+            deployment: ready.deployment,
+            bytes,
+            of: ready.bytes.len(),
+            records: ready
+                .record_ends
+                .iter()
+                .filter(|&&end| end <= bytes)
+                .count(),
+            records_of: ready.record_ends.len(),
+        },
+    );
+}
+
+fn tell_step(options: &UpdateOptions, step: Step) {
     if let Some(steps) = &options.steps {
         // A watcher that left does not stop the update.
-        let _ = steps.send((job.deployment, job.state));
+        let _ = steps.send(step);
     }
 }
 
@@ -345,7 +389,8 @@ async fn drive<T: Transport>(
                     // A partial upload (ours, cut short) is dropped: nothing of it ran.
                     _ => bridge::clear(c, options.rpc_timeout).await?,
                 }
-                let how = bridge::send(c, &ready.bytes, options.rpc_timeout).await?;
+                let mut sent = |bytes| tell_sent(options, ready, bytes);
+                let how = bridge::send(c, &ready.bytes, options.rpc_timeout, &mut sent).await?;
                 let line = format!(
                     "sent {} bytes over {how}; POD was {}",
                     ready.bytes.len(),

@@ -125,6 +125,10 @@ pub trait Connection: Send {
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
 
+    /// The report bytes received on this link so far, whole reports and the one still
+    /// arriving: how a watcher sees a long report come in before it is whole.
+    fn report_bytes(&self) -> u64;
+
     /// Whether the POD offers the high-speed script channel (the High Speed characteristic,
     /// `0x2006`), so [`Connection::send_script`] can be used; without it a script goes as
     /// remote bridge RPC `0x2101` chunks.

@@ -98,6 +98,10 @@ impl Connection for RadioConnection {
         either!(self, c => c.next_report(timeout).await)
     }
 
+    fn report_bytes(&self) -> u64 {
+        either!(self, c => c.report_bytes())
+    }
+
     fn has_script_channel(&self) -> bool {
         either!(self, c => c.has_script_channel())
     }

@@ -13,6 +13,7 @@ pub struct Reassembler {
     framer: ReportFramer,
     ready: VecDeque<Vec<u8>>,
     failed: Option<String>,
+    received: u64,
 }
 
 impl Reassembler {
@@ -25,6 +26,7 @@ impl Reassembler {
         if self.failed.is_some() {
             return;
         }
+        self.received += chunk.len() as u64;
         self.framer.push(chunk);
         while let Some(next) = self.framer.next_report() {
             match next {
@@ -51,6 +53,11 @@ impl Reassembler {
         }
     }
 
+    /// Every report byte taken so far: whole reports and the one still arriving.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Bytes of a report still incomplete (dropped if the link goes).
     pub fn partial_bytes(&self) -> usize {
         self.framer.pending()
@@ -72,8 +79,10 @@ mod tests {
         r.push(&bytes[7..33]);
         assert_eq!(r.pop().expect("framed").map(|b| b.len()), Some(20));
         assert_eq!(r.pop().expect("framed"), None);
+        assert_eq!(r.received(), 33);
         r.push(&bytes[33..]);
         assert_eq!(r.pop().expect("framed").map(|b| b.len()), Some(20));
+        assert_eq!(r.received(), 40);
         r.push(&[0x7E, 1, 2]);
         assert!(matches!(r.pop(), Err(TransportError::Protocol(_))));
     }

@@ -151,6 +151,10 @@ impl<L: GattLink> Connection for TileBus<L> {
         }
     }
 
+    fn report_bytes(&self) -> u64 {
+        self.reports.received()
+    }
+
     fn has_script_channel(&self) -> bool {
         self.link.offers(Characteristic::HighSpeed)
     }

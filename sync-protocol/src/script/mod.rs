@@ -79,6 +79,19 @@ impl UpdateScript {
         self.records.len()
     }
 
+    /// Where each logical record ends in [`UpdateScript::encode`]'s bytes: a script sent
+    /// up to byte `n` has delivered every record whose end is at most `n`.
+    pub fn record_ends(&self) -> Vec<usize> {
+        let mut body = Vec::new();
+        self.records
+            .iter()
+            .map(|record| {
+                record.encode_into(&mut body);
+                container::SCRIPT_HEADER_LEN + body.len()
+            })
+            .collect()
+    }
+
     /// Every RPC the script makes the device run, in order.
     pub fn rpcs(&self) -> Vec<ScriptRpc> {
         self.records.iter().flat_map(Record::rpcs).collect()

@@ -318,6 +318,15 @@ fn built_records_round_trip_and_list_their_rpcs() {
         .rpcs()
         .iter()
         .all(|r| r.check_error && r.response_size == Some(4)));
+    // Each logical record (a config group of several binary records too) ends where a
+    // script holding only the records up to it ends.
+    let ends = decoded.record_ends();
+    assert_eq!(ends.len(), 8);
+    for (i, end) in ends.iter().enumerate() {
+        let prefix = UpdateScript::new(decoded.records[..=i].to_vec());
+        assert_eq!(*end, prefix.encode().len(), "record {i}");
+    }
+    assert_eq!(ends.last(), Some(&script.encode().len()));
 }
 
 #[test]

@@ -212,6 +212,10 @@ impl<C: Connection> Connection for MeteredConnection<C> {
         Ok(report)
     }
 
+    fn report_bytes(&self) -> u64 {
+        self.inner.report_bytes()
+    }
+
     fn has_script_channel(&self) -> bool {
         self.script_channel && self.inner.has_script_channel()
     }

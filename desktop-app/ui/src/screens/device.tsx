@@ -140,8 +140,10 @@ function Collect({ device, inRange, onDone }: { device: number; inRange: boolean
   };
 
   const holding = progress?.holding ?? null;
+  // Stored readings, and those of the report still coming in, reckoned from its bytes.
+  const seen = progress ? progress.readings + progress.readings_arriving : 0;
   // The POD's count is an estimate: past it, or without it, the bar only says "working".
-  const known = holding !== null && holding > 0 && progress !== undefined && progress.readings <= holding;
+  const known = holding !== null && holding > 0 && progress !== undefined && seen <= holding;
   return (
     <section class="card" aria-labelledby="collect-heading">
       <h2 id="collect-heading">Collect readings</h2>
@@ -154,7 +156,7 @@ function Collect({ device, inRange, onDone }: { device: number; inRange: boolean
           {result ? (
             <progress key="done" id="collect-progress" max={1} value={1} />
           ) : known ? (
-            <progress key="known" id="collect-progress" max={holding} value={progress.readings} />
+            <progress key="known" id="collect-progress" max={holding} value={seen} />
           ) : (
             <progress key="unknown" id="collect-progress" />
           )}
@@ -163,7 +165,7 @@ function Collect({ device, inRange, onDone }: { device: number; inRange: boolean
       <p id="collect-status" aria-live="polite">
         {progress &&
           !result &&
-          `${count(progress.readings)}${known ? ` of about ${count(holding)}` : ""} readings, ${kib(progress.bytes)} so far`}
+          `${count(seen)}${known ? ` of about ${count(holding)}` : ""} readings, ${kib(progress.received_bytes)} received, ${count(progress.readings)} stored`}
         {result &&
           `Done: ${count(result.readings)} readings in ${count(result.reports)} reports (${kib(result.bytes)}), kept on this laptop until the cloud has them.` +
             (result.rejected ? ` ${count(result.rejected)} reports failed their check and were kept aside.` : "")}
@@ -190,7 +192,7 @@ const STEP_WORDS: Record<string, string> = {
 
 function Update({ device, inRange }: { device: number; inRange: boolean }) {
   const [offers, setOffers] = useState<UpdateOffer[]>();
-  const [steps, setSteps] = useState<UpdateProgress[]>([]);
+  const [last, setLast] = useState<UpdateProgress>();
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<UpdateResult>();
   const [error, setError] = useState<string>();
@@ -204,14 +206,14 @@ function Update({ device, inRange }: { device: number; inRange: boolean }) {
   useEffect(() => {
     load();
     const unlisten = events.updateProgressed.listen((e) => {
-      if (e.payload.device === device) setSteps((s) => [...s, e.payload]);
+      if (e.payload.device === device) setLast(e.payload);
     });
     return () => void unlisten.then((f) => f());
   }, [device, load]);
 
   const update = async () => {
     setBusy(true);
-    setSteps([]);
+    setLast(undefined);
     setResult(undefined);
     setError(undefined);
     const got = await commands.update(device);
@@ -221,8 +223,9 @@ function Update({ device, inRange }: { device: number; inRange: boolean }) {
     load();
   };
 
-  const current = steps[steps.length - 1]?.step;
+  const current = last?.step;
   const reached = current ? STEPS.indexOf(current) : -1;
+  const sending = current === "sending" && last && last.script_bytes > 0 ? last : undefined;
   return (
     <section class="card" aria-labelledby="update-heading">
       <h2 id="update-heading">Update</h2>
@@ -246,7 +249,7 @@ function Update({ device, inRange }: { device: number; inRange: boolean }) {
           </button>
         </>
       )}
-      {steps.length > 0 && (
+      {last && (
         <ol class="steps" aria-label="Update steps">
           {STEPS.map((s, i) => (
             <li
@@ -256,6 +259,7 @@ function Update({ device, inRange }: { device: number; inRange: boolean }) {
             >
               {STEP_WORDS[s]}
               {i < reached ? " ✓" : ""}
+              {s === "sending" && sending && <Sending progress={sending} />}
             </li>
           ))}
           {current === "failed" && (
@@ -269,6 +273,19 @@ function Update({ device, inRange }: { device: number; inRange: boolean }) {
         {error ? `The update could not run: ${error}` : result ? updateText(result) : ""}
       </p>
     </section>
+  );
+}
+
+/** The script going over: records the POD has taken whole, and bytes. */
+function Sending({ progress }: { progress: UpdateProgress }) {
+  return (
+    <div class="progress">
+      <label for="update-progress">
+        Record {count(progress.records_sent)} of {count(progress.records)} sent ({kib(progress.bytes_sent)} of{" "}
+        {kib(progress.script_bytes)})
+      </label>
+      <progress id="update-progress" max={progress.script_bytes} value={progress.bytes_sent} />
+    </div>
   );
 }
 

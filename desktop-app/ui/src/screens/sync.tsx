@@ -2,7 +2,15 @@
 // app also syncs by itself whenever the network is there; this screen follows
 // `SyncChanged` so it is always current.
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { commands, events, type ClaimRow, type LogEntry, type SyncSummary, type Waiting } from "../bindings";
+import {
+  commands,
+  events,
+  type ClaimRow,
+  type LogEntry,
+  type SyncProgress,
+  type SyncSummary,
+  type Waiting,
+} from "../bindings";
 import { count, kib, problem, when } from "../format";
 
 export function Sync() {
@@ -12,6 +20,8 @@ export function Sync() {
   const [busy, setBusy] = useState(false);
   const [summary, setSummary] = useState<string>();
   const [error, setError] = useState<string>();
+  // The upload under way, whoever started the pass (this button or the background sync).
+  const [uploading, setUploading] = useState<SyncProgress>();
 
   const load = useCallback(async () => {
     const [w, c, l] = await Promise.all([commands.waiting(), commands.claims(), commands.syncLog(100)]);
@@ -24,8 +34,15 @@ export function Sync() {
 
   useEffect(() => {
     void load();
-    const unlisten = events.syncChanged.listen(() => void load());
-    return () => void unlisten.then((f) => f());
+    const changed = events.syncChanged.listen(() => {
+      setUploading(undefined);
+      void load();
+    });
+    const progressed = events.syncProgressed.listen((e) => setUploading(e.payload));
+    return () => {
+      void changed.then((f) => f());
+      void progressed.then((f) => f());
+    };
   }, [load]);
 
   const syncNow = async () => {
@@ -70,6 +87,14 @@ export function Sync() {
             {busy ? "Syncing…" : "Sync now"}
           </button>
         </div>
+        {uploading && uploading.reports_sent < uploading.reports && (
+          <div class="progress">
+            <label for="sync-progress">
+              Uploading: {count(uploading.reports_sent)} of {count(uploading.reports)} reports
+            </label>
+            <progress id="sync-progress" max={uploading.reports} value={uploading.reports_sent} />
+          </div>
+        )}
         <p id="sync-summary" aria-live="polite" class="notice-line">
           {summary}
         </p>
