@@ -48,19 +48,24 @@ impl Events for Seen {
     }
 }
 
-fn pod() -> VirtualPod {
-    let config = PodConfig {
+/// The POD, holding `readings` on stream 5001 (values from 2000), as `config` sets it up.
+fn pod_with(readings: u32, config: PodConfig) -> VirtualPod {
+    let pod = VirtualPod::new(PodConfig {
         outputs: Vec::new(),
         trigger_on_connect: false,
-        ..PodConfig::with_device_id(u64::from(POD))
-    };
-    let pod = VirtualPod::new(config).unwrap();
+        ..config
+    })
+    .unwrap();
     pod.with_model(|model| {
-        for n in 0..READINGS {
+        for n in 0..readings {
             model.push_reading(STREAM, 2000 + n).unwrap();
         }
     });
     pod
+}
+
+fn pod_config() -> PodConfig {
+    PodConfig::with_device_id(u64::from(POD))
 }
 
 fn slug() -> String {
@@ -118,10 +123,13 @@ struct Field {
 }
 
 async fn field() -> Field {
+    field_with(pod_with(READINGS, pod_config())).await
+}
+
+async fn field_with(pod: VirtualPod) -> Field {
     let app = common::TestApp::spawn(common::Backend::Sqlite).await;
     let site = site(&app).await;
     let net = outage::Uplink::start(app.addr, true).await;
-    let pod = pod();
     let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
     let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
     Field {
@@ -135,7 +143,7 @@ async fn field() -> Field {
 }
 
 impl Field {
-    fn open(&self, events: Arc<Seen>) -> Arc<Desktop> {
+    fn open(&self, events: Arc<dyn Events>) -> Arc<Desktop> {
         Arc::new(
             Desktop::open(
                 self.dir.path(),
@@ -498,49 +506,24 @@ async fn a_wrong_password_says_so_and_signs_nobody_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicates_nothing() {
-    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let site = site(&app).await;
-    let net = outage::Uplink::start(app.addr, true).await;
     // Enough readings that the POD sends them in several reports.
     const MANY: u32 = 6000;
-    let pod = VirtualPod::new(PodConfig {
-        outputs: Vec::new(),
-        trigger_on_connect: false,
-        streaming_capacity: 10_000,
-        ..PodConfig::with_device_id(u64::from(POD))
-    })
-    .unwrap();
-    pod.with_model(|model| {
-        for n in 0..MANY {
-            model.push_reading(STREAM, n).unwrap();
-        }
-    });
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let open = |events: Arc<Seen>| {
-        Arc::new(
-            Desktop::open(
-                dir.path(),
-                RadioChoice::Bled112(dongle.path().to_owned()),
-                events,
-            )
-            .unwrap(),
-        )
-    };
-
+    let f = field_with(pod_with(
+        MANY,
+        PodConfig {
+            streaming_capacity: 10_000,
+            ..pod_config()
+        },
+    ))
+    .await;
     let events = Arc::new(Seen::default());
-    let first = open(events.clone());
+    let first = f.open(events.clone());
     first
-        .sign_in(
-            &format!("http://{}", net.addr),
-            &site.email,
-            common::PASSWORD,
-        )
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
         .await
         .unwrap();
-    net.go_down().await;
-    first.claim(u64::from(POD), &site.project).unwrap();
+    f.net.go_down().await;
+    first.claim(u64::from(POD), &f.site.project).unwrap();
     first.start_scan().await.unwrap();
     heard(&first).await;
     // The app dies once a report is stored, before the POD is acknowledged (a visit waits
@@ -566,7 +549,7 @@ async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicate
     collecting.abort();
     let _ = collecting.await;
     assert_eq!(
-        pod.with_model(|m| m.ack(0)),
+        f.pod.with_model(|m| m.ack(0)),
         0,
         "killed before the acknowledgement"
     );
@@ -574,7 +557,7 @@ async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicate
     drop(first);
     let kept = {
         // What the dead app left on disk.
-        let buffer = std::fs::read_dir(dir.path().join("profiles"))
+        let buffer = std::fs::read_dir(f.dir.path().join("profiles"))
             .unwrap()
             .next()
             .unwrap()
@@ -592,32 +575,32 @@ async fn an_app_killed_in_the_middle_of_a_collection_loses_nothing_and_duplicate
     // The radio is free again once the dead app's link is gone.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let second = open(Arc::new(Seen::default()));
+    let second = f.open(Arc::new(Seen::default()));
     second.start_scan().await.unwrap();
     heard(&second).await;
     // The next visit starts from what the buffer holds: the POD sends only the rest, and
     // is acknowledged for all of it.
     let rest = second.collect(u64::from(POD)).await.unwrap();
     assert!(kept + rest.readings >= u64::from(MANY), "{kept} + {rest:?}");
-    let last_id = pod.with_model(|m| {
+    let last_id = f.pod.with_model(|m| {
         m.readings()
             .filter(|r| r.stream == STREAM)
             .map(|r| r.reading_id)
             .max()
             .unwrap()
     });
-    assert!(pod.with_model(|m| m.ack(0)) >= last_id);
-    net.set_up(true);
+    assert!(f.pod.with_model(|m| m.ack(0)) >= last_id);
+    f.net.set_up(true);
     let summary = second.sync_now().await.unwrap();
     assert_eq!(summary.stopped, None, "{summary:?}");
     assert_eq!(summary.claims_accepted, 1);
     assert_eq!(
-        cloud_count(&app, &site.tech, u64::from(MANY)).await,
+        cloud_count(&f.app, &f.site.tech, u64::from(MANY)).await,
         u64::from(MANY),
         "every reading once: {summary:?}"
     );
     second.stop_scan();
-    dongle.stop().await;
+    f.dongle.stop().await;
 }
 
 /// Stops the app's sync task once the cloud has answered its first report, before the
@@ -640,47 +623,22 @@ impl Events for StopAfterFirstReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_stopped_in_the_middle_of_a_sync_loses_nothing_and_duplicates_nothing() {
-    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let site = site(&app).await;
-    let net = outage::Uplink::start(app.addr, true).await;
     // Reports of at most 100 readings, so the POD's data goes up in several.
-    let pod = VirtualPod::new(PodConfig {
-        outputs: Vec::new(),
-        trigger_on_connect: false,
-        max_report_size: 44 + 16 * 100,
-        ..PodConfig::with_device_id(u64::from(POD))
-    })
-    .unwrap();
-    pod.with_model(|model| {
-        for n in 0..READINGS {
-            model.push_reading(STREAM, n).unwrap();
-        }
-    });
-    let peripherals: Vec<Arc<dyn Peripheral>> = vec![Arc::new(pod.clone())];
-    let dongle = VirtualBled112::start(peripherals, DongleOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let open = |events: Arc<dyn Events>| {
-        Arc::new(
-            Desktop::open(
-                dir.path(),
-                RadioChoice::Bled112(dongle.path().to_owned()),
-                events,
-            )
-            .unwrap(),
-        )
-    };
-
+    let f = field_with(pod_with(
+        READINGS,
+        PodConfig {
+            max_report_size: 44 + 16 * 100,
+            ..pod_config()
+        },
+    ))
+    .await;
     let stop = Arc::new(StopAfterFirstReport::default());
-    let first = open(stop.clone());
+    let first = f.open(stop.clone());
     first
-        .sign_in(
-            &format!("http://{}", net.addr),
-            &site.email,
-            common::PASSWORD,
-        )
+        .sign_in(&f.cloud(), &f.site.email, common::PASSWORD)
         .await
         .unwrap();
-    first.claim(u64::from(POD), &site.project).unwrap();
+    first.claim(u64::from(POD), &f.site.project).unwrap();
     first.start_scan().await.unwrap();
     heard(&first).await;
     let collected = first.collect(u64::from(POD)).await.unwrap();
@@ -699,15 +657,15 @@ async fn an_app_stopped_in_the_middle_of_a_sync_loses_nothing_and_duplicates_not
     first.stop_scan();
     drop(first);
 
-    let second = open(Arc::new(Seen::default()));
+    let second = f.open(Arc::new(Seen::default()));
     let summary = second.sync_now().await.unwrap();
     assert_eq!(summary.stopped, None, "{summary:?}");
     assert_eq!(summary.reports_sent, collected.reports, "{summary:?}");
     assert_eq!(second.waiting().unwrap().reports, 0);
     assert_eq!(
-        cloud_count(&app, &site.tech, u64::from(READINGS)).await,
+        cloud_count(&f.app, &f.site.tech, u64::from(READINGS)).await,
         u64::from(READINGS),
         "every reading once"
     );
-    dongle.stop().await;
+    f.dongle.stop().await;
 }
