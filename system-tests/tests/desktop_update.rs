@@ -18,6 +18,7 @@ use std::time::Duration;
 use desktop_core::events::Events;
 use desktop_core::updates::{UpdateProgress, UpdateResult};
 use desktop_core::{Desktop, RadioChoice};
+use firmware_tools::pod::VirtualPod;
 use firmware_tools::radio::bled112::{DongleOptions, VirtualBled112};
 use site::ota::{deploy, update_script, versions_known, NEW_APP};
 use site::outage::Uplink;
@@ -77,40 +78,81 @@ impl Events for StopAt {
     }
 }
 
+/// The cloud, the POD behind a virtual BLED112, the relay between laptop and cloud, and the
+/// laptop's data directory.
+struct Shop {
+    app: common::TestApp,
+    s: site::Site,
+    pod: VirtualPod,
+    dongle: VirtualBled112,
+    net: Uplink,
+    dir: tempfile::TempDir,
+}
+
+impl Shop {
+    async fn start() -> Shop {
+        let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+        let s = site(&app).await;
+        let pods = vec![(DEVICE, quiet_pod(DEVICE))];
+        let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
+        let net = Uplink::start(app.addr, true).await;
+        let pod = pods.into_iter().next().unwrap().1;
+        Shop {
+            app,
+            s,
+            pod,
+            dongle,
+            net,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The app on this laptop, hearing the POD.
+    async fn open(&self, events: Arc<dyn Events>) -> Arc<Desktop> {
+        let desktop = Arc::new(
+            Desktop::open(
+                self.dir.path(),
+                RadioChoice::Bled112(self.dongle.path().to_owned()),
+                events,
+            )
+            .unwrap(),
+        );
+        desktop.start_scan().await.unwrap();
+        in_range(&desktop).await;
+        desktop
+    }
+
+    /// The app signed in, after a first collection told the cloud the POD's versions (which
+    /// deployments select on).
+    async fn signed_in(&self, events: Arc<dyn Events>) -> Arc<Desktop> {
+        let desktop = self.open(events).await;
+        desktop
+            .sign_in(
+                &format!("http://{}", self.net.addr),
+                "admin@site.io",
+                common::PASSWORD,
+            )
+            .await
+            .unwrap();
+        desktop.collect(u64::from(DEVICE)).await.unwrap();
+        desktop.sync_now().await.unwrap();
+        assert!(versions_known(&self.app, &self.s.staff, &[DEVICE], Duration::from_secs(30)).await);
+        desktop
+    }
+
+    fn scripts_run(&self) -> usize {
+        self.pod.with_model(|m| m.scripts_completed().len())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
-    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
-    let pods = vec![(DEVICE, quiet_pod(DEVICE))];
-    let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
-    let net = Uplink::start(app.addr, true).await;
-    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::start().await;
+    let (app, s, net) = (&shop.app, &shop.s, &shop.net);
     let steps = Arc::new(Steps::default());
-    let desktop = Arc::new(
-        Desktop::open(
-            dir.path(),
-            RadioChoice::Bled112(dongle.path().to_owned()),
-            steps.clone(),
-        )
-        .unwrap(),
-    );
-    desktop
-        .sign_in(
-            &format!("http://{}", net.addr),
-            "admin@site.io",
-            common::PASSWORD,
-        )
-        .await
-        .unwrap();
-    desktop.start_scan().await.unwrap();
-    in_range(&desktop).await;
-
-    // A first collection tells the cloud the POD's versions, which deployments select on.
-    desktop.collect(u64::from(DEVICE)).await.unwrap();
-    desktop.sync_now().await.unwrap();
-    assert!(versions_known(&app, &s.staff, &[DEVICE], Duration::from_secs(30)).await);
+    let desktop = shop.signed_in(steps.clone()).await;
     let bytes = update_script(0);
-    let d = deploy(&app, &s, &bytes, &[DEVICE], None).await;
+    let d = deploy(app, s, &bytes, &[DEVICE], None).await;
     assert!(
         desktop.update_offers(u64::from(DEVICE)).unwrap().is_empty(),
         "the copy does not know it yet"
@@ -156,11 +198,7 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
     assert!(sent
         .windows(2)
         .all(|w| w[0].records_sent <= w[1].records_sent && w[0].bytes_sent <= w[1].bytes_sent));
-    assert_eq!(
-        pods[0].1.with_model(|m| m.scripts_completed().len()),
-        1,
-        "the script ran once"
-    );
+    assert_eq!(shop.scripts_run(), 1, "the script ran once");
     assert_eq!(desktop.waiting().unwrap().actions, 1, "the outcome waits");
     assert_eq!(
         desktop.update_offers(u64::from(DEVICE)).unwrap()[0]
@@ -182,14 +220,14 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
     assert_eq!(summary.stopped, None, "{summary:?}");
     assert_eq!(summary.actions_sent, 1);
     let completed = wait_for(Duration::from_secs(30), || async {
-        let r = d.request(&app).await;
+        let r = d.request(app).await;
         (!r["completed_on"].is_null()).then_some(r)
     })
     .await
     .expect("the deployment completes once the new version is ingested");
     assert_eq!(completed["state"], "completed", "{completed}");
     // The app's own outcome, confirmed by the POD's new version.
-    let actions = d.actions(&app).await;
+    let actions = d.actions(app).await;
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(actions[0]["attempt_successful"], true);
     assert_eq!(actions[0]["device_confirmation"], true);
@@ -205,44 +243,17 @@ async fn a_pod_updated_offline_completes_its_deployment_once_back_online() {
         "{versions}"
     );
     desktop.stop_scan();
-    dongle.stop().await;
+    shop.dongle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_runs_once() {
-    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
-    let s = site(&app).await;
-    let pods = vec![(DEVICE, quiet_pod(DEVICE))];
-    let dongle = VirtualBled112::start(peripherals(&pods), DongleOptions::default()).unwrap();
-    let net = Uplink::start(app.addr, true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let open = |events: Arc<dyn Events>| {
-        Arc::new(
-            Desktop::open(
-                dir.path(),
-                RadioChoice::Bled112(dongle.path().to_owned()),
-                events,
-            )
-            .unwrap(),
-        )
-    };
-    let desktop = open(Arc::new(Steps::default()));
-    desktop
-        .sign_in(
-            &format!("http://{}", net.addr),
-            "admin@site.io",
-            common::PASSWORD,
-        )
-        .await
-        .unwrap();
-    desktop.start_scan().await.unwrap();
-    in_range(&desktop).await;
-    desktop.collect(u64::from(DEVICE)).await.unwrap();
-    desktop.sync_now().await.unwrap();
-    assert!(versions_known(&app, &s.staff, &[DEVICE], Duration::from_secs(30)).await);
+    let shop = Shop::start().await;
+    let (app, s, net) = (&shop.app, &shop.s, &shop.net);
+    let desktop = shop.signed_in(Arc::new(Steps::default())).await;
     // A firmware image large enough to be stopped halfway through.
     let bytes = update_script(64 * 1024);
-    let d = deploy(&app, &s, &bytes, &[DEVICE], None).await;
+    let d = deploy(app, s, &bytes, &[DEVICE], None).await;
     assert!(desktop.sync_now().await.unwrap().copy_refreshed);
     desktop.stop_scan();
     drop(desktop);
@@ -251,12 +262,10 @@ async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_run
     // Runs the update in an app that stops where `at` says; returns where it stopped and
     // the job's state the app left on disk.
     let stopped_at = |at: fn(&UpdateProgress) -> bool| {
-        let open = &open;
+        let shop = &shop;
         async move {
             let stop = StopAt::new(at);
-            let desktop = open(stop.clone());
-            desktop.start_scan().await.unwrap();
-            in_range(&desktop).await;
+            let desktop = shop.open(stop.clone()).await;
             let task = tokio::spawn({
                 let desktop = desktop.clone();
                 async move { desktop.update(u64::from(DEVICE)).await }
@@ -281,7 +290,7 @@ async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_run
             .await;
     assert!(seen.records_sent < seen.records, "{seen:?}");
     assert_eq!(job.as_deref(), Some("sending"));
-    assert_eq!(pods[0].1.with_model(|m| m.scripts_completed().len()), 0);
+    assert_eq!(shop.scripts_run(), 0);
 
     let (seen, job) = stopped_at(|p| p.step == "triggered").await;
     assert_eq!(seen.deployment, Some(d.id));
@@ -289,20 +298,14 @@ async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_run
 
     // The third app finishes the job from where the second left it: nothing is sent again.
     let steps = Arc::new(Steps::default());
-    let desktop = open(steps.clone());
-    desktop.start_scan().await.unwrap();
-    in_range(&desktop).await;
+    let desktop = shop.open(steps.clone()).await;
     let result = desktop.update(u64::from(DEVICE)).await.unwrap();
     assert_eq!(result, UpdateResult::Succeeded { deployment: d.id });
     assert!(
         steps.0.lock().unwrap().iter().all(|p| p.step != "sending"),
         "the triggered script is not sent again"
     );
-    assert_eq!(
-        pods[0].1.with_model(|m| m.scripts_completed().len()),
-        1,
-        "the script ran once"
-    );
+    assert_eq!(shop.scripts_run(), 1, "the script ran once");
     desktop.collect(u64::from(DEVICE)).await.unwrap();
 
     net.set_up(true);
@@ -313,12 +316,12 @@ async fn an_app_stopped_in_the_middle_of_an_update_resumes_it_and_the_script_run
         "{summary:?}"
     );
     let completed = wait_for(Duration::from_secs(30), || async {
-        let r = d.request(&app).await;
+        let r = d.request(app).await;
         (!r["completed_on"].is_null()).then_some(r)
     })
     .await
     .expect("the deployment completes");
     assert_eq!(completed["state"], "completed", "{completed}");
     desktop.stop_scan();
-    dongle.stop().await;
+    shop.dongle.stop().await;
 }
