@@ -167,6 +167,18 @@ async fn world(app: &common::TestApp) -> World {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post("config/name/", &staff, json!({"name": ":site:limits"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            "config/attr/",
+            &owner,
+            json!({"target": format!("^{org}"), "name": ":site:limits", "data": {"limit": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     World {
         tokens,
         org,
@@ -200,6 +212,15 @@ const READS: &[Row] = &[
         [200, 200, 200, 403, 200, 403],
     ),
     ("note/?target={device}", [200, 200, 200, 403, 200, 403]),
+    (
+        "config/attr/?target={device}",
+        [200, 200, 200, 403, 200, 403],
+    ),
+    ("config/attr/?target=^{org}", [200, 200, 200, 403, 200, 403]),
+    (
+        "config/attr/search/?target={device}&name=:site:limits",
+        [200, 200, 200, 403, 200, 403],
+    ),
 ];
 
 backends!(
@@ -270,6 +291,20 @@ backends!(
                 "data/".into(),
                 json!({"stream": w.stream, "timestamp": "2026-01-02T00:00:00Z", "int_value": 1}),
                 &["owner", "admin", "member", "operator", "developer"],
+                201,
+            ),
+            (
+                Method::POST,
+                "config/attr/".into(),
+                json!({"target": w.device, "name": ":site:limits", "data": 3}),
+                &["owner", "admin", "member", "developer"],
+                201,
+            ),
+            (
+                Method::POST,
+                "config/attr/".into(),
+                json!({"target": format!("^{}", w.org), "name": ":site:limits", "data": 4}),
+                &["owner", "admin", "developer"],
                 201,
             ),
             (

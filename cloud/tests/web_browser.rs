@@ -53,6 +53,7 @@ journeys! {
     harness_checks: "harness_checks" on Sqlite,
     devices: "devices" on Sqlite,
     devices_on_postgres: "devices" on Postgres,
+    config: "config" on Sqlite,
     projects: "projects" on Sqlite,
     org: "org" on Sqlite,
     staff: "staff" on Sqlite,

@@ -51,6 +51,11 @@ const META: &[(i64, &str, &str)] = &[
         "gateway backlog",
         include_str!("../../migrations/meta/0008_gateway_backlog.sql"),
     ),
+    (
+        9,
+        "config attributes",
+        include_str!("../../migrations/meta/0009_config_attributes.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[

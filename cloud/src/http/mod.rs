@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod chart;
 pub mod claim;
+pub mod config_attr;
 pub mod data;
 pub mod device;
 pub mod device_key;
@@ -116,7 +117,8 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(event::routes())
         .merge(property::routes())
         .merge(note::routes())
-        .merge(location::routes());
+        .merge(location::routes())
+        .merge(config_attr::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

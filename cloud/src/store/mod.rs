@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod catalogue;
 pub mod claims;
+pub mod config_attrs;
 pub mod data;
 pub mod deployment_actions;
 pub mod deployment_targets;

@@ -1,5 +1,6 @@
 //! A device's page: what it is (label, org, project, sensor graph and template, versions,
-//! location), its properties and notes, and a chart and the latest readings of each stream.
+//! location), its properties, configuration and notes, and a chart and the latest readings
+//! of each stream.
 //! Each part is shown only when the API would show it to the caller; each form runs the API
 //! handler that does the same thing, with the form's fields as its body.
 
@@ -11,6 +12,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::device_config::{self, ConfigPanel};
 use super::forms::FieldErrors;
 use super::pages::{confirm, render, when, Page, PageResult, WebError};
 use super::session::{clear_flash, redirect_with, Session};
@@ -64,10 +66,12 @@ struct DevicePage {
     /// The newest events, newest first; `None` when the caller may not read them.
     events: Option<Vec<EventRow>>,
     properties: Option<Vec<Annotation>>,
+    /// The configuration attributes that apply; `None` when the caller may not read them.
+    config: Option<ConfigPanel>,
     notes: Option<Vec<Annotation>>,
     may_modify: bool,
     may_unclaim: bool,
-    /// Which form failed (`label`, `property`, `note`, `location`), and why.
+    /// Which form failed (`label`, `property`, `config`, `note`, `location`), and why.
     failed: &'static str,
     errors: FieldErrors,
     values: Map<String, Value>,
@@ -148,6 +152,7 @@ async fn build(
             ),
             Err(_) => None,
         };
+    let config = device_config::panel(state, caller, &device.slug).await?;
     let notes = match target::require(state, caller, target, perm::READ_NOTES).await {
         Ok(t) => {
             let q = TimeQuery {
@@ -192,6 +197,7 @@ async fn build(
         streams,
         events,
         properties,
+        config,
         notes,
         may_modify: in_org(perm::MODIFY_DEVICE),
         may_unclaim: in_org(perm::CLAIM_DEVICES) && device.project_id.is_some(),
@@ -283,7 +289,7 @@ async fn latest_events(
 
 /// Runs an API handler for a form: on a refusal about the input, the page is shown again
 /// with the messages beside the form's fields.
-async fn after<T>(
+pub(super) async fn after<T>(
     state: &AppState,
     session: &Session,
     slug: &str,
@@ -478,7 +484,7 @@ pub async fn unclaim(
     ))
 }
 
-fn object(value: Value) -> Map<String, Value> {
+pub(super) fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),

@@ -21,6 +21,7 @@ pub mod account;
 pub mod assets;
 pub mod csrf;
 pub mod device_chart;
+pub mod device_config;
 pub mod device_page;
 pub mod devices;
 pub mod forms;
@@ -60,6 +61,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/device/{slug}/chart", get(device_chart::chart_data))
         .route("/device/{slug}/label", post(device_page::set_label))
         .route("/device/{slug}/property", post(device_page::add_property))
+        .route("/device/{slug}/config", post(device_config::set))
         .route("/device/{slug}/note", post(device_page::add_note))
         .route("/device/{slug}/location", post(device_page::set_location))
         .route(

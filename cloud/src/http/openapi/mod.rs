@@ -17,6 +17,7 @@ use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, P
 use crate::state::AppState;
 
 mod build;
+mod config;
 pub mod docs;
 mod operation;
 mod ota_deployments;
@@ -38,6 +39,7 @@ pub fn operations() -> impl Iterator<Item = &'static Operation> {
         .chain(streams::OPERATIONS)
         .chain(ota_scripts::OPERATIONS)
         .chain(ota_deployments::OPERATIONS)
+        .chain(config::OPERATIONS)
 }
 
 /// Builds the document from [`operations`].

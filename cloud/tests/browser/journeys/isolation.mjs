@@ -63,6 +63,7 @@ await journey('isolation', async (run) => {
     [`${device}/label`, { label: 'Taken' }],
     [`${device}/note`, { note: 'planted' }],
     [`${device}/property`, { name: 'planted', value: 'yes' }],
+    [`${device}/config`, { name: ':planted', value: '1' }],
     [`${device}/location`, { lat: '1', lon: '1' }],
     [`${device}/unclaim`, {}],
     ['/devices/claim', { device: site.device.slug, project: site.project.id }],
