@@ -246,6 +246,8 @@ backends!(
             "variable/",
             "stream/",
             "streamer/?device={device}",
+            "alias/",
+            "tap/",
         ] {
             let path = fill(path, &w);
             let (status, body) = app.get(&path, w.token("outsider")).await;
@@ -304,6 +306,13 @@ backends!(
                 Method::POST,
                 "config/attr/".into(),
                 json!({"target": format!("^{}", w.org), "name": ":site:limits", "data": 4}),
+                &["owner", "admin", "developer"],
+                201,
+            ),
+            (
+                Method::POST,
+                "alias/".into(),
+                json!({"name": "Truck", "org": w.org}),
                 &["owner", "admin", "developer"],
                 201,
             ),

@@ -56,6 +56,11 @@ const META: &[(i64, &str, &str)] = &[
         "config attributes",
         include_str!("../../migrations/meta/0009_config_attributes.sql"),
     ),
+    (
+        10,
+        "stream aliases",
+        include_str!("../../migrations/meta/0010_stream_aliases.sql"),
+    ),
 ];
 
 const DATA: &[(i64, &str, &str)] = &[

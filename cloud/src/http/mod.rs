@@ -5,6 +5,7 @@
 //! to a redirect. Only this layer knows JSON shapes.
 
 pub mod account;
+pub mod alias;
 pub mod auth;
 pub mod catalogue;
 pub mod chart;
@@ -118,7 +119,8 @@ pub fn app(state: AppState, options: &HttpOptions) -> NormalizePath<Router> {
         .merge(property::routes())
         .merge(note::routes())
         .merge(location::routes())
-        .merge(config_attr::routes());
+        .merge(config_attr::routes())
+        .merge(alias::routes());
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .nest("/api/v1", api)

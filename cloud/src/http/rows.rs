@@ -3,6 +3,7 @@
 
 use sync_protocol::ids::{Slug, StreamSlug};
 
+use super::alias;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use super::stream::variable_pattern;
@@ -52,8 +53,9 @@ pub async fn filter_scope(
     }
 }
 
-/// The rows a `filter` slug names (a stream, a device or block, a variable's streams) for a
-/// caller who may read its data; `None` for slugs that name no rows.
+/// The rows a `filter` slug names (a stream, a device or block, a variable's streams, an
+/// alias's slices of streams) for a caller who may read its data; `None` for slugs that
+/// name no rows.
 pub async fn scope_of(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Option<Scope>> {
     let Some(slug) = target::parse(raw) else {
         return Err(ApiError::NotFound);
@@ -63,6 +65,11 @@ pub async fn scope_of(state: &AppState, caller: &Caller, raw: &str) -> ApiResult
         Slug::Device(d) => Scope::Device(d.to_string()),
         Slug::Block(b) => Scope::Device(b.to_string()),
         Slug::Variable(v) => Scope::StreamPattern(variable_pattern(v)),
+        Slug::Alias(a) => {
+            return Ok(Some(Scope::Slices(
+                alias::slices_for(state, caller, a).await?,
+            )))
+        }
         _ => return Ok(None),
     };
     target::require(state, caller, slug, perm::READ_STREAM_DATA).await?;

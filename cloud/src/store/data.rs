@@ -5,17 +5,31 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::filter::{page_or_lastn, page_or_lastn_blocking, Where};
+use super::aliases::Slice;
+use super::filter::{page_or_lastn, page_or_lastn_blocking, Arg, Where};
 use super::{flag, rollups};
 use crate::db::Db;
 
-/// Which rows: one stream, every stream of a device or data block, or every stream of a
-/// variable (a `LIKE` pattern over stream slugs).
+/// Which rows: one stream, every stream of a device or data block, every stream of a
+/// variable (a `LIKE` pattern over stream slugs), or an alias's slices of streams.
 #[derive(Debug, Clone)]
 pub enum Scope {
     Stream(String),
     Device(String),
     StreamPattern(String),
+    Slices(Vec<Slice>),
+}
+
+impl Scope {
+    /// The order a list of these rows takes, given the usual one: an alias's rows come from
+    /// several streams whose reading ids do not compare, so they go by time, as one
+    /// stream's would.
+    pub fn order<'a>(&self, usual: &'a str) -> &'a str {
+        match self {
+            Scope::Slices(_) => "timestamp, id",
+            _ => usual,
+        }
+    }
 }
 
 /// The filters of `/data/` and `/event/`.
@@ -38,6 +52,23 @@ impl RowQuery {
             Scope::Stream(slug) => w.text("stream_slug = ?", slug.clone()),
             Scope::Device(slug) => w.text("device_slug = ?", slug.clone()),
             Scope::StreamPattern(p) => w.text("stream_slug LIKE ? ESCAPE '\\'", p.clone()),
+            Scope::Slices(slices) if slices.is_empty() => w.never(),
+            Scope::Slices(slices) => {
+                let mut sql = Vec::with_capacity(slices.len());
+                let mut args = Vec::new();
+                for slice in slices {
+                    args.push(Arg::Text(slice.stream.clone()));
+                    args.push(Arg::Int(slice.from));
+                    match slice.until {
+                        Some(until) => {
+                            sql.push("(stream_slug = ? AND timestamp >= ? AND timestamp < ?)");
+                            args.push(Arg::Int(until));
+                        }
+                        None => sql.push("(stream_slug = ? AND timestamp >= ?)"),
+                    }
+                }
+                w.push(&format!("({})", sql.join(" OR ")), args);
+            }
         }
         let bounds = [
             ("timestamp >= ?", self.start),
@@ -174,7 +205,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<(i64, Vec<DataRow>), sqlx::Error> {
     let w = q.conditions(scope);
-    let order = "streamer_local_id, stream_slug, timestamp, id";
+    let order = scope.order("streamer_local_id, stream_slug, timestamp, id");
     data_page(db, &w, q.lastn, order, (offset, limit)).await
 }
 

@@ -86,7 +86,7 @@ pub async fn list(
         COLUMNS,
         &w,
         q.lastn,
-        "stream_slug, streamer_local_id, timestamp, id",
+        scope.order("stream_slug, streamer_local_id, timestamp, id"),
         (offset, limit),
     )
     .await?;

@@ -2,6 +2,7 @@
 //! Functions take a pool or a connection and return plain records; the HTTP layer decides
 //! what a missing row means.
 
+pub mod aliases;
 pub mod annotations;
 pub mod catalogue;
 pub mod claims;

@@ -16,6 +16,7 @@ use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, P
 
 use crate::state::AppState;
 
+mod aliases;
 mod build;
 mod config;
 pub mod docs;
@@ -40,6 +41,7 @@ pub fn operations() -> impl Iterator<Item = &'static Operation> {
         .chain(ota_scripts::OPERATIONS)
         .chain(ota_deployments::OPERATIONS)
         .chain(config::OPERATIONS)
+        .chain(aliases::OPERATIONS)
 }
 
 /// Builds the document from [`operations`].

@@ -40,7 +40,7 @@ const TIMES: [Query; 3] = [
 ];
 const STREAM_DATA: &[Query] = &TIMES;
 const ROW_FILTERS: &[Query] = &[
-    q("filter", Kind::Text, "The stream, device, data block or variable slug whose rows to list; without it the list is empty"),
+    q("filter", Kind::Text, "The stream, device, data block, variable or alias slug whose rows to list; without it the list is empty"),
     TIMES[0],
     TIMES[1],
     TIMES[2],
