@@ -54,6 +54,8 @@ journeys! {
     devices: "devices" on Sqlite,
     devices_on_postgres: "devices" on Postgres,
     config: "config" on Sqlite,
+    aliases: "aliases" on Sqlite,
+    aliases_on_postgres: "aliases" on Postgres,
     projects: "projects" on Sqlite,
     org: "org" on Sqlite,
     staff: "staff" on Sqlite,

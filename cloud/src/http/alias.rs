@@ -110,20 +110,20 @@ fn tap_view(t: &Tap) -> TapView {
 /// An alias to create or change.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AliasBody {
-    name: Option<String>,
+    pub name: Option<String>,
     /// The org's slug.
-    org: Option<String>,
+    pub org: Option<String>,
 }
 
 /// A tap to create or change.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TapBody {
     /// The alias's slug.
-    alias: Option<String>,
+    pub alias: Option<String>,
     #[schema(format = DateTime)]
-    timestamp: Option<String>,
+    pub timestamp: Option<String>,
     /// A stream's slug.
-    stream: Option<String>,
+    pub stream: Option<String>,
 }
 
 /// The alias a slug names, when `caller` may manage it: 404 unknown, 403 not allowed.
@@ -221,7 +221,7 @@ fn name_of(name: Option<String>) -> ApiResult<String> {
     Ok(name)
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<AliasBody>,
@@ -335,7 +335,7 @@ fn tap_time(raw: &str) -> ApiResult<i64> {
     time::parse(raw, false).ok_or_else(|| ApiError::field("timestamp", "Enter a valid date/time."))
 }
 
-async fn create_tap(
+pub(crate) async fn create_tap(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<TapBody>,

@@ -4,12 +4,14 @@
 //! `staff_accounts::set_flag`), so a page shows and does exactly what the API would.
 //!
 //! - `org`: the org page (name, about, counts, members), its edit form, adding a member;
+//! - `aliases`: an org's stream aliases, an alias's taps and readings, adding either;
 //! - `members`: a member's role change and removal;
 //! - `projects`: the project list, creation, a project's page, edit and delete;
 //! - `variables`: a project's variables: create, edit, delete;
 //! - `staff`: the staff area: accounts (with their flags) and every org;
 //! - `catalogue`: the staff area's sensor graphs, device templates and variable types.
 
+mod aliases;
 mod catalogue;
 mod members;
 mod org;
@@ -29,6 +31,15 @@ use crate::time::to_datetime;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/org/{slug}", get(org::show))
+        .route(
+            "/org/{slug}/aliases",
+            get(aliases::list).post(aliases::create),
+        )
+        .route("/org/{slug}/aliases/{alias}", get(aliases::show))
+        .route(
+            "/org/{slug}/aliases/{alias}/taps",
+            axum::routing::post(aliases::add_tap),
+        )
         .route("/org/{slug}/edit", get(org::edit_form).post(org::edit))
         .route("/org/{slug}/members", axum::routing::post(org::add_member))
         .route(

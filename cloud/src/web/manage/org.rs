@@ -47,6 +47,7 @@ struct OrgPage {
     projects: i64,
     devices: i64,
     member_count: i64,
+    aliases: i64,
     your_role: &'static str,
     can_edit: bool,
     manages: bool,
@@ -143,6 +144,9 @@ async fn org_page(
         projects: count("projects"),
         devices: count("devices"),
         member_count: count("members"),
+        aliases: crate::store::aliases::list(pool, None, Some(&org.slug), (0, 1))
+            .await?
+            .0,
         your_role: role_of(session, &org),
         can_edit: org::may_change(caller, &org).is_ok(),
         manages,

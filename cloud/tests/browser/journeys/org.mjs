@@ -20,7 +20,7 @@ await journey('org', async (run) => {
   assert.deepEqual(await rows(), team.sort());
   assert.match(await owner.text('main h1 + p'), /your role: Owner$/);
   const figures = await owner.page.locator('#counts-h + dl.figures dd').allTextContents();
-  assert.deepEqual(figures.map((f) => f.trim()), ['1', '1', '2'], 'one project, one device, two members');
+  assert.deepEqual(figures.map((f) => f.trim()), ['1', '1', '0', '2'], 'one project, one device, no alias, two members');
   run.step('the owner opens the org from the overview: its figures and its members');
 
   await owner.follow(() => main.getByRole('link', { name: 'Edit name and about' }).click(), {
