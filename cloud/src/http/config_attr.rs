@@ -107,11 +107,11 @@ pub struct Resolved {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NameBody {
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
     #[serde(default)]
-    tags: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
 }
 
 /// An attribute to set: created, or its data replaced.
@@ -332,7 +332,7 @@ fn checked_tags(tags: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
-async fn create_name(
+pub(crate) async fn create_name(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NameBody>,

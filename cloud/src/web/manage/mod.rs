@@ -9,10 +9,12 @@
 //! - `projects`: the project list, creation, a project's page, edit and delete;
 //! - `variables`: a project's variables: create, edit, delete;
 //! - `staff`: the staff area: accounts (with their flags) and every org;
-//! - `catalogue`: the staff area's sensor graphs, device templates and variable types.
+//! - `catalogue`: the staff area's sensor graphs, device templates and variable types;
+//! - `config_names`: the staff area's configuration attribute names.
 
 mod aliases;
 mod catalogue;
+mod config_names;
 mod members;
 mod org;
 mod projects;

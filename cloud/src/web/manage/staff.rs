@@ -28,10 +28,14 @@ pub fn routes() -> Router<AppState> {
             get(confirm_flag).post(set_flag),
         )
         .route("/staff/orgs", get(orgs_list))
+        .route(
+            "/staff/config",
+            get(super::config_names::list).post(super::config_names::create),
+        )
 }
 
 /// Staff pages are not there for anyone else.
-fn staff_only(session: &Session) -> Result<(), WebError> {
+pub(super) fn staff_only(session: &Session) -> Result<(), WebError> {
     if session.caller.is_staff() {
         Ok(())
     } else {
@@ -48,6 +52,7 @@ struct IndexPage {
     sensor_graphs: i64,
     device_templates: i64,
     var_types: i64,
+    config_names: i64,
 }
 
 pub async fn index(State(state): State<AppState>, session: Session) -> PageResult {
@@ -64,6 +69,14 @@ pub async fn index(State(state): State<AppState>, session: Session) -> PageResul
         sensor_graphs: count(Kind::SensorGraph).await?.0,
         device_templates: count(Kind::DeviceTemplate).await?.0,
         var_types: count(Kind::VarType).await?.0,
+        config_names: crate::store::config_attrs::names(
+            pool,
+            &crate::store::config_attrs::NameFilter::default(),
+            0,
+            1,
+        )
+        .await?
+        .0,
     })?;
     Ok(clear_flash(&session, response))
 }

@@ -1,5 +1,5 @@
-// Configuration on a device's page: staff define the names (over the API, as an operator's
-// script would), Acme's admin sets a default on the org, and the device page shows what
+// Configuration on a device's page: staff define the names (on their page, and over the
+// API), Acme's admin sets a default on the org, and the device page shows what
 // applies and where it comes from. Setting a value on the device overrides the org's, is
 // noted on the device, and is refused at its field when empty. The member of another org
 // is refused the form.
@@ -9,17 +9,34 @@ import { call, token } from '../api.mjs';
 const unlabelled = (slug) => `IOTile Device (${slug.slice(-4)})`;
 
 await journey('config', async (run) => {
+  const staffer = await run.visitor('staff');
+  await staffer.signIn(site.users.staff);
+  await staffer.open('/staff', { h1: 'Staff', shot: 'staff' });
+  await staffer.follow(() => staffer.page.getByRole('link', { name: 'Configuration names' }).click(), {
+    path: '/staff/config', h1: 'Configuration names', shot: 'config-names-empty',
+  });
+  assert.equal(await staffer.text('.empty h2'), 'No name defined yet');
+  const define = (name, tags, expected) => staffer.follow(async () => {
+    await staffer.page.fill('#f-name', name);
+    await staffer.page.fill('#f-tags', tags);
+    await staffer.page.getByRole('button', { name: 'Define name' }).click();
+  }, expected);
+  await define('trip limits', '', { status: 400, path: '/staff/config', h1: 'Configuration names', shot: 'config-name-refused' });
+  assert.equal(await staffer.text('#f-name-error'), 'Name must start with ":". Got: trip limits');
+  await define(':trip:limits', 'trip, shock', { path: '/staff/config', h1: 'Configuration names', shot: 'config-names' });
+  assert.equal(await staffer.text('.flash[role=status]'), ':trip:limits defined.');
+  assert.equal(await staffer.text('#names tbody td:nth-child(3)'), 'trip, shock');
   const staff = await token(site.users.staff);
-  for (const name of [':trip:limits', ':display:units']) {
-    const { status, body } = await call('POST', 'config/name/', { jwt: staff, json: { name, tags: ['trip'] } });
-    assert.equal(status, 201, JSON.stringify(body));
-  }
+  const units = await call('POST', 'config/name/', { jwt: staff, json: { name: ':display:units' } });
+  assert.equal(units.status, 201, JSON.stringify(units.body));
+  run.step('staff define names on their page (a bad one is refused at its field) and over the API');
+
   const org = await call('POST', 'config/attr/', {
     jwt: await token(site.users.admin),
     json: { target: `^${site.orgs.acme.slug}`, name: ':trip:limits', data: { max_g: 8 } },
   });
   assert.equal(org.status, 201, JSON.stringify(org.body));
-  run.step("staff define two names and Acme's admin sets :trip:limits on the org");
+  run.step("Acme's admin sets :trip:limits on the org");
 
   const device = `/device/${site.device.slug}`;
   const h1 = unlabelled(site.device.slug);
