@@ -126,16 +126,22 @@ pub struct TapBody {
     pub stream: Option<String>,
 }
 
-/// The alias a slug names, when `caller` may manage it: 404 unknown, 403 not allowed.
-async fn managed(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Alias> {
-    let slug = raw
+/// The alias a slug names, in any of its forms; `None` when there is none.
+pub(crate) async fn by_slug(state: &AppState, raw: &str) -> ApiResult<Option<Alias>> {
+    let id = raw
         .trim()
         .parse::<AliasSlug>()
-        .map_err(|_| ApiError::NotFound)?;
-    let id = i64::try_from(slug.get()).map_err(|_| ApiError::NotFound)?;
-    let alias = aliases::by_id(&state.db.meta, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok()
+        .and_then(|slug| i64::try_from(slug.get()).ok());
+    Ok(match id {
+        Some(id) => aliases::by_id(&state.db.meta, id).await?,
+        None => None,
+    })
+}
+
+/// The alias a slug names, when `caller` may manage it: 404 unknown, 403 not allowed.
+async fn managed(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Alias> {
+    let alias = by_slug(state, raw).await?.ok_or(ApiError::NotFound)?;
     if !caller.can(&alias.org_id, perm::MANAGE_STREAM_ALIASES) {
         return Err(ApiError::Forbidden(
             "Access Denied due to lack of sufficient permissions".into(),
@@ -280,12 +286,7 @@ async fn list_taps(
     let orgs = visible_orgs(&caller);
     let alias = match params.get("target") {
         Some(raw) => {
-            let slug = raw
-                .trim()
-                .parse::<AliasSlug>()
-                .map_err(|_| ApiError::NotFound)?;
-            let id = i64::try_from(slug.get()).map_err(|_| ApiError::NotFound)?;
-            let alias = aliases::by_id(&state.db.meta, id)
+            let alias = by_slug(&state, raw)
                 .await?
                 .filter(|a| orgs.as_ref().is_none_or(|ids| ids.contains(&a.org_id)))
                 .ok_or(ApiError::NotFound)?;

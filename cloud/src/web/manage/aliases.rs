@@ -164,12 +164,7 @@ struct AliasPage {
 
 /// The alias `raw` names, in `org`; anything else is the 404 page.
 async fn alias_in(state: &AppState, org: &Org, raw: &str) -> Result<Alias, WebError> {
-    let id = raw
-        .parse::<AliasSlug>()
-        .ok()
-        .and_then(|s| i64::try_from(s.get()).ok())
-        .ok_or(WebError::NotFound)?;
-    aliases::by_id(&state.db.meta, id)
+    alias::by_slug(state, raw)
         .await?
         .filter(|a| a.org_id == org.id)
         .ok_or(WebError::NotFound)
