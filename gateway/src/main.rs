@@ -63,6 +63,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    gateway::transport::bluez_panics::quiet_stream_cleanup_panics();
     let cli = Cli::parse();
     let config = load_config(cli.config.as_deref())?;
     match cli.command {

@@ -26,6 +26,9 @@ pub mod store;
 pub mod sync;
 pub mod updates;
 
+/// For the app's start: the BlueZ client's one harmless clean-up panic becomes a debug line.
+pub use gateway::transport::bluez_panics::quiet_stream_cleanup_panics;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

@@ -28,6 +28,7 @@ pub use error::Error;
 
 /// Opens the window and runs until it closes.
 pub fn run() {
+    desktop_core::quiet_stream_cleanup_panics();
     let specta = bindings::builder();
     tauri::Builder::default()
         .invoke_handler(specta.invoke_handler())

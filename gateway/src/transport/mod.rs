@@ -10,6 +10,7 @@
 
 pub mod bled112;
 pub mod bluez;
+pub mod bluez_panics;
 pub mod gatt_link;
 pub mod radio;
 mod reassembly;

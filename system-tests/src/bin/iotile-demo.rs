@@ -25,8 +25,18 @@ struct Cli {
     bled112_only: bool,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    gateway::transport::bluez_panics::quiet_stream_cleanup_panics();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let remains = runtime.block_on(demo_until_stopped())?;
+    // The private bus outlives every task of the runtime (see `demo::pods::Remains`).
+    drop(runtime);
+    drop(remains);
+    println!("stopped");
+    Ok(())
+}
+
+async fn demo_until_stopped() -> anyhow::Result<demo::pods::Remains> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

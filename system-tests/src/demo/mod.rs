@@ -13,7 +13,7 @@
 mod api;
 mod banner;
 mod cloud;
-mod pods;
+pub mod pods;
 mod progress;
 mod site;
 
@@ -59,8 +59,12 @@ impl DataDir {
 }
 
 /// Runs the demo until `shutdown` resolves, then stops the gateway, the PODs, the radios
-/// and the cloud, in that order, and removes a temporary data directory.
-pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// and the cloud, in that order, and removes a temporary data directory. What it returns
+/// is to be dropped once the runtime is gone (see [`pods::Remains`]).
+pub async fn run(
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<pods::Remains> {
     let data = match &options.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -130,13 +134,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> anyhow
     daemon_result
         .context("the gateway task")?
         .context("the gateway")?;
-    pods_result?;
+    let remains = pods_result?;
     cloud_result?;
     if let DataDir::Temporary(dir) = data {
         dir.close().context("removing the temporary directory")?;
     }
-    println!("stopped");
-    Ok(())
+    Ok(remains)
 }
 
 /// A loopback address nothing listens on right now.

@@ -187,7 +187,7 @@ impl Pods {
     }
 
     /// Stops the PODs (saving their state), then the dongle, BlueZ and the bus.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(self) -> anyhow::Result<Remains> {
         let mut saved = Ok(());
         for (pod, _) in &self.pods {
             if let Err(e) = pod.stop() {
@@ -199,7 +199,14 @@ impl Pods {
         if let Some(bluez) = self.bluez {
             bluez.stop().await.context("stopping the virtual BlueZ")?;
         }
-        drop(self.bus);
-        saved
+        saved.map(|()| Remains { _bus: self.bus })
     }
+}
+
+/// The private bus, kept until the demo's runtime is gone: the BlueZ client (bluez-async)
+/// leaves the clean-up of each D-Bus stream it drops to a spawned task that unwraps the
+/// bus's answer, so a bus stopped before those tasks would make them panic. Tasks left in
+/// a runtime that shuts down are dropped without running.
+pub struct Remains {
+    _bus: Option<PrivateBus>,
 }
