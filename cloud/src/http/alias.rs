@@ -128,24 +128,29 @@ pub struct TapBody {
 
 /// The alias a slug names, in any of its forms; `None` when there is none.
 pub(crate) async fn by_slug(state: &AppState, raw: &str) -> ApiResult<Option<Alias>> {
-    let id = raw
-        .trim()
-        .parse::<AliasSlug>()
-        .ok()
-        .and_then(|slug| i64::try_from(slug.get()).ok());
-    Ok(match id {
-        Some(id) => aliases::by_id(&state.db.meta, id).await?,
-        None => None,
+    match raw.trim().parse::<AliasSlug>() {
+        Ok(slug) => of(state, slug).await,
+        Err(_) => Ok(None),
+    }
+}
+
+async fn of(state: &AppState, slug: AliasSlug) -> ApiResult<Option<Alias>> {
+    Ok(match i64::try_from(slug.get()) {
+        Ok(id) => aliases::by_id(&state.db.meta, id).await?,
+        Err(_) => None,
     })
+}
+
+/// The refusal of anything but reading to those without can_manage_stream_aliases.
+fn may_not_manage() -> ApiError {
+    ApiError::Forbidden("Access Denied due to lack of sufficient permissions".into())
 }
 
 /// The alias a slug names, when `caller` may manage it: 404 unknown, 403 not allowed.
 async fn managed(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Alias> {
     let alias = by_slug(state, raw).await?.ok_or(ApiError::NotFound)?;
     if !caller.can(&alias.org_id, perm::MANAGE_STREAM_ALIASES) {
-        return Err(ApiError::Forbidden(
-            "Access Denied due to lack of sufficient permissions".into(),
-        ));
+        return Err(may_not_manage());
     }
     Ok(alias)
 }
@@ -158,9 +163,7 @@ async fn managed_org(state: &AppState, caller: &Caller, slug: &str) -> ApiResult
             ApiError::field("org", format!("Object with slug={slug} does not exist."))
         })?;
     if !caller.can(&org.id, perm::MANAGE_STREAM_ALIASES) {
-        return Err(ApiError::Forbidden(
-            "Access Denied due to lack of sufficient permissions".into(),
-        ));
+        return Err(may_not_manage());
     }
     Ok(org)
 }
@@ -172,10 +175,7 @@ pub async fn slices_for(
     caller: &Caller,
     slug: AliasSlug,
 ) -> ApiResult<Vec<Slice>> {
-    let id = i64::try_from(slug.get()).map_err(|_| ApiError::NotFound)?;
-    let alias = aliases::by_id(&state.db.meta, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let alias = of(state, slug).await?.ok_or(ApiError::NotFound)?;
     if !target::allowed_in(caller, Some(&alias.org_id), None, perm::READ_STREAM_DATA) {
         return Err(ApiError::no_permission());
     }

@@ -30,7 +30,7 @@ use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::annotations::{self, NewNote};
 use crate::store::config_attrs::{self, ConfigAttr, ConfigName, NameFilter};
-use crate::store::{devices, is_unique_violation, orgs, users};
+use crate::store::{is_unique_violation, orgs, users};
 use crate::time::{self, now_micros};
 
 pub fn routes() -> Router<AppState> {
@@ -219,15 +219,9 @@ async fn level(state: &AppState, raw: &str) -> ApiResult<Option<Level>> {
         return Ok(None);
     };
     let mut above = Vec::new();
-    if kind == "device" {
-        let owner = match t.device_id {
-            Some(id) => devices::owner(pool, id).await?,
-            None => None,
-        };
-        if let Some(gid) = owner.and_then(|o| o.project_gid) {
-            let project = ProjectSlug::new(u32::try_from(gid).unwrap_or_default());
-            above.push((project.to_string(), "project"));
-        }
+    if let Some(gid) = t.project_gid {
+        let project = ProjectSlug::new(u32::try_from(gid).unwrap_or_default());
+        above.push((project.to_string(), "project"));
     }
     if let Some(org) = match &t.org_id {
         Some(id) => orgs::by_id(pool, id).await?,

@@ -28,6 +28,8 @@ pub struct Target {
     pub device_id: Option<i64>,
     /// The stream record, for a stream that has one.
     pub stream: Option<Stream>,
+    /// For a device: its project's number (the `p--` slug's), when it is claimed.
+    pub project_gid: Option<i64>,
 }
 
 impl Target {
@@ -38,6 +40,7 @@ impl Target {
             org_id,
             device_id,
             stream: None,
+            project_gid: None,
         }
     }
 }
@@ -60,9 +63,10 @@ pub async fn resolve(state: &AppState, slug: Slug) -> ApiResult<Option<Target>> 
         Slug::Project(p) => project(p)
             .await?
             .map(|p| Target::new(slug, Some(p.org_id), None)),
-        Slug::Device(d) => device(d.into())
-            .await?
-            .map(|d| Target::new(slug, d.org_id, Some(d.id))),
+        Slug::Device(d) => device(d.into()).await?.map(|d| Target {
+            project_gid: d.project_gid,
+            ..Target::new(slug, d.org_id, Some(d.id))
+        }),
         Slug::Block(b) => device(b.into())
             .await?
             .map(|d| Target::new(slug, d.org_id, Some(d.id))),

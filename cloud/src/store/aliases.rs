@@ -40,7 +40,8 @@ const ALIAS_FROM: &str =
     "stream_aliases a JOIN orgs o ON o.id = a.org_id LEFT JOIN users u ON u.id = a.created_by";
 const TAP_COLUMNS: &str =
     "t.id, t.alias_id, t.timestamp, t.stream_slug, t.created_on, u.slug AS created_by";
-const TAP_FROM: &str = "stream_alias_taps t LEFT JOIN users u ON u.id = t.created_by";
+const TAP_FROM: &str = "stream_alias_taps t JOIN stream_aliases a ON a.id = t.alias_id \
+                        LEFT JOIN users u ON u.id = t.created_by";
 
 fn alias_from_row(row: &AnyRow) -> Result<Alias, sqlx::Error> {
     Ok(Alias {
@@ -148,15 +149,7 @@ pub async fn taps(
         w.int("t.alias_id = ?", id);
     }
     if let Some(ids) = org_ids {
-        let marks = vec!["?"; ids.len()].join(", ");
-        if ids.is_empty() {
-            w.never();
-        } else {
-            w.push(
-                &format!("t.alias_id IN (SELECT id FROM stream_aliases WHERE org_id IN ({marks}))"),
-                ids.iter().cloned().map(super::filter::Arg::Text),
-            );
-        }
+        w.any_of("a.org_id", ids);
     }
     let (count, rows) = page(pool, TAP_COLUMNS, TAP_FROM, &w, "t.id", window).await?;
     Ok((
